@@ -1,0 +1,102 @@
+"""Embedders: text -> L2-normalized float32 vectors.
+
+One abstract method (``embed_batch``); batching lives in the base class.
+``load_embedder(name)`` picks the backend from the ``embedding_model`` setting:
+a sentence-transformers path or name, or ``hash`` (a deterministic
+bag-of-words hashing embedder with no model, for unit tests and dry runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class Embedder(ABC):
+    dim: int
+    name: str
+
+    def __init__(self, batch_size: int = 64):
+        self.batch_size = batch_size
+
+    def load(self) -> None:
+        """Load weights now rather than on first use (no-op where nothing to load)."""
+
+    @abstractmethod
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed up to ``batch_size`` texts; returns (len(texts), dim) float32, unit norm."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [self.embed_batch(texts[i:i + self.batch_size])
+                 for i in range(0, len(texts), self.batch_size)]
+        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+class SentenceTransformerEmbedder(Embedder):
+    def __init__(self, model: str, batch_size: int = 64, device: str = "cpu"):
+        super().__init__(batch_size)
+        self.name = model
+        self.device = device
+        self._model = None
+        self._lock = threading.Lock()
+        self.dim = 384
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self.name, device=self.device)
+                self.dim = int(self._model.get_sentence_embedding_dimension())
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.load()
+        vecs = self._model.encode(list(texts), batch_size=self.batch_size,
+                                  normalize_embeddings=True, convert_to_numpy=True,
+                                  show_progress_bar=False)
+        return vecs.astype(np.float32, copy=False)
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashEmbedder(Embedder):
+    """Hashing-trick embedder over words and word bigrams. Texts that share words
+    score high, so retrieval tests mean something, without loading a model."""
+
+    def __init__(self, dim: int = 384, batch_size: int = 256):
+        super().__init__(batch_size)
+        self.dim = dim
+        self.name = f"hash:{dim}"
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        words = _TOKEN.findall(text.lower())
+        for feat in words + [a + " " + b for a, b in zip(words, words[1:])]:
+            h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
+        n = float(np.linalg.norm(v))
+        return v / n if n else v
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([self._vec(t) for t in texts]).astype(np.float32)
+
+
+def load_embedder(name: str, *, batch_size: int = 64, eager: bool = True) -> Embedder:
+    if name == "hash" or name.startswith("hash:"):
+        dim = int(name.split(":", 1)[1]) if ":" in name else 384
+        return HashEmbedder(dim=dim)
+    emb = SentenceTransformerEmbedder(name, batch_size=batch_size)
+    if eager:
+        emb.load()
+    return emb

@@ -1,0 +1,117 @@
+"""API keys: created once, shown once, stored as SHA-256 hashes.
+
+Keys are 256-bit random tokens, so a plain SHA-256 is the right hash (a slow
+password hash would only add latency to every request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from gateway.db import Database, utcnow
+from gateway.errors import BadInput, Forbidden, NotFound, Unauthorized
+from gateway.tables import ApiKey, Tenant
+
+SCOPES = ("client", "admin")
+KEY_PREFIX = "pk_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant the key belongs to and what it may do."""
+
+    tenant_id: int
+    tenant: str
+    scope: str
+    key_id: int
+
+    def require(self, scope: str) -> None:
+        if scope == "admin" and self.scope != "admin":
+            raise Forbidden(
+                "this API key has scope 'client'; this route needs an 'admin' key "
+                "(create one with 'persona keys create --tenant NAME --scope admin')"
+            )
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    tenant: str
+    prefix: str
+    scope: str
+    created_at: datetime
+    revoked: bool
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def get_or_create_tenant(db: Database, name: str) -> int:
+    if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
+        raise BadInput("tenant name must be 1-64 letters, digits, '-' or '_'", field="tenant")
+    with db.session() as s:
+        tenant = s.scalar(select(Tenant).where(Tenant.name == name))
+        if tenant is None:
+            tenant = Tenant(name=name)
+            s.add(tenant)
+            s.flush()
+        return tenant.id
+
+
+def create_key(db: Database, *, tenant: str, scope: str = "client") -> str:
+    """Create a key for ``tenant`` (made if new) and return it; only its hash is kept."""
+    if scope not in SCOPES:
+        raise BadInput(f"scope must be one of {', '.join(SCOPES)}", field="scope")
+    tenant_id = get_or_create_tenant(db, tenant)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with db.session() as s:
+        s.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], scope=scope))
+    return key
+
+
+def list_keys(db: Database) -> list[KeyInfo]:
+    with db.session() as s:
+        rows = s.execute(
+            select(ApiKey, Tenant.name).join(Tenant, Tenant.id == ApiKey.tenant_id).order_by(ApiKey.id)
+        ).all()
+        return [
+            KeyInfo(k.id, name, k.prefix, k.scope, k.created_at, k.revoked_at is not None)
+            for k, name in rows
+        ]
+
+
+def revoke_key(db: Database, key_id: int) -> None:
+    with db.session() as s:
+        key = s.get(ApiKey, key_id)
+        if key is None:
+            raise NotFound(f"no API key with id {key_id}; see 'persona keys list'")
+        key.revoked_at = key.revoked_at or utcnow()
+
+
+def has_any_key(db: Database) -> bool:
+    with db.session() as s:
+        return s.scalar(select(ApiKey.id).limit(1)) is not None
+
+
+def authenticate(db: Database, authorization: str | None) -> Principal:
+    if not authorization:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <api key>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("malformed Authorization header: use 'Authorization: Bearer <api key>'")
+    with db.session() as s:
+        row = s.execute(
+            select(ApiKey, Tenant.name)
+            .join(Tenant, Tenant.id == ApiKey.tenant_id)
+            .where(ApiKey.key_hash == hash_key(token.strip()))
+        ).first()
+    if row is None or row[0].revoked_at is not None:
+        raise Unauthorized("unknown or revoked API key; create one with 'persona keys create'")
+    key, tenant = row
+    return Principal(tenant_id=key.tenant_id, tenant=tenant, scope=key.scope, key_id=key.id)

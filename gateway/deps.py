@@ -1,0 +1,49 @@
+"""FastAPI dependencies: the services container and the calling tenant."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from gateway.auth import Principal, authenticate
+from gateway.errors import NotReady
+from gateway.services import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_principal(
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    principal = authenticate(services.db, authorization)
+    request.state.tenant = principal.tenant
+    services.rate_limiter.hit(principal.tenant_id)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    principal.require("admin")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+def require_ready(services: ServicesDep) -> Services:
+    if not services.ready:
+        raise NotReady("the gateway is still loading its models; retry in a few seconds")
+    return services
+
+
+ReadyServicesDep = Annotated[Services, Depends(require_ready)]

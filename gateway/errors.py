@@ -1,0 +1,81 @@
+"""One root exception, typed subclasses that carry what the handler needs.
+
+Every error the gateway raises on purpose is a ``GatewayError``; ``gateway.app``
+maps it to the API.md error body in exactly one place.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    status_code = 500
+    type = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+
+class ConfigError(GatewayError):
+    type = "config_error"
+
+
+class BadInput(GatewayError):
+    status_code = 422
+    type = "invalid_request"
+
+
+class PayloadTooLarge(GatewayError):
+    status_code = 413
+    type = "payload_too_large"
+
+
+class Unauthorized(GatewayError):
+    status_code = 401
+    type = "unauthorized"
+
+
+class Forbidden(GatewayError):
+    status_code = 403
+    type = "forbidden"
+
+
+class NotFound(GatewayError):
+    status_code = 404
+    type = "not_found"
+
+
+class Conflict(GatewayError):
+    status_code = 409
+    type = "conflict"
+
+
+class RateLimited(GatewayError):
+    status_code = 429
+    type = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int):
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)})
+        self.retry_after_s = retry_after_s
+
+
+class NotReady(GatewayError):
+    status_code = 503
+    type = "not_ready"
+
+
+class LLMError(GatewayError):
+    """A model call failed. Never reaches a client: use cases fall back to rules."""
+
+    type = "llm_error"
+
+    def __init__(self, message: str, *, model: str | None = None, attempts: int = 0):
+        super().__init__(message)
+        self.model = model
+        self.attempts = attempts
+
+
+class LLMTimeout(LLMError):
+    type = "llm_timeout"

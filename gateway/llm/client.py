@@ -1,0 +1,154 @@
+"""``LLMClient``: model chain, per-call timeout, bounded retries, concurrency limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from gateway.errors import LLMError, LLMTimeout
+from gateway.llm.deadline import current_deadline, llm_timer, reset_deadline, set_deadline
+
+log = logging.getLogger(__name__)
+
+
+def _litellm():
+    # Never let litellm reach for the network at import (model cost map).
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    latency_ms: float
+
+
+class LLMClient:
+    """Calls the first model of the chain that answers in time.
+
+    ``timeout_s`` bounds each attempt; ``deadline`` (a ``time.monotonic()`` value)
+    bounds the whole call, across retries and fallbacks. When it passes, the call
+    raises ``LLMTimeout`` at once: the caller answers from rules, and an in-process
+    generation sees the deadline through ``current_deadline()`` and stops itself.
+    """
+
+    def __init__(
+        self,
+        models: list[str],
+        *,
+        timeout_s: float = 10.0,
+        retries: int = 1,
+        concurrency: int = 1,
+        metrics=None,
+    ):
+        if not models:
+            raise ValueError("LLMClient needs at least one model")
+        self.models = list(models)
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.metrics = metrics
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @property
+    def primary(self) -> str:
+        return self.models[0]
+
+    async def complete(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int = 64,
+        temperature: float = 0.7,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+        deadline: float | None = None,
+    ) -> Completion:
+        deadline = deadline if deadline is not None else current_deadline()
+        errors: list[str] = []
+        attempts = 0
+        for model in self.models:
+            for attempt in range(self.retries + 1):
+                budget = self._budget(deadline)
+                if budget <= 0:
+                    raise LLMTimeout("deadline passed before the model answered",
+                                     model=model, attempts=attempts)
+                attempts += 1
+                try:
+                    return await self._call(model, messages, budget, deadline,
+                                            max_tokens=max_tokens, temperature=temperature,
+                                            stop=stop, seed=seed)
+                except LLMTimeout as exc:
+                    errors.append(f"{model}: timeout")
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise LLMTimeout(str(exc), model=model, attempts=attempts) from exc
+                    break  # a timed-out model is not retried; try the next one
+                except Exception as exc:  # litellm raises many types; all mean "this try failed"
+                    errors.append(f"{model}: {type(exc).__name__}: {exc}"[:300])
+                    log.warning("model call failed (%s, attempt %d): %s", model, attempt + 1, exc)
+        if all(e.endswith(": timeout") for e in errors):
+            raise LLMTimeout("every model in the chain timed out: " + "; ".join(errors),
+                             attempts=attempts)
+        raise LLMError("every model in the chain failed: " + "; ".join(errors), attempts=attempts)
+
+    def _budget(self, deadline: float | None) -> float:
+        if deadline is None:
+            return self.timeout_s
+        return min(self.timeout_s, deadline - time.monotonic())
+
+    async def _call(self, model, messages, budget, deadline, **params) -> Completion:
+        call_deadline = time.monotonic() + budget
+        if deadline is not None:
+            call_deadline = min(call_deadline, deadline)
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout=max(budget, 0.0))
+            except TimeoutError as exc:
+                outcome = "timeout"
+                raise LLMTimeout("no model slot free before the deadline", model=model) from exc
+            try:
+                left = call_deadline - time.monotonic()
+                token = set_deadline(call_deadline)
+                try:
+                    # to_thread copies the context: the provider sees the deadline.
+                    fut = asyncio.to_thread(self._blocking_call, model, messages, left, params)
+                finally:
+                    reset_deadline(token)
+                try:
+                    text = await asyncio.wait_for(fut, timeout=max(left, 0.0))
+                except TimeoutError as exc:
+                    outcome = "timeout"
+                    raise LLMTimeout(f"model {model} did not answer within {budget:.2f}s",
+                                     model=model) from exc
+            finally:
+                self._slots.release()
+            outcome = "ok"
+            return Completion(text=text, model=model,
+                              latency_ms=(time.monotonic() - started) * 1000)
+        finally:
+            elapsed = time.monotonic() - started
+            timer = llm_timer.get()
+            if timer is not None:
+                timer.seconds += elapsed
+            if self.metrics is not None:
+                self.metrics.llm_calls.labels(model=model, outcome=outcome).inc()
+                self.metrics.llm_latency.labels(model=model).observe(elapsed)
+
+    @staticmethod
+    def _blocking_call(model: str, messages: list[dict], timeout: float, params: dict) -> str:
+        litellm = _litellm()
+        kwargs = {k: v for k, v in params.items() if v is not None}
+        resp = litellm.completion(
+            model=model, messages=messages, timeout=max(timeout, 0.01), num_retries=0, **kwargs
+        )
+        content = resp.choices[0].message.content
+        if content is None:
+            raise LLMError(f"model {model} returned no text", model=model)
+        return content

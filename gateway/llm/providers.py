@@ -1,0 +1,200 @@
+"""Custom litellm providers: the embedded local model and a scripted fake.
+
+Both are registered the normal way (``litellm.custom_provider_map``), so every
+call, in production and in tests, goes through ``litellm.completion``.
+
+- ``local/<name>``: the GGUF model from settings, run in-process by llama-cpp-python.
+- ``fake/<name>``: answers from a queue (``fake_llm().enqueue(...)``), optionally
+  slowly or with an error; used by unit tests and by the gateway-overhead benchmark.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from gateway.llm.client import _litellm
+from gateway.llm.deadline import current_deadline
+
+
+def _response(text: str, model: str):
+    litellm = _litellm()
+    return litellm.ModelResponse(
+        model=model,
+        choices=[{"index": 0, "finish_reason": "stop",
+                  "message": {"role": "assistant", "content": text}}],
+    )
+
+
+def _params(kwargs: dict) -> dict:
+    return dict(kwargs.get("optional_params") or {})
+
+
+@dataclass
+class Scripted:
+    text: str | None = None
+    error: Exception | None = None
+    delay_s: float = 0.0
+
+
+_DEFAULT_REPLIES = (
+    "Sounds good, thanks!",
+    "Sorry, I can't make it.",
+    "Could you tell me more?",
+    "Thanks for letting me know.",
+)
+
+
+class FakeLLM:
+    """A scripted model. Queue answers with ``enqueue``; otherwise it cycles through
+    a few generic replies. ``delay_s`` makes it slow (the sleep honours the call's
+    deadline, as the local model's generation does)."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Scripted] = deque()
+        self._lock = threading.Lock()
+        self._cycle = itertools.cycle(_DEFAULT_REPLIES)
+        self.delay_s = 0.0
+        self.error: Exception | None = None
+        self.calls: list[dict] = []
+
+    def enqueue(self, *texts: str, delay_s: float = 0.0, error: Exception | None = None) -> None:
+        with self._lock:
+            if error is not None:
+                self._queue.append(Scripted(error=error, delay_s=delay_s))
+            for t in texts:
+                self._queue.append(Scripted(text=t, delay_s=delay_s))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.calls.clear()
+            self.delay_s = 0.0
+            self.error = None
+
+    def next(self, messages: list[dict], params: dict) -> str:
+        with self._lock:
+            self.calls.append({"messages": messages, "params": params})
+            item = self._queue.popleft() if self._queue else Scripted(
+                text=next(self._cycle), delay_s=self.delay_s, error=self.error
+            )
+        if item.delay_s:
+            self._sleep(item.delay_s)
+        if item.error is not None:
+            raise item.error
+        return item.text or ""
+
+    @staticmethod
+    def _sleep(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            deadline = current_deadline()
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            time.sleep(0.005)
+
+
+class LocalLlama:
+    """SmolLM2 (or any GGUF chat model) in-process via llama-cpp-python.
+
+    One generation at a time (a llama context is not thread-safe). A generation
+    checks the caller's deadline on every token and stops when it passes, so a
+    timed-out request never keeps the model busy for the next one. llama.cpp
+    reuses the longest common token prefix with the previous call, so prompts
+    that start with the same fixed text only pay prefill for what differs.
+    """
+
+    def __init__(self, model_path: str, *, n_ctx: int = 2048, n_threads: int = 2):
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self._llama = None
+        self._lock = threading.Lock()
+
+    def load(self):
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            self._llama = Llama(
+                model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                n_batch=256, verbose=False, seed=0,
+            )
+        return self._llama
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.load().tokenize(text.encode(), add_bos=False, special=True))
+
+    def generate(self, messages: list[dict], params: dict) -> str:
+        deadline = current_deadline()
+        wait = -1 if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if not self._lock.acquire(timeout=wait):
+            raise TimeoutError("local model busy until the deadline")
+        try:
+            llama = self.load()
+
+            def past_deadline(_tokens, _logits) -> bool:
+                return deadline is not None and time.monotonic() >= deadline
+
+            from llama_cpp import StoppingCriteriaList
+
+            out = llama.create_chat_completion(
+                messages=messages,
+                max_tokens=int(params.get("max_tokens") or 64),
+                temperature=float(params.get("temperature", 0.7)),
+                top_p=float(params.get("top_p", 0.95)),
+                stop=params.get("stop") or None,
+                seed=params.get("seed"),
+                repeat_penalty=1.15,
+                stopping_criteria=StoppingCriteriaList([past_deadline]),
+            )
+            return out["choices"][0]["message"]["content"] or ""
+        finally:
+            self._lock.release()
+
+
+_fake = FakeLLM()
+_local: dict[str, LocalLlama] = {}
+
+
+def fake_llm() -> FakeLLM:
+    """The process-wide fake model behind ``fake/*`` model strings."""
+    return _fake
+
+
+def _handler(generate):
+    litellm = _litellm()
+
+    class Handler(litellm.CustomLLM):
+        def completion(self, model: str, messages: list, *args, **kwargs):
+            return _response(generate(messages, _params(kwargs)), model)
+
+    return Handler()
+
+
+def register_providers(*, local_model_path: str = "", n_ctx: int = 2048,
+                       n_threads: int = 2) -> LocalLlama | None:
+    """Register ``fake/*`` and (when a GGUF path is given) ``local/*`` with litellm.
+
+    Returns the local model so the app can load it eagerly at start.
+    """
+    litellm = _litellm()
+    entries = {"fake": _handler(_fake.next)}
+    local = None
+    if local_model_path:
+        local = _local.get(local_model_path)
+        if local is None:
+            local = _local[local_model_path] = LocalLlama(
+                local_model_path, n_ctx=n_ctx, n_threads=n_threads)
+        entries["local"] = _handler(local.generate)
+    keep = [e for e in (litellm.custom_provider_map or []) if e["provider"] not in entries]
+    litellm.custom_provider_map = keep + [
+        {"provider": name, "custom_handler": h} for name, h in entries.items()
+    ]
+    # litellm reads the map into its provider list when it resolves a model.
+    from litellm.utils import custom_llm_setup
+
+    custom_llm_setup()
+    return local

@@ -1,0 +1,5 @@
+"""Routes for feedback (being built; see the issue that owns it)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

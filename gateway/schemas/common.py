@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"
+
+FallbackReason = Literal["timeout", "llm_error", "guardrail", "personalization_off", "no_history"]
+Source = Literal["llm", "rules"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class CheckResult(BaseModel):
+    name: str
+    passed: bool
+    action: str | None = Field(default=None, description="block, repair or flag when not passed")
+    reason: str | None = None
+
+
+class Suggestion(BaseModel):
+    text: str
+    source: Source
+    score: float
+    checks: list[CheckResult] = Field(default_factory=list)
+
+
+class GenerationMeta(BaseModel):
+    request_id: str
+    personalized: bool
+    context_ids: list[str] = Field(default_factory=list)
+    model: str | None = None
+    prompt_version: str | None = None
+    fallback_reason: FallbackReason | None = None
+    latency_ms: int
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    request_id: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from gateway.schemas.common import StrictModel
+
+Kind = Literal["sent_reply", "sent_email", "subject_opened", "subject_ignored", "note"]
+ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-/]{0,199}$"
+
+
+class HistoryItemIn(StrictModel):
+    id: str = Field(pattern=ITEM_ID_PATTERN)
+    kind: Kind
+    text: str = Field(min_length=1, max_length=20_000)
+    context: str | None = Field(default=None, max_length=20_000)
+    subject: str | None = Field(default=None, max_length=1000)
+    timestamp: datetime | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("text is blank")
+        return v
+
+
+class HistoryBatchIn(StrictModel):
+    items: list[HistoryItemIn] = Field(min_length=1)
+
+
+class HistoryAccepted(BaseModel):
+    accepted: int
+    ids: list[str]
+
+
+class HistoryItemOut(BaseModel):
+    id: str
+    kind: Kind
+    text: str
+    context: str | None
+    subject: str | None
+    timestamp: datetime | None
+    created_at: datetime
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItemOut]
+    next_cursor: str | None
+
+
+class PreferencesIn(StrictModel):
+    personalization: bool = True
+    locale: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+    signature: str | None = Field(default=None, max_length=500)
+
+
+class PreferencesOut(BaseModel):
+    personalization: bool
+    locale: str
+    signature: str | None

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from gateway.schemas.common import USER_ID_PATTERN, GenerationMeta, StrictModel, Suggestion
+
+
+class Campaign(StrictModel):
+    body: str = Field(min_length=1, max_length=50_000)
+    brand: str | None = Field(default=None, max_length=100)
+    tone: str | None = Field(default=None, max_length=40)
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("campaign body is blank; send the email's text")
+        return v
+
+
+class SubjectLineRequest(StrictModel):
+    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+    campaign: Campaign
+    n: int = Field(default=5, ge=1, le=10)
+    max_chars: int = Field(default=60, ge=15, le=200)
+    emoji: bool = False
+    banned_words: list[str] = Field(default_factory=list, max_length=200)
+    deadline_ms: int | None = Field(default=None, ge=50, le=60_000)
+
+
+class SubjectLineResponse(GenerationMeta):
+    subject_lines: list[Suggestion]

@@ -1,0 +1,89 @@
+"""The gateway's long-lived parts, built once from settings.
+
+``build_services`` is what the HTTP app's lifespan, the CLI and the eval harness
+all call, so they run the very same pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from gateway.db import Database
+from gateway.llm import LLMClient, register_providers
+from gateway.llm.providers import LocalLlama
+from gateway.metrics import Metrics
+from gateway.ratelimit import RateLimiter
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    metrics: Metrics
+    llm: LLMClient
+    rate_limiter: RateLimiter
+    embedder: object | None = None  # embeddings.embedder.Embedder
+    history: object | None = None  # embeddings.history.HistoryService
+    local_llm: LocalLlama | None = None
+    ready: bool = False
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.ready = False
+        if self.history is not None:
+            self.history.close()
+        self.db.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the store and wire the parts; cheap. ``start_services`` does the loading."""
+    from embeddings.embedder import load_embedder
+    from embeddings.history import HistoryService
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_path)
+    db.create_all()
+    metrics = Metrics()
+    local = register_providers(
+        local_model_path=settings.local_model_path
+        if any(m.startswith("local/") for m in settings.models) else "",
+        n_ctx=settings.local_n_ctx,
+        n_threads=settings.local_n_threads,
+    )
+    llm = LLMClient(
+        settings.models,
+        timeout_s=settings.llm_timeout_s,
+        retries=settings.llm_retries,
+        concurrency=settings.llm_concurrency,
+        metrics=metrics,
+    )
+    embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
+                             eager=False)
+    history = HistoryService(db=db, embedder=embedder, index_dir=settings.index_dir)
+    return Services(settings=settings, db=db, metrics=metrics, llm=llm,
+                    rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+                    embedder=embedder, history=history, local_llm=local)
+
+
+def start_services(services: Services) -> None:
+    """Load models and check the index against the store; then the gateway is ready."""
+    s = services.settings
+    t0 = time.monotonic()
+    if s.load_models:
+        services.embedder.load()
+        services.load_seconds["embedder"] = time.monotonic() - t0
+        if services.local_llm is not None:
+            t1 = time.monotonic()
+            services.local_llm.load()
+            services.load_seconds["local_llm"] = time.monotonic() - t1
+    t2 = time.monotonic()
+    services.history.open()
+    services.load_seconds["history"] = time.monotonic() - t2
+    services.ready = True
+    services.metrics.ready.set(1)
+    log.info("gateway ready in %.1fs (%s)", time.monotonic() - t0, services.load_seconds)

