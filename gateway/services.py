@@ -64,7 +64,9 @@ def build_services(settings: Settings) -> Services:
     )
     embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
                              eager=False)
-    history = HistoryService(db=db, embedder=embedder, index_dir=settings.index_dir)
+    history = HistoryService(db=db, embedder=embedder, index_dir=settings.index_dir,
+                             cache_mb=settings.history_index_cache_mb,
+                             snapshot_every=settings.history_snapshot_every)
     return Services(settings=settings, db=db, metrics=metrics, llm=llm,
                     rate_limiter=RateLimiter(settings.rate_limit_per_minute),
                     embedder=embedder, history=history, local_llm=local)

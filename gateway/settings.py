@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=500, ge=1, le=100_000)
     rate_limit_per_minute: int = Field(default=600, ge=0, description="Per tenant; 0 = off.")
 
+    # --- history store (owner: history; see docs/history.md)
+    history_index_cache_mb: int = Field(
+        default=256, ge=1, le=1_000_000,
+        description="Memory cap for loaded per-user FAISS indexes (LRU; ~1.6 KB per item).")
+    history_snapshot_every: int = Field(
+        default=512, ge=1, le=1_000_000,
+        description="Write a user's index snapshot after this many new vectors (and on close).")
+
     # --- logging
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

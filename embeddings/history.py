@@ -1,0 +1,276 @@
+"""HistoryService: durable ingestion and per-user retrieval of history items.
+
+Write path (``add``): validate the whole batch, embed it, then one transaction for
+the batch (SQLite ``synchronous=FULL``: once it commits, the items survive a
+crash), then bring the user's index level with the store. Once ``add`` returns,
+the items are durable and retrievable; if the process dies before the index is
+updated, the next read or ``open()`` repairs it from the stored embeddings.
+
+Idempotency: an id already stored with the same content is accepted again without
+a duplicate; the same id with different content is a ``Conflict`` (409) and the
+batch is not written, because silently rewriting history would change what past
+suggestions were grounded on. Send a new id for a new version.
+
+Read path (``retrieve``): embed the query, search the requesting user's own index
+(see ``embeddings.index``), fetch those rows. ``recent``/``list``/``count`` read
+the store directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from embeddings.embedder import Embedder
+from embeddings.indexes import IndexManager
+from embeddings.store import (HistoryRow, HistoryStore, Retrieved, StoredItem, as_utc,
+                              checkpoint_wal)
+from gateway.db import Database
+from gateway.errors import BadInput, Conflict
+from gateway.schemas.common import USER_ID_PATTERN
+from gateway.schemas.history import HistoryItemIn
+
+__all__ = ["AddResult", "HistoryService", "Retrieved", "StoredItem", "embedding_text"]
+
+log = logging.getLogger(__name__)
+_USER_ID = re.compile(USER_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    ids: list[str]  # every id of the batch, in order; all are stored now
+    added: list[str]  # new in this call
+    unchanged: list[str]  # already stored with identical content (a re-send)
+
+
+def embedding_text(item: HistoryItemIn) -> str:
+    """What gets embedded: the item's own words first, then what it answered.
+
+    Generators query with an incoming message, so a reply should be found both by
+    what the user wrote and by the message it answered. The encoder truncates long
+    input, so the item text leads and the context is clipped.
+    """
+    parts = [item.subject or "", item.text[:2000], (item.context or "")[:1000]]
+    return "\n".join(p for p in parts if p.strip())
+
+
+def _utc_naive(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=None)
+
+
+def _same(row: HistoryRow, item: HistoryItemIn) -> bool:
+    return (row.kind, row.text, row.context, row.subject, as_utc(row.timestamp)) == (
+        item.kind, item.text, item.context, item.subject, as_utc(_utc_naive(item.timestamp)))
+
+
+def model_tag(embedder: Embedder) -> str:
+    """Short, stable name of the embedding model (stored per row and per snapshot)."""
+    return f"{Path(str(embedder.name)).name}:{embedder.dim}"[-64:]
+
+
+def check_user_id(user_id: str) -> None:
+    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+        raise BadInput("user_id must be 1-128 characters: letters, digits and . _ @ + - "
+                       "(starting with a letter or digit)", field="user_id")
+
+
+class HistoryService:
+    def __init__(self, *, db: Database, embedder: Embedder, index_dir: Path,
+                 cache_mb: int = 256, snapshot_every: int = 512):
+        self.db = db
+        self.embedder = embedder
+        self.index_dir = Path(index_dir)
+        self.store = HistoryStore(db)
+        self._cache_bytes = cache_mb * 2**20
+        self._snapshot_every = snapshot_every
+        self._indexes: IndexManager | None = None
+        self._write_lock = threading.Lock()
+        self.open_report: dict[str, int] = {}
+
+    # --- lifecycle
+    @property
+    def indexes(self) -> IndexManager:
+        if self._indexes is None:
+            self._indexes = IndexManager(self.store, self.index_dir, dim=self.embedder.dim,
+                                         model=model_tag(self.embedder),
+                                         cache_bytes=self._cache_bytes,
+                                         snapshot_every=self._snapshot_every)
+        return self._indexes
+
+    def open(self) -> None:
+        """Check every user's index against the store; rebuild what is missing, stale
+        or corrupt (from stored embeddings), remove snapshots of deleted users."""
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self._indexes = None  # the embedder may have loaded since (its dim is known now)
+        reembedded = self._reembed_other_models()
+        self.open_report = {**self.indexes.repair_all(), "reembedded": reembedded}
+        log.info("history store open: %s", self.open_report)
+
+    def close(self) -> None:
+        if self._indexes is not None:
+            self._indexes.flush()
+            self._indexes.clear()
+
+    # --- writes
+    def add(self, tenant_id: int, user_id: str, items: list[HistoryItemIn]) -> list[str]:
+        return self.ingest(tenant_id, user_id, items).ids
+
+    def ingest(self, tenant_id: int, user_id: str, items: Sequence[HistoryItemIn]) -> AddResult:
+        """Store a batch all-or-nothing; see the module docstring for the guarantees."""
+        check_user_id(user_id)
+        seen: dict[str, int] = {}
+        for j, it in enumerate(items):
+            if it.id in seen:
+                raise BadInput(f"items.{j}.id: duplicate id {it.id!r} (also items.{seen[it.id]}); "
+                               "ids must be unique within a batch", field=f"items.{j}.id")
+            seen[it.id] = j
+        if not items:
+            return AddResult([], [], [])
+        ids = [it.id for it in items]
+        with self.db.session() as s:
+            before = self.store.existing(s, tenant_id, user_id, ids)
+            self._check_conflicts(before, items)
+            before = set(before)
+        todo = [it for it in items if it.id not in before]
+        vecs = self.embedder.embed([embedding_text(it) for it in todo])
+        try:
+            added, unchanged = self._commit(tenant_id, user_id, items, todo, vecs)
+        except IntegrityError:  # another process wrote one of these ids meanwhile
+            added, unchanged = self._commit(tenant_id, user_id, items, todo, vecs)
+        if added:
+            try:
+                self.indexes.synced((tenant_id, user_id))
+            except Exception:  # committed is durable; the next read repairs the index
+                log.exception("index update after commit failed; it will be repaired")
+        return AddResult(ids, added, unchanged)
+
+    def _check_conflicts(self, existing: dict[str, HistoryRow],
+                         items: Sequence[HistoryItemIn]) -> None:
+        for j, it in enumerate(items):
+            row = existing.get(it.id)
+            if row is not None and not _same(row, it):
+                raise Conflict(f"items.{j}.id: id {it.id!r} is already stored with different "
+                               "content; history items are immutable, so send the new "
+                               "version under a new id", field=f"items.{j}.id")
+
+    def _commit(self, tenant_id: int, user_id: str, items: Sequence[HistoryItemIn],
+                todo: Sequence[HistoryItemIn], vecs: np.ndarray) -> tuple[list[str], list[str]]:
+        model = model_tag(self.embedder)
+        vec_of = {it.id: v for it, v in zip(todo, vecs)}
+        added: list[str] = []
+        with self._write_lock, self.db.session() as s:
+            existing = self.store.existing(s, tenant_id, user_id, [it.id for it in items])
+            self._check_conflicts(existing, items)
+            for it in items:
+                if it.id in existing:
+                    continue
+                vec = vec_of.get(it.id)
+                if vec is None:  # stored at pre-check, deleted since: embed it now
+                    vec = self.embedder.embed_one(embedding_text(it))
+                s.add(HistoryRow(tenant_id=tenant_id, user_id=user_id, item_id=it.id,
+                                 kind=it.kind, text=it.text, context=it.context,
+                                 subject=it.subject, timestamp=_utc_naive(it.timestamp),
+                                 model=model,
+                                 embedding=np.asarray(vec, dtype=np.float32).tobytes()))
+                added.append(it.id)
+        return added, [it.id for it in items if it.id in existing]
+
+    def delete_user(self, tenant_id: int, user_id: str) -> None:
+        """Forget a user: history rows, vectors, feedback, generations, preferences.
+
+        Rows go in one transaction (secure_delete zeroes their pages), the snapshot
+        file is removed, and the WAL is checkpointed and truncated so no copy of the
+        deleted text stays on disk.
+        """
+        from gateway.tables import Feedback, Generation, UserPreferences
+
+        key = (tenant_id, user_id)
+        with self._write_lock, self.indexes.lock:
+            with self.db.session() as s:
+                self.store.delete_user_rows(s, tenant_id, user_id)
+                for table in (Feedback, Generation, UserPreferences):
+                    s.execute(delete(table).where(table.tenant_id == tenant_id,
+                                                  table.user_id == user_id))
+            self.indexes.forget(key)
+        if not checkpoint_wal(self.db):
+            log.warning("WAL checkpoint stayed busy after a user delete; the deleted rows "
+                        "leave the WAL at the next checkpoint")
+
+    # --- reads
+    def retrieve(self, tenant_id: int, user_id: str, query: str, *, k: int = 5,
+                 kinds: Sequence[str] | None = None) -> list[Retrieved]:
+        """The user's ``k`` items most similar to ``query`` (cosine), best first.
+
+        Only this (tenant, user)'s index is searched. ``kinds`` narrows to those item
+        kinds (searching deeper into the same user's index until ``k`` are found).
+        """
+        if k <= 0 or not query.strip() or self.store.count(tenant_id, user_id) == 0:
+            return []
+        q = self.embedder.embed_one(query)
+        key = (tenant_id, user_id)
+        fetch = k if not kinds else max(4 * k, 32)
+        while True:
+            with self.indexes.lock:
+                idx = self.indexes.synced(key)
+                if idx is None:
+                    return []
+                total = idx.ntotal
+                hits = idx.search(q, fetch)
+            rows = self.store.items_by_pk(tenant_id, user_id, [pk for pk, _ in hits],
+                                          kinds=kinds)
+            out = [Retrieved(**vars(rows[pk]), score=score) for pk, score in hits if pk in rows]
+            if len(out) >= k or fetch >= total:
+                return out[:k]
+            fetch = total
+
+    def recent(self, tenant_id: int, user_id: str, *, kinds: Sequence[str] | None = None,
+               limit: int = 50) -> list[StoredItem]:
+        """Newest first (by the item's timestamp, else when it was stored)."""
+        return self.store.recent(tenant_id, user_id, kinds=kinds, limit=max(limit, 0))
+
+    def list(self, tenant_id: int, user_id: str, *, limit: int,
+             cursor: str | None) -> tuple[list[StoredItem], str | None]:
+        """Export in insertion order; ``cursor`` is the previous page's ``next_cursor``."""
+        return self.store.page(tenant_id, user_id, limit=max(limit, 1), cursor=cursor)
+
+    def count(self, tenant_id: int, user_id: str) -> int:
+        return self.store.count(tenant_id, user_id)
+
+    def index_ids(self, tenant_id: int, user_id: str) -> list[int]:
+        """The pks the user's index holds (diagnostics and tests)."""
+        with self.indexes.lock:
+            idx = self.indexes.synced((tenant_id, user_id))
+            return sorted(idx.ids().tolist()) if idx is not None else []
+
+    # --- model swap
+    def _reembed_other_models(self, batch: int = 256) -> int:
+        """Rows embedded by a previous model are re-embedded with the current one, so a
+        model swap in settings never mixes vector spaces. (The only re-embedding.)"""
+        model = model_tag(self.embedder)
+        pending = self.store.stale_models(model)
+        if pending:
+            log.warning("re-embedding %d history items for model %s", pending, model)
+        done = 0
+        while True:
+            rows = self.store.rows_with_other_model(model, limit=batch)
+            if not rows:
+                return done
+            texts = [embedding_text(HistoryItemIn.model_construct(
+                id=r.item_id, kind=r.kind, text=r.text, context=r.context, subject=r.subject))
+                for r in rows]
+            vecs = self.embedder.embed(texts)
+            self.store.set_embeddings(model, [(r.pk, v.tobytes()) for r, v in zip(rows, vecs)])
+            done += len(rows)

@@ -1,0 +1,228 @@
+"""The history store: the source of truth for every user's items and their embeddings.
+
+Rows live in SQLite (``history_items``); the FAISS files under the index dir are a
+cache rebuilt from the ``embedding`` column, never the other way round. The integer
+primary key ``pk`` doubles as the FAISS id. ``sqlite_autoincrement`` keeps pks
+monotonic (never reused after a delete), so "every row with pk <= N" is a stable
+prefix an index snapshot can be checked against.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import (DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, delete, func, select)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from gateway.db import Base, Database, utcnow
+from gateway.errors import BadInput
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    id: str
+    kind: str
+    text: str
+    context: str | None
+    subject: str | None
+    timestamp: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Retrieved(StoredItem):
+    score: float  # cosine similarity of the query and the item's embedding
+
+
+class HistoryRow(Base):
+    __tablename__ = "history_items"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_id", "item_id", name="uq_history_item"),
+        Index("ix_history_items_user_pk", "tenant_id", "user_id", "pk"),
+        {"sqlite_autoincrement": True},
+    )
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    item_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    context: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject: Mapped[str | None] = mapped_column(Text, nullable=True)
+    timestamp: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    model: Mapped[str] = mapped_column(String(64))  # which embedder made ``embedding``
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, unit norm
+
+
+_ITEM_COLUMNS = (HistoryRow.pk, HistoryRow.item_id, HistoryRow.kind, HistoryRow.text,
+                 HistoryRow.context, HistoryRow.subject, HistoryRow.timestamp,
+                 HistoryRow.created_at)
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything we store is UTC, so say so."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def to_item(row) -> StoredItem:
+    return StoredItem(id=row.item_id, kind=row.kind, text=row.text, context=row.context,
+                      subject=row.subject, timestamp=as_utc(row.timestamp),
+                      created_at=as_utc(row.created_at))
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(f"h1:{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tag, _, pk = raw.partition(":")
+        if tag != "h1" or not pk.isdigit():
+            raise ValueError
+        return int(pk)
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput("cursor is not valid; pass the next_cursor value of the previous page "
+                       "unchanged, or omit it to start from the beginning", field="cursor") from None
+
+
+UserKey = tuple[int, str]
+
+
+class HistoryStore:
+    """Queries over ``history_items``; each method is one short transaction."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    # --- reads
+    def stats(self, tenant_id: int, user_id: str) -> tuple[int, int]:
+        """(row count, max pk) for one user: what an up-to-date index must hold."""
+        with self.db.session() as s:
+            n, top = s.execute(
+                select(func.count(HistoryRow.pk), func.max(HistoryRow.pk))
+                .where(HistoryRow.tenant_id == tenant_id, HistoryRow.user_id == user_id)
+            ).one()
+        return int(n), int(top or 0)
+
+    def all_stats(self) -> dict[UserKey, tuple[int, int]]:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(HistoryRow.tenant_id, HistoryRow.user_id, func.count(HistoryRow.pk),
+                       func.max(HistoryRow.pk))
+                .group_by(HistoryRow.tenant_id, HistoryRow.user_id)
+            ).all()
+        return {(t, u): (int(n), int(m)) for t, u, n, m in rows}
+
+    def embeddings(self, tenant_id: int, user_id: str, *, after_pk: int = 0,
+                   dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stored vectors with pk > ``after_pk``: (pks int64, vectors float32 (n, dim))."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(HistoryRow.pk, HistoryRow.embedding)
+                .where(HistoryRow.tenant_id == tenant_id, HistoryRow.user_id == user_id,
+                       HistoryRow.pk > after_pk)
+                .order_by(HistoryRow.pk)
+            ).all()
+        pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if not rows:
+            return pks, np.zeros((0, dim), dtype=np.float32)
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return pks, vecs
+
+    def items_by_pk(self, tenant_id: int, user_id: str, pks: Sequence[int], *,
+                    kinds: Sequence[str] | None = None) -> dict[int, StoredItem]:
+        if not len(pks):
+            return {}
+        q = select(*_ITEM_COLUMNS).where(HistoryRow.tenant_id == tenant_id,
+                                         HistoryRow.user_id == user_id,
+                                         HistoryRow.pk.in_([int(p) for p in pks]))
+        if kinds:
+            q = q.where(HistoryRow.kind.in_(list(kinds)))
+        with self.db.session() as s:
+            return {r.pk: to_item(r) for r in s.execute(q)}
+
+    def existing(self, s: Session, tenant_id: int, user_id: str,
+                 item_ids: Sequence[str]) -> dict[str, HistoryRow]:
+        rows = s.scalars(select(HistoryRow).where(
+            HistoryRow.tenant_id == tenant_id, HistoryRow.user_id == user_id,
+            HistoryRow.item_id.in_(list(item_ids))))
+        return {r.item_id: r for r in rows}
+
+    def page(self, tenant_id: int, user_id: str, *, limit: int,
+             cursor: str | None) -> tuple[list[StoredItem], str | None]:
+        after = decode_cursor(cursor) if cursor else 0
+        with self.db.session() as s:
+            rows = s.execute(
+                select(*_ITEM_COLUMNS)
+                .where(HistoryRow.tenant_id == tenant_id, HistoryRow.user_id == user_id,
+                       HistoryRow.pk > after)
+                .order_by(HistoryRow.pk).limit(limit + 1)
+            ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [to_item(r) for r in rows], encode_cursor(rows[-1].pk) if more else None
+
+    def recent(self, tenant_id: int, user_id: str, *, kinds: Sequence[str] | None,
+               limit: int) -> list[StoredItem]:
+        q = (select(*_ITEM_COLUMNS)
+             .where(HistoryRow.tenant_id == tenant_id, HistoryRow.user_id == user_id)
+             .order_by(func.coalesce(HistoryRow.timestamp, HistoryRow.created_at).desc(),
+                       HistoryRow.pk.desc())
+             .limit(limit))
+        if kinds:
+            q = q.where(HistoryRow.kind.in_(list(kinds)))
+        with self.db.session() as s:
+            return [to_item(r) for r in s.execute(q)]
+
+    def count(self, tenant_id: int, user_id: str) -> int:
+        return self.stats(tenant_id, user_id)[0]
+
+    def stale_models(self, model: str) -> int:
+        """How many rows were embedded by another model than ``model``."""
+        with self.db.session() as s:
+            return int(s.scalar(select(func.count(HistoryRow.pk))
+                                .where(HistoryRow.model != model)) or 0)
+
+    def rows_with_other_model(self, model: str, *, limit: int) -> list[HistoryRow]:
+        with self.db.session() as s:
+            return list(s.scalars(select(HistoryRow).where(HistoryRow.model != model)
+                                  .order_by(HistoryRow.pk).limit(limit)))
+
+    def set_embeddings(self, model: str, updates: Sequence[tuple[int, bytes]]) -> None:
+        with self.db.session() as s:
+            for pk, blob in updates:
+                row = s.get(HistoryRow, pk)
+                if row is not None:
+                    row.embedding, row.model = blob, model
+
+    # --- deletes
+    def delete_user_rows(self, s: Session, tenant_id: int, user_id: str) -> int:
+        res = s.execute(delete(HistoryRow).where(HistoryRow.tenant_id == tenant_id,
+                                                 HistoryRow.user_id == user_id))
+        return int(res.rowcount or 0)
+
+
+def checkpoint_wal(db: Database, *, attempts: int = 20) -> bool:
+    """Fold the WAL into the main file and truncate it, retrying while readers hold it.
+
+    After a delete this is what makes the deleted text leave the disk: secure_delete
+    zeroes the freed pages of the main file, and a truncated WAL holds no old frames.
+    Returns False if a reader kept the WAL busy for every attempt.
+    """
+    for i in range(attempts):
+        with db.engine.connect() as conn:
+            busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if not busy:
+            return True
+        time.sleep(0.02 * (i + 1))
+    return False
