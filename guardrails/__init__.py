@@ -1,0 +1,52 @@
+"""Guardrails: every generated text is checked before anyone sees it.
+
+Usable without HTTP::
+
+    from guardrails import check, CheckContext
+    result = check("Friday at 3pm works.", sources=["Can we meet Friday at 3pm?"])
+    result.blocked, result.text, result.verdicts
+
+``check`` runs the shipped policy for the context's task (``smart_reply`` or
+``subject_line``); pass ``policy=`` to change actions (``{"pii": "repair"}``), turn a
+check off (``{"language": "off"}``) or supply a whole :class:`Pipeline`. Use
+``scan_input`` / ``sanitize`` on incoming mail before it reaches a prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from guardrails.injection import InjectionReport, sanitize, scan_input
+from guardrails.pipeline import Override, Pipeline, Rule, VerdictHook, default_rules, metrics_hook
+from guardrails.report import to_check_results
+from guardrails.types import Check, CheckContext, Finding, GuardrailResult, Verdict
+
+
+def check(text: str, *, context: CheckContext | None = None, sources: Sequence[str] | None = None,
+          policy: Pipeline | Mapping[str, Override] | str | None = None,
+          on_verdict: VerdictHook | None = None, **fields) -> GuardrailResult:
+    """Check one candidate text.
+
+    Either pass a ready ``context`` or build one from ``sources`` and any other
+    :class:`CheckContext` field (``task=``, ``untrusted=``, ``max_chars=``, ...).
+    ``policy`` is a :class:`Pipeline`, a task name, or per-check overrides applied to
+    the default policy of the context's task.
+    """
+    if context is None:
+        context = CheckContext(sources=tuple(sources or ()), **fields)
+    elif sources is not None or fields:
+        raise TypeError("pass either context= or sources=/fields, not both")
+    if isinstance(policy, Pipeline):
+        pipeline = policy.with_hook(on_verdict) if on_verdict else policy
+    elif isinstance(policy, str):
+        pipeline = Pipeline.default(policy, on_verdict=on_verdict)
+    else:
+        pipeline = Pipeline.default(context.task, overrides=policy, on_verdict=on_verdict)
+    return pipeline.run(text, context)
+
+
+__all__ = [
+    "Check", "CheckContext", "Finding", "GuardrailResult", "InjectionReport", "Pipeline", "Rule",
+    "Verdict", "check", "default_rules", "metrics_hook", "sanitize", "scan_input",
+    "to_check_results",
+]

@@ -1,0 +1,1 @@
+"""One module per guardrail check; each exposes a class with ``name`` and ``run``."""
