@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import time
 from dataclasses import dataclass
 
 from gateway.errors import LLMError, LLMTimeout
-from gateway.llm.deadline import current_deadline, llm_timer, reset_deadline, set_deadline
+from gateway.llm.deadline import current_deadline, llm_timer, set_deadline
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +116,12 @@ class LLMClient:
                 raise LLMTimeout("no model slot free before the deadline", model=model) from exc
             try:
                 left = call_deadline - time.monotonic()
-                token = set_deadline(call_deadline)
-                try:
-                    # to_thread copies the context: the provider sees the deadline.
-                    fut = asyncio.to_thread(self._blocking_call, model, messages, left, params)
-                finally:
-                    reset_deadline(token)
+                # Run in a worker thread inside a copy of our context that carries the
+                # deadline, so an in-process provider can see it and stop itself.
+                ctx = contextvars.copy_context()
+                ctx.run(set_deadline, call_deadline)
+                fut = asyncio.get_running_loop().run_in_executor(
+                    None, ctx.run, self._blocking_call, model, messages, left, params)
                 try:
                     text = await asyncio.wait_for(fut, timeout=max(left, 0.0))
                 except TimeoutError as exc:

@@ -60,6 +60,7 @@ class FakeLLM:
         self.delay_s = 0.0
         self.error: Exception | None = None
         self.calls: list[dict] = []
+        self.stopped_at_deadline = 0
 
     def enqueue(self, *texts: str, delay_s: float = 0.0, error: Exception | None = None) -> None:
         with self._lock:
@@ -74,6 +75,7 @@ class FakeLLM:
             self.calls.clear()
             self.delay_s = 0.0
             self.error = None
+            self.stopped_at_deadline = 0
 
     def next(self, messages: list[dict], params: dict) -> str:
         with self._lock:
@@ -81,20 +83,23 @@ class FakeLLM:
             item = self._queue.popleft() if self._queue else Scripted(
                 text=next(self._cycle), delay_s=self.delay_s, error=self.error
             )
-        if item.delay_s:
-            self._sleep(item.delay_s)
+        if item.delay_s and not self._sleep(item.delay_s):
+            with self._lock:
+                self.stopped_at_deadline += 1
         if item.error is not None:
             raise item.error
         return item.text or ""
 
     @staticmethod
-    def _sleep(seconds: float) -> None:
+    def _sleep(seconds: float) -> bool:
+        """Sleep, but stop at the call's deadline; False when cut short."""
         end = time.monotonic() + seconds
+        deadline = current_deadline()
         while time.monotonic() < end:
-            deadline = current_deadline()
             if deadline is not None and time.monotonic() >= deadline:
-                return
+                return False
             time.sleep(0.005)
+        return True
 
 
 class LocalLlama:
@@ -113,6 +118,7 @@ class LocalLlama:
         self.n_threads = n_threads
         self._llama = None
         self._lock = threading.Lock()
+        self.stopped_at_deadline = 0
 
     def load(self):
         if self._llama is None:
@@ -134,13 +140,8 @@ class LocalLlama:
             raise TimeoutError("local model busy until the deadline")
         try:
             llama = self.load()
-
-            def past_deadline(_tokens, _logits) -> bool:
-                return deadline is not None and time.monotonic() >= deadline
-
-            from llama_cpp import StoppingCriteriaList
-
-            out = llama.create_chat_completion(
+            # Stream so we can stop at the deadline: closing the generator ends decoding.
+            stream = llama.create_chat_completion(
                 messages=messages,
                 max_tokens=int(params.get("max_tokens") or 64),
                 temperature=float(params.get("temperature", 0.7)),
@@ -148,9 +149,18 @@ class LocalLlama:
                 stop=params.get("stop") or None,
                 seed=params.get("seed"),
                 repeat_penalty=1.15,
-                stopping_criteria=StoppingCriteriaList([past_deadline]),
+                stream=True,
             )
-            return out["choices"][0]["message"]["content"] or ""
+            parts: list[str] = []
+            try:
+                for chunk in stream:
+                    parts.append(chunk["choices"][0]["delta"].get("content") or "")
+                    if deadline is not None and time.monotonic() >= deadline:
+                        self.stopped_at_deadline += 1
+                        break
+            finally:
+                stream.close()
+            return "".join(parts)
         finally:
             self._lock.release()
 
@@ -169,7 +179,9 @@ def _handler(generate):
 
     class Handler(litellm.CustomLLM):
         def completion(self, model: str, messages: list, *args, **kwargs):
-            return _response(generate(messages, _params(kwargs)), model)
+            params = _params(kwargs)
+            params["model"] = model
+            return _response(generate(messages, params), model)
 
     return Handler()
 
