@@ -1,0 +1,58 @@
+"""Feedback: what the user did with a suggestion, fed back into their history.
+
+A ``sent`` or ``edited`` smart reply becomes a ``sent_reply`` history item (the
+incoming message as its context), so the next suggestions learn from it. An
+``opened``/``clicked`` subject line becomes ``subject_opened``. Re-sending the
+same event for the same suggestion changes nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.errors import BadInput, NotFound
+from gateway.schemas.feedback import FeedbackAccepted, FeedbackIn
+from gateway.schemas.history import HistoryItemIn
+from gateway.services import Services
+from gateway.tables import Feedback, Generation
+
+_TO_HISTORY = {
+    ("smart_reply", "sent"): "sent_reply",
+    ("smart_reply", "edited"): "sent_reply",
+    ("subject_line", "opened"): "subject_opened",
+    ("subject_line", "clicked"): "subject_opened",
+}
+
+
+def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn) -> FeedbackAccepted:
+    with services.db.session() as s:
+        gen = s.scalar(select(Generation).where(Generation.request_id == feedback.request_id,
+                                                Generation.tenant_id == tenant_id))
+    if gen is None:
+        raise NotFound(f"request_id {feedback.request_id!r} is unknown for this tenant; send the "
+                       "request_id of a smart-replies or subject-lines response", field="request_id")
+    if feedback.index >= len(gen.outputs):
+        raise BadInput(f"index: request {feedback.request_id} served {len(gen.outputs)} "
+                       f"suggestion(s); index must be below that", field="index")
+    if feedback.event == "edited" and not (feedback.final_text or "").strip():
+        raise BadInput("final_text: an 'edited' event needs the text the user actually sent",
+                       field="final_text")
+
+    kind = _TO_HISTORY.get((gen.task, feedback.event))
+    history_id = None
+    if kind and gen.user_id:
+        text = (feedback.final_text or "").strip() or gen.outputs[feedback.index]
+        history_id = f"fb-{feedback.request_id}-{feedback.index}"
+        item = HistoryItemIn(id=history_id, kind=kind, text=text,
+                             context=gen.input_text if kind == "sent_reply" else None)
+        services.history.add(tenant_id, gen.user_id, [item])
+
+    try:
+        with services.db.session() as s:
+            s.add(Feedback(tenant_id=tenant_id, user_id=gen.user_id, request_id=feedback.request_id,
+                           index=feedback.index, event=feedback.event,
+                           final_text=feedback.final_text))
+    except IntegrityError:
+        pass  # the same event for the same suggestion was recorded before: idempotent
+    return FeedbackAccepted(accepted=True, history_id=history_id)
