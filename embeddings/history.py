@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from embeddings.embedder import Embedder
 from embeddings.indexes import IndexManager
-from embeddings.store import (HistoryRow, HistoryStore, Retrieved, StoredItem, as_utc,
-                              checkpoint_wal)
+from embeddings.store import HistoryRow, HistoryStore, Retrieved, StoredItem, as_utc, checkpoint_wal
 from gateway.db import Database
 from gateway.errors import BadInput, Conflict
 from gateway.schemas.common import USER_ID_PATTERN
@@ -67,7 +66,7 @@ def _utc_naive(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc)
+        dt = dt.astimezone(UTC)
     return dt.replace(tzinfo=None)
 
 

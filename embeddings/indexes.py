@@ -24,8 +24,14 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from embeddings.index import (IndexFileError, UserIndex, index_path, read_header,
-                              read_snapshot, write_snapshot)
+from embeddings.index import (
+    IndexFileError,
+    UserIndex,
+    index_path,
+    read_header,
+    read_snapshot,
+    write_snapshot,
+)
 from embeddings.store import HistoryStore, UserKey
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,22 @@ import base64
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import (DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, delete, func, select)
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.db import Base, Database, utcnow
@@ -70,7 +81,7 @@ def as_utc(dt: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; everything we store is UTC, so say so."""
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def to_item(row) -> StoredItem:
