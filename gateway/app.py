@@ -142,6 +142,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     from gateway.routes import feedback, health, history, smart_replies, subject_lines, users
 
     app.include_router(health.router)
+    from gateway.schemas.common import ERROR_RESPONSES
+
     for module in (history, users, smart_replies, subject_lines, feedback):
-        app.include_router(module.router, prefix="/v1")
+        app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
     return app

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
 
 from gateway.auth import Principal, authenticate
 from gateway.errors import NotReady
@@ -18,10 +19,15 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+# Declared as a security scheme so /docs offers "Authorize"; parsing stays in gateway.auth.
+_bearer = APIKeyHeader(name="Authorization", auto_error=False, scheme_name="BearerKey",
+                       description="`Bearer <api key>` (create one with `persona keys create`)")
+
+
 def get_principal(
     request: Request,
     services: ServicesDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    authorization: Annotated[str | None, Depends(_bearer)] = None,
 ) -> Principal:
     principal = authenticate(services.db, authorization)
     request.state.tenant = principal.tenant

@@ -47,3 +47,13 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+ERROR_RESPONSES = {
+    status: {"model": ErrorBody, "description": desc}
+    for status, desc in {
+        401: "Missing or unknown API key", 403: "Key lacks the needed scope",
+        413: "Body too large", 422: "Invalid input (the message names the field)",
+        429: "Rate limited (see Retry-After)", 503: "Not ready",
+    }.items()
+}
