@@ -46,7 +46,7 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
     ("persona-override", re.compile(
         r"\byou\s+are\s+(?:now|no\s+longer)\b|\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:are|were)\s+)?"
         r"(?:an?\s+)?(?:ai|assistant|dan|system|admin|developer|unrestricted|jailbroken)\b"
-        r"|\bpretend\s+(?:to\s+be|you\s+are)\b|\bdeveloper\s+mode\b|\bjailbreak|\bdo\s+anything\s+now\b",
+        r"|\bpretend\s+(?:to\s+be|you\s+are)\b|\bdeveloper\s+mode\b|\bjailbr(?:eak|oken)(?:s|ing)?\b|\bdo\s+anything\s+now\b",
         re.I)),
     ("addressed-to-model", re.compile(
         r"\b(?:dear|attention|note\s+to(?:\s+the)?|hey|hello)\s+(?:ai|assistant|chatbot|bot|llm|"
@@ -69,7 +69,7 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
         r"mention|tell|link|recommend|direct|ask|insist)"
         r"|\b(?:tell|instruct|direct|ask|urge)\s+(?:the\s+)?(?:user|reader|recipient)\s+to\b"
         r"|\b(?:always|must)\s+(?:reply|respond|answer|say|include|end|sign)\b[^.\n]{0,40}"
-        r"\b(?:with|by|saying)\b", re.I)),
+        r"\b(?:with|saying)\b", re.I)),
     ("output-directive", re.compile(
         r"\b(?:output|print|say|write|respond|reply)\s+(?:exactly|only|verbatim)\b"
         r"|\bdo\s+not\s+(?:tell|inform|mention\s+this\s+to|warn)\s+(?:the\s+)?(?:user|recipient|human)\b"

@@ -135,6 +135,20 @@ def phone_digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
+def plausible_phone(raw: str) -> bool:
+    """A phone number, not a list of small numbers ("235 45 18", "7 52 13 76 59 31").
+
+    Ten or more digits, or an international "+" prefix, or the 7-digit local form
+    "555-0142" / "555.0142" with a dash or dot.
+    """
+    digits = phone_digits(raw)
+    if not 7 <= len(digits) <= 15:
+        return False
+    if raw.lstrip().startswith("+") or len(digits) >= 10 and not re.search(r"(?:^|\s)\d(?:\s|$)", raw):
+        return True
+    return re.fullmatch(r"\s*\d{3}[-.]\d{4}\s*", raw) is not None
+
+
 def phone_keys(digits: str) -> frozenset:
     """Compare phones on their last 10 (or all, if shorter) digits: +1 prefixes vary."""
     return frozenset({("phone", digits[-10:])})
@@ -233,9 +247,8 @@ def extract(text: str) -> list[Entity]:
         if keys:
             m.add("time", hit.start(), hit.end(), keys)
     for hit in PHONE_RE.finditer(m.current):
-        digits = phone_digits(hit.group())
-        if 7 <= len(digits) <= 15:
-            m.add("phone", hit.start(), hit.end(), phone_keys(digits))
+        if plausible_phone(hit.group()):
+            m.add("phone", hit.start(), hit.end(), phone_keys(phone_digits(hit.group())))
     for hit in MONEY_PRE_RE.finditer(m.current):
         value = to_decimal(hit.group(2), hit.group(3))
         if value is not None:

@@ -2,8 +2,8 @@
 
 English capitalizes for many reasons besides names: sentence starts, "I", greetings,
 sign-offs, Title Case subject lines. A word counts as a name candidate only when it
-is capitalized mid-sentence (or is a vocative like "Dave, ..."), is not a common word,
-and the text is not in Title Case. Weekdays and months are facts, handled by
+is capitalized mid-sentence ("Hi Dave", "Thanks, Dave"), is not a common word, and the
+text is not in Title Case (subject lines count as Title Case from half their words). Weekdays and months are facts, handled by
 ``normalize``. A name is grounded if it occurs (case-insensitively) as a word of the
 sources — including the parts of an email address ("bob.smith@..." grounds "Bob") —
 or is a short form of a capitalized source word ("Rob" for "Robert").
@@ -38,16 +38,19 @@ sale off free shipping now last chance don't doesn't didn't isn't aren't wasn't 
 wouldn't couldn't shouldn't that's there's here's what's let's i'd've ya y'all hiya
 """.split())
 
+_CALENDAR = frozenset("""january february march april may june july august september october
+november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday
+thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun""".split())
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
 _SUFFIX_RE = re.compile(r"(?:['’]s|['’])$")
 
 
-def _is_title_case(text: str, hits: list[re.Match]) -> bool:
+def _is_title_case(text: str, hits: list[re.Match], headline: bool) -> bool:
     """Most longer words capitalized where a sentence does not start (a headline)."""
     inner = [h.group() for h in hits if len(h.group()) > 3 and not _sentence_initial(text, h.start())]
-    if len(inner) < 3:
+    if len(inner) < (1 if headline else 3):
         return False
-    return sum(1 for w in inner if w[0].isupper()) / len(inner) >= 0.6
+    return sum(1 for w in inner if w[0].isupper()) / len(inner) >= (0.5 if headline else 0.6)
 
 
 def _sentence_initial(text: str, pos: int) -> bool:
@@ -55,11 +58,13 @@ def _sentence_initial(text: str, pos: int) -> bool:
     return not before or before[-1] in ".!?:;\n"
 
 
-def candidate_names(text: str) -> list[str]:
-    """Words in ``text`` that look like proper names (see module docstring)."""
+def candidate_names(text: str, *, headline: bool = False) -> list[str]:
+    """Words in ``text`` that look like proper names (see module docstring).
+
+    ``headline`` (subject lines) makes Title Case detection stricter to trigger."""
     text = clean(text)
     hits = list(_WORD_RE.finditer(text))
-    if _is_title_case(text, hits):
+    if _is_title_case(text, hits, headline):
         return []
     out: list[str] = []
     for i, hit in enumerate(hits):
@@ -68,10 +73,10 @@ def candidate_names(text: str) -> list[str]:
             continue  # lower-case word, "I", or an acronym (ASAP, USA): not judged
         if word.lower() in COMMON_WORDS or word.lower().replace("’", "'") in COMMON_WORDS:
             continue
-        if _sentence_initial(text, hit.start()):
-            after = text[hit.end():hit.end() + 1]
-            if after != ",":  # "Dave, sounds good" is a vocative; "Sounds good" is not
-                continue
+        if word.lower() in _CALENDAR or _sentence_initial(text, hit.start()):
+            continue  # months/weekdays are facts (grounding); sentence starts say nothing
+        if text[max(0, hit.start() - 2):hit.start()] in ("u/", "r/", "@"):
+            continue  # handles and subreddits, not names
         out.append(word)
     return out
 

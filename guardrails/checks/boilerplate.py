@@ -19,7 +19,7 @@ PREAMBLE_RE = re.compile(
     r"^\s*(?:(?:sure|certainly|of course|absolutely|okay|ok|great)[!,.]*\s*)?"
     r"(?:here(?:'s|\s+is|\s+are)\s+(?:a|an|the|some|your|my|three|\d+)?\s*(?:short\s+|brief\s+|"
     r"possible\s+|suggested\s+|polite\s+|professional\s+|quick\s+)*" + _KIND + r"\b[^:\n]{0,60}[:\n]"
-    r"|(?:reply|response|answer|subject(?:\s+line)?|output|draft)\s*(?:\d+)?\s*:)\s*",
+    r"|(?:reply|response|answer|subject(?:\s+line)?|output)\s*(?:\d+)?\s*:)\s*",
     re.IGNORECASE)
 SELF_REFERENCE_RE = re.compile(
     r"\bas\s+an?\s+(?:ai|artificial intelligence|language model|llm|assistant|chatbot)\b"

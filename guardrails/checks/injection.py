@@ -23,7 +23,7 @@ _STOP = frozenset("a an the to of and or in on at for is are be it this that wit
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", clean(text).lower())
+    return re.findall(r"[a-z0-9]+(?:'[a-z0-9]+)*", clean(text).lower())
 
 
 def _ngrams(words: list[str], n: int = _NGRAM) -> set[tuple[str, ...]]:

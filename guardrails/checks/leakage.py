@@ -15,7 +15,7 @@ from guardrails.types import CheckContext, Finding
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", clean(text).lower())
+    return re.findall(r"[a-z0-9]+(?:'[a-z0-9]+)*", clean(text).lower())
 
 
 def _grams(words: list[str], n: int) -> set[tuple[str, ...]]:

@@ -17,7 +17,7 @@ class NameGroundingCheck:
 
     def run(self, text: str, ctx: CheckContext) -> Finding:
         keys = ctx.memo("names.keys", lambda: name_keys(ctx.source_texts))
-        missing = [n for n in candidate_names(text) if not is_name_grounded(n, keys)]
+        missing = [n for n in candidate_names(text, headline=ctx.task == "subject_line") if not is_name_grounded(n, keys)]
         if not missing:
             return Finding.ok()
         return Finding.fail("names not in the sources: " + ", ".join(dict.fromkeys(missing)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from guardrails.normalize import EMAIL_RE, PHONE_RE, clean, phone_digits
+from guardrails.normalize import EMAIL_RE, PHONE_RE, clean, phone_digits, plausible_phone
 from guardrails.types import CheckContext, Finding
 
 CARD_RE = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
@@ -86,9 +86,8 @@ def find_pii(text: str) -> list[Hit]:
     for m in PHONE_RE.finditer(text):
         if any(a < m.end() and m.start() < b for a, b in taken):
             continue
-        digits = phone_digits(m.group())
-        if 7 <= len(digits) <= 15:
-            hits.append(Hit("phone", m.start(), m.end(), digits[-10:]))
+        if plausible_phone(m.group()):
+            hits.append(Hit("phone", m.start(), m.end(), phone_digits(m.group())[-10:]))
     return _dedupe(hits)
 
 

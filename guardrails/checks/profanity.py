@@ -33,7 +33,7 @@ milf mofo molest nazi nazism opiate opium orgies orgy pcp peyote pimp pinko play
 prig pube queer queers quicky reich reefer sadism sadist scag scum skag sleaze sleazy
 smut snuff sodom souse soused spac strip swinger tampon tawdry teez terd tosser turd
 tush vixen voyeur vulgar vulva wench whitey whiz woody yury stfu gtfo pms doggin dogging
-duche
+duche weiner suck sucks sucked sucking
 """.split())
 
 _LEET = str.maketrans({"@": "a", "4": "a", "$": "s", "5": "s", "0": "o", "1": "i", "!": "i",
