@@ -1,5 +1,21 @@
-"""Routes for subject lines (being built; see the issue that owns it)."""
+"""``POST /v1/subject-lines``: parse, delegate to the use case, return its answer."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+
+from gateway.deps import PrincipalDep, ReadyServicesDep
+from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
+from gateway.usecases.subject_lines import suggest_subject_lines
+
+router = APIRouter(tags=["subject lines"])
+
+
+@router.post("/subject-lines", response_model=SubjectLineResponse)
+async def subject_lines(body: SubjectLineRequest, request: Request, principal: PrincipalDep,
+                        services: ReadyServicesDep) -> SubjectLineResponse:
+    """Subject-line variants for a campaign, tuned to what the recipient opened before.
+    Every claim is grounded in the campaign body; the answer arrives within the deadline."""
+    return await suggest_subject_lines(
+        services=services, tenant_id=principal.tenant_id, request=body,
+        request_id=request.state.request_id, tenant=principal.tenant)

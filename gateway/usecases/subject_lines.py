@@ -1,0 +1,182 @@
+"""Personalized subject lines for a campaign, with every claim grounded in it.
+
+Pipeline: read the recipient's history that resembles this campaign (opened,
+ignored and self-written subjects) unless personalization is off; gather
+candidates from the model, from the author's own past subjects and from the
+body; enforce the hard limits; run the guardrails; rank everything with one
+scorer; serve ``n`` distinct lines. Rules answer whenever the model is slow,
+down or blocked, so a response always arrives within the deadline.
+
+``mode`` and ``personalize`` exist for evaluation (compare full / rules-only /
+model-only, personalized or not, on the same examples); HTTP always uses the
+defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Literal
+
+from gateway.errors import LLMError, LLMTimeout
+from gateway.schemas.common import Suggestion
+from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
+from gateway.services import Services
+from gateway.usecases.common import (
+    deadline_after,
+    load_preferences,
+    ms_left,
+    record_generation,
+    token_counter,
+)
+from gateway.usecases.subjects import rank, style
+from gateway.usecases.subjects.candidates import (
+    Candidate,
+    Signals,
+    body_candidates,
+    history_candidates,
+    signals_from,
+)
+from gateway.usecases.subjects.checks import guard
+from gateway.usecases.subjects.constraints import Limits, enforce, split_model_output
+from gateway.usecases.subjects.prompt import PROMPT_TASK, build_prompt
+from guardrails.subject_rules import rule_subject_lines
+
+log = logging.getLogger(__name__)
+
+TASK = "subject_line"
+Mode = Literal["full", "rules", "model"]
+# Time kept back from the model for checking, ranking and recording.
+_RESERVE_MIN_MS = 150.0
+_RESERVE_FRACTION = 0.12
+# Below this, a model call cannot finish: answer from rules at once.
+_MIN_MODEL_MS = 150.0
+
+
+async def suggest_subject_lines(
+    *, services: Services, tenant_id: int, request: SubjectLineRequest, request_id: str,
+    tenant: str | None = None, mode: Mode = "full", personalize: bool = True,
+    weights: rank.Weights = rank.DEFAULT_WEIGHTS,
+) -> SubjectLineResponse:
+    started = time.monotonic()
+    settings = services.settings
+    budget_ms = request.deadline_ms or settings.subject_line_deadline_ms
+    deadline = deadline_after(budget_ms)
+    reserve_ms = max(_RESERVE_MIN_MS, budget_ms * _RESERVE_FRACTION)
+    label = tenant or str(tenant_id)
+    camp = request.campaign
+    limits = Limits(max_chars=request.max_chars, emoji=request.emoji,
+                    banned_words=tuple(request.banned_words))
+
+    signals, personal_reason = await _signals(services, tenant_id, request.user_id, camp.body,
+                                              personalize=personalize)
+    profile = style.profile_of([p.subject for p in signals.liked()],
+                               [max(p.similarity, 0.05) for p in signals.liked()])
+
+    model_name: str | None = None
+    prompt_version = _prompt_version() if mode != "rules" else None
+    gen_reason: str | None = None
+    llm_cands: list[Candidate] = []
+    if mode != "rules":
+        model_name, llm_cands, gen_reason = await _from_model(
+            services, request, signals, profile, deadline, reserve_ms)
+    pool = list(llm_cands)
+    if mode != "model" or not llm_cands:
+        pool += history_candidates(signals) + body_candidates(
+            camp.body, brand=camp.brand, tone=camp.tone, max_chars=request.max_chars)
+
+    outcome = guard(pool, body=camp.body, brand=camp.brand, limits=limits,
+                    metrics=services.metrics, tenant=label)
+    kept = outcome.kept
+    if mode == "model" and any(c.origin == "llm" for c in kept):
+        kept = [c for c in kept if c.origin == "llm"]
+    if llm_cands and gen_reason is None and not any(c.origin == "llm" for c in kept):
+        gen_reason = "guardrail"
+    if not kept:  # even the body phrases were blocked: last-resort grounded templates
+        kept = _last_resort(camp.body, limits, services, label)
+        gen_reason = gen_reason or ("guardrail" if mode != "rules" else None)
+
+    vecs = await asyncio.to_thread(
+        rank.score, kept, embed=services.embedder.embed, body=camp.body, signals=signals,
+        profile=profile, weights=weights)
+    chosen = rank.pick(kept, vecs, request.n)
+
+    fallback_reason = gen_reason or personal_reason
+    texts = [c.text for c in chosen]
+    record_generation(services, request_id=request_id, tenant_id=tenant_id,
+                      user_id=request.user_id, task=TASK, input_text=camp.body, outputs=texts,
+                      model=model_name if any(c.origin == "llm" for c in chosen) else None,
+                      prompt_version=prompt_version)
+    m = services.metrics
+    if fallback_reason:
+        m.fallbacks.labels(tenant=label, task=TASK, reason=fallback_reason).inc()
+    for c in chosen:
+        m.suggestions.labels(tenant=label, task=TASK, source=c.source).inc()
+    return SubjectLineResponse(
+        request_id=request_id,
+        subject_lines=[Suggestion(text=c.text, source=c.source, score=c.score, checks=c.checks)
+                       for c in chosen],
+        personalized=not signals.empty,
+        context_ids=signals.context_ids if not signals.empty else [],
+        model=model_name if any(c.origin == "llm" for c in chosen) else None,
+        prompt_version=prompt_version,
+        fallback_reason=fallback_reason,
+        latency_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+def _prompt_version() -> str:
+    from prompts.render import default_library
+
+    return default_library().latest(PROMPT_TASK)
+
+
+async def _signals(services: Services, tenant_id: int, user_id: str | None, body: str, *,
+                   personalize: bool) -> tuple[Signals, str | None]:
+    """The recipient's relevant history, or why there is none. With personalization
+    off (preferences) nothing of theirs is read."""
+    if not personalize or not user_id:
+        return Signals(), None
+    prefs = await asyncio.to_thread(load_preferences, services, tenant_id, user_id)
+    if not prefs.personalization:
+        return Signals(), "personalization_off"
+
+    def retrieve():
+        h = services.history
+        return (h.retrieve(tenant_id, user_id, body, k=5, kinds=["sent_email"])
+                + h.retrieve(tenant_id, user_id, body, k=6, kinds=["subject_opened"])
+                + h.retrieve(tenant_id, user_id, body, k=6, kinds=["subject_ignored"]))
+
+    signals = signals_from(await asyncio.to_thread(retrieve))
+    return signals, ("no_history" if signals.empty else None)
+
+
+async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,
+                      profile: style.StyleProfile, deadline: float, reserve_ms: float
+                      ) -> tuple[str | None, list[Candidate], str | None]:
+    """Ask the model; returns (model, candidates, fallback reason or None)."""
+    left = ms_left(deadline) - reserve_ms
+    if left < _MIN_MODEL_MS:
+        return None, [], "timeout"
+    prompt = build_prompt(request, signals, profile, budget_tokens=services.settings
+                          .prompt_token_budget, count_tokens=token_counter(services))
+    try:
+        completion = await services.llm.complete(
+            prompt.messages, max_tokens=48, temperature=0.7, stop=["\n\n\n", "Email:"],
+            deadline=deadline - reserve_ms / 1000.0)
+    except LLMTimeout:
+        return None, [], "timeout"
+    except LLMError as exc:
+        log.warning("subject-line model call failed: %s", exc)
+        return None, [], "llm_error"
+    lines = split_model_output(completion.text, limit=max(request.n * 2, 6))
+    return completion.model, [Candidate(t, "llm") for t in lines], None
+
+
+def _last_resort(body: str, limits: Limits, services: Services, label: str) -> list[Candidate]:
+    """Plain key-phrase subjects with no claims at all, for when everything else failed."""
+    outcome = guard([Candidate(t, "body") for t in rule_subject_lines(
+        body, max_chars=limits.max_chars, limit=12)], body=body, brand=None, limits=limits,
+        metrics=services.metrics, tenant=label)
+    return outcome.kept or [Candidate(enforce("A note for you", limits) or "Update", "body")]

@@ -1,0 +1,1 @@
+"""Helpers of the subject-line use case: candidates, constraints, style, ranking."""

@@ -1,0 +1,54 @@
+"""Runs every candidate through the guardrails and keeps what may be served.
+
+Claims (numbers, prices, percentages, dates, deadlines, "free") must be in the
+campaign body, so only the body and brand are grounding sources — never the
+recipient's history: a past subject's "50% off" says nothing about this campaign.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.metrics import Metrics
+from gateway.schemas.common import CheckResult
+from gateway.usecases.subjects.candidates import Candidate
+from gateway.usecases.subjects.constraints import Limits, enforce
+
+
+@dataclass
+class GuardOutcome:
+    kept: list[Candidate]
+    blocked: int
+
+
+def guard(candidates: list[Candidate], *, body: str, brand: str | None, limits: Limits,
+          metrics: Metrics | None, tenant: str) -> GuardOutcome:
+    """Constraint-enforce then guardrail-check each candidate; repaired texts are
+    re-enforced (a repair must not break a hard limit)."""
+    from guardrails import CheckContext, check
+
+    ctx = CheckContext(task="subject_line", sources=[body] + ([brand] if brand else []),
+                       untrusted=[], max_chars=limits.max_chars,
+                       banned_words=list(limits.banned_words), emoji_allowed=limits.emoji,
+                       language=None)
+    kept: list[Candidate] = []
+    blocked = 0
+    for c in candidates:
+        text = enforce(c.text, limits)
+        if text is None:
+            blocked += 1
+            continue
+        result = check(text, context=ctx)
+        if metrics is not None:
+            for v in result.verdicts:
+                metrics.guardrail.labels(tenant=tenant, check=v.name, verdict=v.label).inc()
+        final = None if result.blocked else enforce(result.text, limits)
+        if final is None:
+            blocked += 1
+            continue
+        c.text = final
+        c.checks = [CheckResult(name=v.name, passed=v.passed,
+                                action=None if v.passed else v.action, reason=v.reason)
+                    for v in result.verdicts]
+        kept.append(c)
+    return GuardOutcome(kept=kept, blocked=blocked)

@@ -1,0 +1,91 @@
+"""Cleaning model output into subject lines and enforcing the request's hard limits.
+
+The tiny model numbers its lines, quotes them, prefixes "Subject:", shouts, and
+rambles past the length limit; this turns that into plain one-line subjects and
+drops (never silently rewrites the meaning of) a line that breaks a constraint.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from guardrails.subject_phrases import shorten
+
+_EMOJI = re.compile(
+    "[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F900-\U0001F9FF\U00002B00-\U00002BFF"
+    "\U0000FE0F\U0000200D\U000020E3\U0001F1E6-\U0001F1FF]+")
+_PREFIX = re.compile(
+    r"^\s*(?:(?:\d{1,2}|[a-e])[.)\]:]\s+|[-*•·>]+\s*|#+\s*|(?:email\s+)?subject(?:\s+line)?"
+    r"(?:\s*\d+)?\s*[:\-–]\s*|option\s*\d*\s*[:\-–]\s*|variant\s*\d*\s*[:\-–]\s*)+",
+    re.IGNORECASE)
+_QUOTES = "\"'“”‘’`*_"
+_NOT_A_SUBJECT = re.compile(
+    r"^(?:here (?:are|is)|sure|certainly|of course|i (?:can|will|hope)|as an ai|these subject|"
+    r"note:|subject lines?:?$|body:|email:|dear |hi |hello )", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_chars: int
+    emoji: bool
+    banned_words: tuple[str, ...] = ()
+
+    def banned_pattern(self) -> re.Pattern | None:
+        words = [w.strip() for w in self.banned_words if w.strip()]
+        if not words:
+            return None
+        alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        return re.compile(rf"(?<!\w)(?:{alt})(?!\w)", re.IGNORECASE)
+
+
+def has_emoji(text: str) -> bool:
+    return bool(_EMOJI.search(text))
+
+
+def strip_emoji(text: str) -> str:
+    return " ".join(_EMOJI.sub(" ", text).split())
+
+
+def clean_line(line: str) -> str:
+    """One raw model line -> a bare subject (no numbering, quotes, labels), or ''."""
+    s = " ".join(line.split())
+    for _ in range(3):
+        s = _PREFIX.sub("", s).strip().strip(_QUOTES).strip()
+    if not s or _NOT_A_SUBJECT.match(s):
+        return ""
+    s = s.rstrip(".").strip()
+    letters = [c for c in s if c.isalpha()]
+    if len(letters) >= 6 and all(c.isupper() for c in letters):
+        s = s.capitalize()  # never shout; the guardrail would block it anyway
+    return s
+
+
+def split_model_output(text: str, limit: int = 12) -> list[str]:
+    """A completion -> distinct cleaned subject lines, in the model's order."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in re.split(r"\n+|\s+(?=\d{1,2}[.)]\s)", text or ""):
+        s = clean_line(raw)
+        if s and s.lower() not in seen and re.search(r"[A-Za-z]", s):
+            seen.add(s.lower())
+            out.append(s)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def enforce(text: str, limits: Limits) -> str | None:
+    """The subject within the hard limits, or None when it cannot be made to fit
+    honestly (a banned word, nothing left after cutting)."""
+    s = " ".join(text.split())
+    if not limits.emoji:
+        s = strip_emoji(s)
+    pattern = limits.banned_pattern()
+    if pattern is not None and pattern.search(s):
+        return None
+    if len(s) > limits.max_chars:
+        s = shorten(s, limits.max_chars)
+    if len(s) < 3 or not re.search(r"[A-Za-z0-9]", s) or len(s) > limits.max_chars:
+        return None
+    return s

@@ -1,0 +1,182 @@
+"""POST /v1/subject-lines with the scripted fake model: limits, grounding,
+personalization, fallbacks and bad input."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from gateway.tables import Generation
+
+SALE = "Our spring sale: 20% off all running shoes until April 30. Stride makes every run lighter."
+NO_DISCOUNT = ("Our new trail collection has arrived. Lightweight shoes with deep grip for "
+               "muddy paths, made to last.")
+
+
+def _post(client, auth, body=SALE, **fields):
+    payload = {"campaign": {"body": body, "brand": "Stride"}, "n": 5, "max_chars": 60}
+    payload.update(fields)
+    r = client.post("/v1/subject-lines", headers=auth, json=payload)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _texts(resp) -> list[str]:
+    return [s["text"] for s in resp["subject_lines"]]
+
+
+def _history(client, auth, user, items):
+    r = client.post(f"/v1/users/{user}/history", headers=auth, json={"items": items})
+    assert r.status_code == 200, r.text
+
+
+def test_no_user_id_serves_n_distinct_model_and_rule_lines(client, auth, fake):
+    fake.enqueue("Here are 5 subject lines:\n1. \"Spring sale: 20% off running shoes\"\n"
+                 "2. Run into spring with Stride\n3. Subject: Lighter runs start here")
+    resp = _post(client, auth)
+    texts = _texts(resp)
+    assert len(texts) == 5 and len({t.lower() for t in texts}) == 5
+    assert resp["personalized"] is False and resp["context_ids"] == []
+    assert resp["fallback_reason"] is None
+    assert resp["prompt_version"] == "subject_line_v1"
+    assert "Spring sale: 20% off running shoes" in texts  # cleaned: no number, quotes
+    assert {s["source"] for s in resp["subject_lines"]} <= {"llm", "rules"}
+    assert all(0.0 <= s["score"] <= 1.0 for s in resp["subject_lines"])
+    scores = [s["score"] for s in resp["subject_lines"]]
+    assert scores == sorted(scores, reverse=True)
+    # the prompt fences the campaign text
+    user_msg = fake.calls[0]["messages"][-1]["content"]
+    assert "<<<UNTRUSTED>>>" in user_msg and "20% off all running shoes" in user_msg
+
+
+def test_max_chars_emoji_and_banned_words_are_enforced(client, auth, fake):
+    fake.enqueue("🔥 Sale on running shoes 🔥\nThe SALE of the season is finally here for you "
+                 "and all your running friends\nLighter runs with Stride")
+    resp = _post(client, auth, max_chars=24, emoji=False, banned_words=["sale", "Stride"])
+    texts = _texts(resp)
+    assert texts
+    for t in texts:
+        assert len(t) <= 24, t
+        assert "🔥" not in t
+        assert not re.search(r"\bsale\b", t, re.IGNORECASE), t
+        assert not re.search(r"\bstride\b", t, re.IGNORECASE), t
+
+
+def test_claims_missing_from_the_campaign_never_served(client, auth, fake):
+    fake.enqueue("50% off trail shoes\nFree shipping today only\nTrail shoes for $19.99\n"
+                 "Grip for muddy paths")
+    resp = _post(client, auth, body=NO_DISCOUNT, n=8)
+    texts = _texts(resp)
+    assert texts
+    for t in texts:
+        assert "50%" not in t and "$19.99" not in t, t
+        assert not re.search(r"\bfree\b", t, re.IGNORECASE), t
+        assert "today" not in t.lower(), t
+    assert "Grip for muddy paths" in texts
+
+
+def test_model_lines_that_all_break_grounding_fall_back_to_rules(client, auth, fake):
+    fake.enqueue("50% OFF EVERYTHING\nFree trail shoes for everyone\nSave $50 today")
+    resp = _post(client, auth, body=NO_DISCOUNT)
+    assert resp["fallback_reason"] == "guardrail"
+    assert resp["subject_lines"] and all(s["source"] == "rules" for s in resp["subject_lines"])
+    assert resp["model"] is None
+
+
+def test_slow_model_times_out_to_rules_within_deadline(client, auth, fake):
+    fake.enqueue("Too late to matter", delay_s=10.0)
+    resp = _post(client, auth, deadline_ms=400)
+    assert resp["fallback_reason"] == "timeout"
+    assert resp["subject_lines"] and all(s["source"] == "rules" for s in resp["subject_lines"])
+    assert any("20% off" in t for t in _texts(resp))  # the offer, copied from the body
+
+
+def test_model_down_serves_rules(client, auth, fake):
+    fake.error = RuntimeError("connection refused")
+    resp = _post(client, auth)
+    assert resp["fallback_reason"] == "llm_error"
+    assert len(resp["subject_lines"]) == 5
+    assert all(s["source"] == "rules" for s in resp["subject_lines"])
+
+
+TWO_LINES = "New arrivals: trail shoes for muddy paths and road shoes for race day."
+TRAIL, ROAD = "Trail shoes for muddy paths", "Road shoes for race day"
+
+
+@pytest.mark.parametrize("opened,ignored,first", [
+    ("Muddy trail paths await", "Race day road picks", TRAIL),
+    ("Race day road picks", "Muddy trail paths await", ROAD),
+])
+def test_opened_vs_ignored_history_flips_the_ranking(client, auth, fake, opened, ignored, first):
+    _history(client, auth, "ana", [
+        {"id": "o1", "kind": "subject_opened", "text": opened},
+        {"id": "i1", "kind": "subject_ignored", "text": ignored},
+    ])
+    fake.enqueue(f"{TRAIL}\n{ROAD}")
+    resp = _post(client, auth, body=TWO_LINES, user_id="ana", n=10)
+    texts = _texts(resp)
+    assert resp["personalized"] is True and set(resp["context_ids"]) == {"o1", "i1"}
+    assert resp["fallback_reason"] is None
+    other = ROAD if first == TRAIL else TRAIL
+    assert texts.index(first) < texts.index(other)
+
+
+def test_authors_own_past_subject_is_a_candidate(client, auth, fake):
+    # both layouts of a sent email: subject + body as text, or subject as text + body as context
+    _history(client, auth, "bob", [
+        {"id": "s1", "kind": "sent_email", "subject": "Weekly gas index report",
+         "text": "Attached is the weekly gas index report for the Houston desk."},
+        {"id": "s2", "kind": "sent_email", "text": "Softball game moved",
+         "context": "The softball game moved to Thursday at the park."},
+    ])
+    fake.enqueue("Report")
+    resp = _post(client, auth, body="Attached is the weekly gas index report for the desk.",
+                 user_id="bob", n=10)
+    assert resp["personalized"] is True and "s1" in resp["context_ids"]
+    assert "Weekly gas index report" in _texts(resp)
+
+
+def test_no_history_and_personalization_off_are_reported(client, auth, fake):
+    resp = _post(client, auth, user_id="newbie")
+    assert resp["fallback_reason"] == "no_history" and resp["personalized"] is False
+    _history(client, auth, "private", [{"id": "o1", "kind": "subject_opened",
+                                        "text": "Spring sale on shoes"}])
+    r = client.put("/v1/users/private/preferences", headers=auth,
+                   json={"personalization": False})
+    assert r.status_code == 200, r.text
+    resp = _post(client, auth, user_id="private")
+    assert resp["fallback_reason"] == "personalization_off"
+    assert resp["personalized"] is False and resp["context_ids"] == []
+
+
+def test_served_lines_are_recorded_and_counted(client, auth, fake, services):
+    resp = _post(client, auth)
+    with services.db.session() as s:
+        row = s.scalars(select(Generation).where(
+            Generation.request_id == resp["request_id"])).one()
+        assert row.task == "subject_line" and row.outputs == _texts(resp)
+    metrics = client.get("/metrics").text
+    served = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                 if line.startswith("persona_suggestions_total{")
+                 and 'task="subject_line",tenant="acme"' in line)
+    assert served == len(resp["subject_lines"])
+
+
+@pytest.mark.parametrize("patch,field", [
+    ({"campaign": {"body": "   "}}, "campaign.body"),
+    ({"campaign": {}}, "campaign.body"),
+    ({"n": 0}, "n"),
+    ({"n": 11}, "n"),
+    ({"max_chars": 5}, "max_chars"),
+    ({"banned_words": "free"}, "banned_words"),
+    ({"subject": "x"}, "subject"),
+])
+def test_bad_input_is_422_naming_the_field(client, auth, patch, field):
+    payload = {"campaign": {"body": SALE}, "n": 5}
+    payload.update(patch)
+    r = client.post("/v1/subject-lines", headers=auth, json=payload)
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["field"] == field and field in err["message"]
