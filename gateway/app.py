@@ -36,8 +36,12 @@ def _error(request: Request, status: int, type_: str, message: str, *,
 
 
 def _field_path(loc) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+    # Only the leading location names where the field is; a field may itself be
+    # called "body" (campaign.body, message.body).
+    loc = list(loc)
+    if loc and loc[0] in ("body", "query", "path", "header"):
+        loc = loc[1:]
+    return ".".join(str(p) for p in loc) or "body"
 
 
 def _install_error_handlers(app: FastAPI) -> None:
