@@ -1,0 +1,205 @@
+"""``persona eval smart-replies|subject-lines``: run, compare, report, gate.
+
+Exit codes: 0 done (and every threshold met), 1 a ``--fail-under``/``--fail-over``
+threshold missed (reasons printed), 2 bad data, options or settings, 130 interrupted
+(rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.errors import GatewayError
+
+eval_app = typer.Typer(help="Offline quality evals: compare configurations on the same examples.",
+                       no_args_is_help=True, pretty_exceptions_enable=False)
+err = Console(stderr=True)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Examples: .tsv (message<TAB>reply), "
+                                       "AESLC .jsonl, or API-format .jsonl (see docs/evals.md).")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output dir: results.jsonl (resumable), "
+                                      "metrics.json, report.md, report.html.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1,
+                     help="Evaluate a seeded sample of N examples (same seed, same sample).")]
+VariantOpt = Annotated[list[str] | None, typer.Option("--variant", help="Variant to run; "
+                       "repeat to compare (first = baseline). smart-replies: full, rules, model, "
+                       "plain. subject-lines: personalized, plain, rules, model.")]
+ConfigOpt = Annotated[list[Path] | None, typer.Option("--config", help="Settings file (KEY=value "
+                      "lines, PERSONA_ prefix); repeat to compare models or prompt versions.")]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Evaluate a running gateway "
+                   "(black box) instead of in-process.")]
+KeyOpt = Annotated[str | None, typer.Option("--api-key", envvar="PERSONA_API_KEY",
+                   help="Admin API key for --url (or PERSONA_API_KEY).")]
+UnderOpt = Annotated[list[str] | None, typer.Option("--fail-under", help="METRIC=VALUE or "
+                     "VARIANT:METRIC=VALUE: exit 1 if the metric is below VALUE.")]
+OverOpt = Annotated[list[str] | None, typer.Option("--fail-over", help="METRIC=VALUE: exit 1 "
+                    "if the metric is above VALUE (latency, fallback or error rates).")]
+ConcOpt = Annotated[int | None, typer.Option("--concurrency", min=1, max=256, help="Requests "
+                    "in flight (default 1 in-process: one local model slot; 4 with --url).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling and bootstrap CIs.")]
+HistoryOpt = Annotated[Path | None, typer.Option("--history", help="AESLC train file for "
+                       "author history (default: train.jsonl beside --data).")]
+
+
+def _progress_factory(progress):
+    def make(label: str, total: int):
+        task_id = progress.add_task(label, total=total)
+        return lambda n: progress.advance(task_id, n)
+
+    return make
+
+
+def _print_table(summary: dict) -> None:
+    from evals.report import _cell, _rows
+
+    keys, names = _rows(summary)
+    table = Table("metric", *names, title=f"{summary['task']} (baseline {summary['baseline']}, "
+                  f"primary {summary['primary_metric']})")
+    for k in keys:
+        if k.startswith(("guardrail.", "fallback_rate.")):
+            continue
+        table.add_row(k, *(_cell(summary, v, k) for v in names))
+    err.print(table)
+
+
+async def _metric_embedder(config: Path | None):
+    """One embedder for similarity metrics across every variant (the settings' model)."""
+    from embeddings.embedder import load_embedder
+    from gateway.settings import load_settings
+
+    s = load_settings(config, load_models=False)
+    emb = load_embedder(s.embedding_model, batch_size=s.embedding_batch_size, eager=False)
+    await asyncio.to_thread(emb.load)
+    return emb
+
+
+def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: list[str] | None,
+             config: list[Path] | None, url: str | None, api_key: str | None,
+             fail_under: list[str] | None, fail_over: list[str] | None,
+             concurrency: int | None, seed: int, history: Path | None) -> int:
+    """The whole eval; returns the exit code."""
+    from gateway.cli import offline_env
+
+    offline_env()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from evals import gate
+    from evals.loaders import load_dataset, select
+    from evals.report import summarize, write_reports
+    from evals.runner import RESULTS, ResultStore, check_manifest, run_all
+    from evals.scoring import Evaluator, grounding_checker
+    from evals.targets import HttpTarget, InProcessTarget, in_process_settings
+    from evals.variants import resolve
+
+    thresholds = gate.parse(fail_under, "under") + gate.parse(fail_over, "over")
+    if url and not api_key:
+        err.print("[red]error:[/] --url needs --api-key (or PERSONA_API_KEY)")
+        return 2
+    variants = resolve(task, variant, config, http=bool(url))
+    dataset = load_dataset(task, data, history=history)
+    examples = select(dataset.examples, limit, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    check_manifest(out, {"task": task, "data_sha256": dataset.files["data"]["sha256"],
+                         "seed": seed})
+    conc = concurrency or (4 if url else 1)
+
+    async def make_target(cfg: Path | None):
+        if url:
+            return HttpTarget(url, api_key)
+        scratch = out / "scratch" / (cfg.stem if cfg else "default")
+        return InProcessTarget(in_process_settings(cfg, scratch))
+
+    async def main():
+        embedder = await _metric_embedder(config[0] if config and not url else None)
+        evaluator = Evaluator(task, embed=embedder.embed, grounding=grounding_checker())
+        store = ResultStore(out / RESULTS)
+        try:
+            with Progress(TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), TimeRemainingColumn(), console=err) as progress:
+                stats, described = await run_all(
+                    task=task, dataset=dataset, examples=examples, variants=variants,
+                    make_target=make_target, evaluator=evaluator, store=store, concurrency=conc,
+                    progress=_progress_factory(progress))
+            records = {v.name: store.for_variant(v.name, examples) for v in variants}
+        finally:
+            store.close()
+        return evaluator, stats, described, records
+
+    load_start = os.getloadavg()
+    t0 = time.perf_counter()
+    evaluator, stats, described, records = asyncio.run(main())
+    timing = {"total_s": time.perf_counter() - t0, "seconds": stats.seconds, "ran": stats.ran,
+              "skipped_done": stats.skipped, "concurrency": conc, "cpu_count": os.cpu_count(),
+              "loadavg_start": list(load_start), "loadavg_end": list(os.getloadavg())}
+    summary = summarize(task=task, evaluator=evaluator, variants=variants, described=described,
+                        records=records, examples=examples, dataset=dataset, seed=seed,
+                        extra={"limit": limit, "runner": "http" if url else "in-process",
+                               "timing": timing})
+    results = gate.evaluate(thresholds, {n: v["metrics"] for n, v in summary["variants"].items()},
+                            variants[0].name)
+    summary["gate"] = results
+    write_reports(out, summary, examples, records)
+    _print_table(summary)
+    err.print(f"reports in {out}/ (metrics.json, report.md, report.html); "
+              f"{timing['total_s']:.0f}s")
+    failed = [g for g in results if not g["passed"]]
+    for g in failed:
+        err.print(f"[red]FAIL[/] {g['spec']}: {g['reason']}", soft_wrap=True)
+    return 1 if failed else 0
+
+
+def _main(task: str, **kwargs) -> None:
+    from pydantic import ValidationError
+
+    try:
+        code = run_eval(task, **kwargs)
+    except ValidationError as exc:
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e["loc"]) or "settings"
+            err.print(f"[red]invalid setting[/] {field}: {e['msg']}")
+        code = 2
+    except GatewayError as exc:
+        err.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        code = 2
+    except KeyboardInterrupt:
+        err.print("interrupted; finished examples are saved: rerun the same command to resume")
+        code = 130
+    raise typer.Exit(code)
+
+
+@eval_app.command("smart-replies")
+def smart_replies(data: DataOpt, out: OutOpt, limit: LimitOpt = None, variant: VariantOpt = None,
+                  config: ConfigOpt = None, url: UrlOpt = None, api_key: KeyOpt = None,
+                  fail_under: UnderOpt = None, fail_over: OverOpt = None,
+                  concurrency: ConcOpt = None, seed: SeedOpt = 0) -> None:
+    """Evaluate smart replies (e.g. reddit-replies valid.tsv): best-of-n ROUGE, diversity, …"""
+    _main("smart-replies", data=data, out=out, limit=limit, variant=variant, config=config,
+          url=url, api_key=api_key, fail_under=fail_under, fail_over=fail_over,
+          concurrency=concurrency, seed=seed, history=None)
+
+
+@eval_app.command("subject-lines")
+def subject_lines(data: DataOpt, out: OutOpt, limit: LimitOpt = None, variant: VariantOpt = None,
+                  config: ConfigOpt = None, url: UrlOpt = None, api_key: KeyOpt = None,
+                  fail_under: UnderOpt = None, fail_over: OverOpt = None,
+                  concurrency: ConcOpt = None, seed: SeedOpt = 0,
+                  history: HistoryOpt = None) -> None:
+    """Evaluate subject lines (e.g. AESLC dev.jsonl, history from train.jsonl beside it)."""
+    _main("subject-lines", data=data, out=out, limit=limit, variant=variant, config=config,
+          url=url, api_key=api_key, fail_under=fail_under, fail_over=fail_over,
+          concurrency=concurrency, seed=seed, history=history)

@@ -1,0 +1,84 @@
+"""Plots for the HTML report, rendered by matplotlib (Agg) as inline SVG strings.
+
+Fonts become paths (self-contained), and each figure gets its own hash salt so
+the element ids of two inline SVGs never collide in one page.
+"""
+
+from __future__ import annotations
+
+import io
+
+BAR_METRICS = ("mrs", "rouge1", "rouge2", "rougeL", "bleu", "embed_sim", "distinct2",
+               "self_sim", "unsupported_rate", "fallback_rate", "trigger_rate")
+
+
+def _svg(fig, salt: str) -> str:
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def metric_bars(ci: dict[str, dict[str, dict]], variants: list[str]) -> str | None:
+    """One small panel per metric: a bar per variant with its 95% bootstrap CI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in BAR_METRICS if any(m in ci.get(v, {}) for v in variants)]
+    if not metrics:
+        return None
+    cols = min(4, len(metrics))
+    rows = (len(metrics) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes.flat, metrics):
+        means, errs = [], [[], []]
+        for v in variants:
+            c = ci.get(v, {}).get(metric)
+            m = c["mean"] if c else 0.0
+            means.append(m)
+            errs[0].append(m - c["ci_low"] if c else 0.0)
+            errs[1].append(c["ci_high"] - m if c else 0.0)
+        ax.bar(range(len(variants)), means, yerr=errs, capsize=4,
+               color=[colors[i % len(colors)] for i in range(len(variants))])
+        ax.set_xticks(range(len(variants)), variants, rotation=20, fontsize=8)
+        ax.set_title(metric, fontsize=10)
+        ax.tick_params(axis="y", labelsize=8)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    fig.suptitle("Mean per variant, 95% bootstrap CI", fontsize=11)
+    fig.tight_layout()
+    return _svg(fig, "metric-bars")
+
+
+def latency_hist(latencies: dict[str, list[float]]) -> str | None:
+    """Latency distribution per variant (wall clock per request), p95 marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = {v: np.asarray(x, dtype=float) for v, x in latencies.items() if len(x)}
+    if not data:
+        return None
+    top = max(float(x.max()) for x in data.values())
+    bins = np.linspace(0, max(top, 1.0), 40)
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for i, (v, x) in enumerate(data.items()):
+        color = f"C{i % 10}"
+        ax.hist(x, bins=bins, histtype="step", linewidth=1.5, label=v, color=color)
+        ax.axvline(float(np.percentile(x, 95)), color=color, linestyle=":", linewidth=1)
+    ax.set_xlabel("latency (ms); dotted line = p95")
+    ax.set_ylabel("requests")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _svg(fig, "latency")

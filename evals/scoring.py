@@ -1,0 +1,161 @@
+"""Evaluators: score one served response against its references, then aggregate.
+
+Per example (stored in results.jsonl so a resumed run never re-scores):
+quality (top-1 suggestion unless noted), diversity, grounding, fallback and
+latency. Aggregation averages per-example values (skipping undefined ones) and
+adds the rates that only make sense over a run (per-check guardrail rates,
+fallback rate by reason, latency percentiles). Like sentence-transformers
+evaluators, each declares the ``primary_metric`` a comparison leads with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from evals import metrics as M
+from evals.loaders import Example
+
+log = logging.getLogger(__name__)
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+Grounding = Callable[[str, Sequence[str], str], bool]  # (text, sources, task) -> unsupported?
+GROUNDING_CHECKS = ("grounding", "name_grounding")
+GUARD_TASK = {"smart-replies": "smart_reply", "subject-lines": "subject_line"}
+
+# Per-example metrics and whether higher is better (for the report's best/worst and arrows).
+HIGHER_IS_BETTER = {
+    "mrs": True, "rouge1": True, "rouge2": True, "rougeL": True, "bleu": True,
+    "embed_sim": True, "distinct1": True, "distinct2": True, "self_sim": False,
+    "unsupported_rate": False, "fallback": False, "triggered": True, "llm_share": True,
+    "personalized": True, "error": False, "latency_ms": False, "n_suggestions": True,
+    "error_rate": False, "fallback_rate": False, "trigger_rate": True,
+}
+
+
+# Per-example indicator -> its run-level name (a mean of 0/1 values is a rate).
+RENAME = {"error": "error_rate", "fallback": "fallback_rate", "triggered": "trigger_rate"}
+NO_CI = {"latency_ms", "n_suggestions"}  # summarised by percentiles / not a quality signal
+
+
+def grounding_checker() -> Grounding | None:
+    """Does a text state an entity (number, date, name, link, claim) its sources lack?
+
+    The guardrails grounding checks as a predicate; None when guardrails lacks them."""
+    try:
+        from guardrails import check
+    except ImportError as exc:
+        log.warning("guardrails.check unavailable (%s): unsupported_rate not measured", exc)
+        return None
+
+    def unsupported(text: str, sources: Sequence[str], task: str) -> bool:
+        result = check(text, sources=list(sources), task=GUARD_TASK[task])
+        return any(v.name in GROUNDING_CHECKS and not v.passed for v in result.verdicts)
+
+    return unsupported
+
+
+def request_sources(task: str, request: dict) -> list[str]:
+    """The trusted text a suggestion may draw its facts from (names, numbers, dates)."""
+    if task == "smart-replies":
+        msg = request.get("message", {})
+        out = [msg.get("subject", ""), msg.get("body", "")]
+        out += [t.get("body", "") for t in request.get("thread", [])]
+    else:
+        camp = request.get("campaign", {})
+        out = [camp.get("body", ""), camp.get("brand") or ""]
+    return [s for s in out if s]
+
+
+class Evaluator:
+    """Scores responses of one task."""
+
+    def __init__(self, task: str, *, embed: Embed | None = None,
+                 grounding: Grounding | None = None):
+        self.task = task
+        self.primary_metric = "mrs" if task == "smart-replies" else "rouge1"
+        self.embed = embed
+        self.grounding = grounding
+
+    def score(self, example: Example, response: dict | None, wall_ms: float) -> dict:
+        """Per-example metrics. A failed request (``response`` None) scores 0 on quality:
+        the user saw nothing."""
+        refs = example.references
+        sugg = (response or {}).get("suggestions") or []
+        texts = [s["text"] for s in sugg if s.get("text", "").strip()]
+        out: dict[str, float | None] = {"latency_ms": wall_ms,
+                                        "error": 0.0 if response is not None else 1.0,
+                                        "n_suggestions": float(len(texts))}
+        top = texts[0] if texts else ""
+        r = M.rouge(top, refs[0]) if top else {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+        out.update(r)
+        out["mrs"] = M.best_of_n_weighted_rouge(texts, refs)
+        out["bleu"] = M.sentence_bleu(top, refs) if top else 0.0
+        out["distinct1"] = M.distinct_n(texts, 1)
+        out["distinct2"] = M.distinct_n(texts, 2)
+        out["embed_sim"], out["self_sim"] = self._embedding_scores(texts, refs)
+        out["unsupported_rate"] = self._unsupported(example, texts)
+        if response is not None:
+            out["fallback"] = 1.0 if response.get("fallback_reason") else 0.0
+            out["personalized"] = 1.0 if response.get("personalized") else 0.0
+            out["llm_share"] = (sum(s.get("source") == "llm" for s in sugg) / len(sugg)
+                                if sugg else None)
+            if self.task == "smart-replies":
+                out["triggered"] = 1.0 if response.get("triggered", True) else 0.0
+        return out
+
+    def _embedding_scores(self, texts: list[str], refs: list[str]):
+        if self.embed is None:
+            return None, None
+        if not texts:
+            return 0.0, None
+        vecs = self.embed(texts + refs)
+        sugg, ref = vecs[:len(texts)], vecs[len(texts):]
+        top = float(M.cosine_matrix(sugg[:1], ref).max())
+        return top, M.self_similarity(sugg)
+
+    def _unsupported(self, example: Example, texts: list[str]) -> float | None:
+        if self.grounding is None or not texts:
+            return None
+        sources = request_sources(self.task, example.request)
+        return sum(self.grounding(t, sources, self.task) for t in texts) / len(texts)
+
+    def aggregate(self, records: list[dict]) -> dict[str, float | None]:
+        """Run-level metrics for one variant from its result records."""
+        agg: dict[str, float | None] = {"examples": float(len(records))}
+        keys = sorted({k for r in records for k in r["scores"]})
+        for k in keys:
+            if k == "latency_ms":
+                continue
+            agg[k] = M.mean([r["scores"].get(k) for r in records])
+        for old, new in RENAME.items():
+            if old in agg:
+                agg[new] = agg.pop(old)
+        lat = [r["scores"]["latency_ms"] for r in records if r["scores"].get("latency_ms") is not None]
+        for name, v in M.percentiles(lat).items():
+            agg[f"latency_{name}_ms"] = v
+        answered = [r for r in records if r.get("response") is not None]
+        reasons = Counter(r["response"].get("fallback_reason") for r in answered)
+        for reason, n in sorted((k, v) for k, v in reasons.items() if k):
+            agg[f"fallback_rate.{reason}"] = n / len(answered)
+        checks = [s.get("checks", []) for r in answered
+                  for s in r["response"].get("suggestions") or []]
+        for name, counts in sorted(M.check_counts(checks).items()):
+            for action in ("block", "repair", "flag"):
+                agg[f"guardrail.{name}.{action}_rate"] = counts.get(action, 0) / len(checks)
+        return agg
+
+
+def per_example(records: list[dict]) -> dict[str, dict[str, float]]:
+    """Run-level metric name -> (example id -> value), for CIs and paired comparisons.
+
+    Undefined values are left out; latency is summarised by percentiles instead."""
+    out: dict[str, dict[str, float]] = {}
+    for r in records:
+        for k, v in r["scores"].items():
+            if v is not None and k not in NO_CI:
+                out.setdefault(RENAME.get(k, k), {})[r["id"]] = float(v)
+    return out
