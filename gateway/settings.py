@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     subject_line_deadline_ms: int = Field(default=3000, ge=50, le=60000)
     prompt_token_budget: int = Field(default=600, ge=64, le=32000)
 
+    # --- smart replies (owner: smart-reply engineer; see docs/smart-replies.md)
+    smart_reply_samples: int = Field(default=4, ge=1, le=8,
+                                     description="Model samples per request (over-generation).")
+    smart_reply_max_tokens: int = Field(default=32, ge=8, le=256,
+                                        description="Tokens per model sample.")
+    smart_reply_margin_ms: int = Field(default=250, ge=0, le=10_000,
+                                       description="Time kept after the model for guardrails "
+                                                   "and selection.")
+    smart_reply_prompt_tokens: int = Field(default=450, ge=128, le=8000,
+                                           description="Prompt budget; past exchanges are "
+                                                       "dropped to fit.")
+    smart_reply_max_body_chars: int = Field(default=6000, ge=100, le=50_000,
+                                            description="Longer bodies get no suggestions.")
+
     # --- limits
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_text_chars: int = Field(default=20_000, ge=100)

@@ -1,5 +1,19 @@
-"""Routes for smart replies (being built; see the issue that owns it)."""
+"""``POST /v1/smart-replies``: parse, delegate to the use case (any key scope)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+
+from gateway.deps import PrincipalDep, ReadyServicesDep
+from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
+from gateway.usecases.smart_replies import suggest_replies
+
+router = APIRouter(tags=["smart replies"])
+
+
+@router.post("/smart-replies", response_model=SmartReplyResponse,
+             summary="Suggest short, distinct replies to an incoming email in the user's style")
+async def smart_replies(body: SmartReplyRequest, request: Request, principal: PrincipalDep,
+                        services: ReadyServicesDep) -> SmartReplyResponse:
+    return await suggest_replies(services=services, tenant_id=principal.tenant_id,
+                                 request=body, request_id=request.state.request_id)

@@ -1,0 +1,39 @@
+"""Run every candidate through the guardrails and count the verdicts.
+
+One ``CheckContext`` per request (sources: the incoming message, thread, the
+user's retrieved history and signature; untrusted: the incoming email and
+thread), so the guardrails' per-context memo is built once for all candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.usecases.replies.select import Candidate
+
+
+def make_context(*, sources: Sequence[str], untrusted: Sequence[str], max_chars: int,
+                 emoji_allowed: bool, language: str | None):
+    from guardrails import CheckContext
+
+    return CheckContext(task="smart_reply", sources=[s for s in sources if s],
+                        untrusted=[u for u in untrusted if u], max_chars=max_chars,
+                        emoji_allowed=emoji_allowed, language=language)
+
+
+def run_checks(cands: Sequence[Candidate], ctx, *, metrics, tenant: str) -> list[Candidate]:
+    """The candidates that pass (possibly repaired), with their check results."""
+    from guardrails import check, metrics_hook, to_check_results
+
+    hook = metrics_hook(metrics, tenant)
+    kept = []
+    for c in cands:
+        result = check(c.text, context=ctx, on_verdict=hook)
+        c.checks = to_check_results(result)
+        c.flags = sum(1 for v in result.verdicts if not v.passed and v.action == "flag")
+        if result.blocked or not (result.text or "").strip():
+            continue
+        if result.text != c.text:
+            c.text = result.text
+        kept.append(c)
+    return kept

@@ -1,0 +1,186 @@
+"""Turn a raw model output into one short reply, or nothing.
+
+SmolLM2-135M rambles: it announces ("Sure, here's a reply:"), quotes, writes a
+subject line, greets, signs with "[Your Name]", and goes on for paragraphs.
+Cleaning keeps the first one or two sentences of the actual reply, without
+greeting or sign-off (``apply_style`` adds the user's own where they use them),
+and rejects outputs that are empty, echo the incoming message, or leak prompt
+scaffolding.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gateway.usecases.replies.style import (
+    EMOJI,
+    GREETING,
+    StyleProfile,
+    split_greeting,
+    split_signoff,
+)
+
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:sure|certainly|of course|okay|ok|absolutely)[,!.]?\s+)?"
+    r"(?:here(?:'s| is| are)\b[^:\n]{0,60}[:\n]|"
+    r"(?:a |my |the )?(?:short |brief |possible |suggested )?(?:reply|response|answer|email)"
+    r"(?: \d+)?\s*[:\-]|"
+    r"(?:i (?:would|'d) (?:reply|respond|say|write)(?: with)?)[^:\n]{0,20}[:\n])\s*",
+    re.IGNORECASE,
+)
+_LEADING_LABEL = re.compile(r"^\s*(?:\d+[.)]|[-*•]|\(?[a-c]\))\s+")
+_SUBJECT_LINE = re.compile(r"^\s*(subject|re|to|from)\s*:.*$", re.IGNORECASE | re.MULTILINE)
+_PLACEHOLDER = re.compile(r"\[[^\]]{1,40}\]|\{[^}]{1,40}\}|<[^>]{1,40}>")
+_QUOTES = "\"'“”‘’`"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'“])")
+_SCAFFOLD = re.compile(r"<<<|>>>|UNTRUSTED|###|\bemail:|\bthe user\b|\bassistant\b",
+                       re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _strip_quotes(text: str) -> str:
+    t = text.strip()
+    while len(t) >= 2 and t[0] in _QUOTES and t[-1] in _QUOTES:
+        t = t[1:-1].strip()
+    if t[:1] in _QUOTES and t.count(t[0]) == 1:
+        t = t[1:].strip()
+    return t
+
+
+def first_sentences(text: str, k: int) -> str:
+    """The first ``k`` sentences; a one-or-two-word opener ("Sure!") does not count."""
+    parts = [p.strip() for p in _SENTENCE.split(text.strip()) if p.strip()]
+    if parts and len(parts[0].split()) <= 2:
+        k += 1
+    return " ".join(parts[:k])
+
+
+def cut_to(text: str, max_chars: int) -> str:
+    """Cut at the last sentence or clause end that fits; never mid-word."""
+    if len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    for marks in (".!?", ",;:"):
+        pos = max(head.rfind(c) for c in marks)
+        if pos >= max_chars * 0.4:
+            out = head[: pos + 1]
+            return out[:-1] + "." if out[-1] in ",;:" else out
+    return head.rsplit(" ", 1)[0].rstrip(",;:-") + "…" if " " in head else head
+
+
+def overlap(a: str, b: str) -> float:
+    """Share of ``a``'s words that occur in ``b`` (echo detection)."""
+    wa = _WORD.findall(a.lower())
+    if not wa:
+        return 0.0
+    wb = set(_WORD.findall(b.lower()))
+    return sum(w in wb for w in wa) / len(wa)
+
+
+def _is_filler(para: str) -> bool:
+    """A paragraph that is only a greeting, a sign-off, a name placeholder or a label."""
+    bare = _PLACEHOLDER.sub("", para).strip(" \n,.!:-–—\"'")
+    if not bare:
+        return True
+    if GREETING.fullmatch(para.strip() + "\n") or GREETING.fullmatch(para.strip()):
+        return True
+    first = bare.splitlines()[0].strip()
+    return bool(_SIGNOFF_ONLY.match(first)) and len(bare.split()) <= 4
+
+
+def clean(raw: str, *, incoming: str, max_sentences: int = 2, max_chars: int = 200) -> str | None:
+    """The reply inside ``raw``, bare (no greeting/sign-off), or None if unusable."""
+    text = _SUBJECT_LINE.sub("", raw or "")
+    text = _strip_quotes(_PREAMBLE.sub("", text.strip(), count=1))
+    paras = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    paras = [p for p in paras if not _is_filler(p)]
+    if not paras:
+        return None
+    _, para = split_greeting(_strip_quotes(paras[0]))
+    para, _ = split_signoff(para)
+    lines = [_LEADING_LABEL.sub("", ln).strip() for ln in para.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not _SIGNOFF_ONLY.match(ln)]
+    text = re.split(r"\s+(?:\d[.)]|[-*•])\s+", " ".join(lines))[0]  # inline "1. a 2. b" lists
+    text = _strip_quotes(_PREAMBLE.sub("", text, count=1))
+    if _SCAFFOLD.search(text):
+        return None
+    text = _PLACEHOLDER.sub("", text)
+    text = re.sub(r"\s+", " ", text).strip(" -–—:")
+    text = re.sub(r"\s+([,.!?])", r"\1", text)
+    text = first_sentences(text, max_sentences)
+    text = cut_to(text, max_chars)
+    if len(_WORD.findall(text.lower())) < 1 or len(text) < 2:
+        return None
+    if overlap(text, incoming) > 0.8 and len(text.split()) > 4:
+        return None  # the model parroted the email back
+    return text[:1].upper() + text[1:]
+
+
+_SIGNOFF_ONLY = re.compile(
+    r"^(best|cheers|regards|kind regards|best regards|thanks|thank you|sincerely|"
+    r"yours|warmly|all the best)[,!.]?$", re.IGNORECASE)
+
+
+def _first_name(sender: str) -> str | None:
+    m = re.match(r'^\s*"?([A-Za-z][\w\'-]+)', sender)
+    if "<" in sender and m:
+        return m.group(1).capitalize()
+    local = re.sub(r"<|>", "", sender).split("@", 1)[0]
+    token = re.split(r"[._+\-0-9]", local)[0]
+    return token.capitalize() if token.isalpha() and 2 <= len(token) <= 20 else None
+
+
+_CONTRACTIONS = {
+    "can't": "cannot", "won't": "will not", "don't": "do not", "doesn't": "does not",
+    "didn't": "did not", "isn't": "is not", "aren't": "are not", "i'm": "I am",
+    "i'll": "I will", "i've": "I have", "i'd": "I would", "it's": "it is",
+    "that's": "that is", "let's": "let us", "we'll": "we will", "you're": "you are",
+    "couldn't": "could not", "wouldn't": "would not", "shouldn't": "should not",
+}
+_CONTRACTION_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in _CONTRACTIONS) + r")\b",
+                             re.IGNORECASE)
+
+
+def _expand(match: re.Match) -> str:
+    word = match.group(0)
+    full = _CONTRACTIONS[word.lower().replace("’", "'")]
+    return full[:1].upper() + full[1:] if word[:1].isupper() else full
+
+
+# Openers a lower-case writer would not capitalize (never "I", names or days).
+_LOWERABLE = frozenset(
+    "yes yeah yep yup no nope sure ok okay sounds thanks thank great cool perfect works "
+    "will can could got noted sorry not that this let what when where how why maybe "
+    "absolutely definitely good nice fine haha lol all just see".split())
+
+
+def apply_style(text: str, style: StyleProfile, *, sender: str, max_chars: int) -> str:
+    """Dress a bare reply the way this user writes: length, register, greeting, sign-off."""
+    body = first_sentences(text, style.max_sentences)
+    if style.formality >= 0.6:
+        body = _CONTRACTION_RE.sub(_expand, body.replace("’", "'"))
+        body = body.replace("!", ".")
+    if not style.emoji:
+        body = EMOJI.sub("", body).strip()
+    first = body.split(" ", 1)[0].strip(",.!?").lower()
+    if style.lowercase and style.formality <= 0.4 and first in _LOWERABLE:
+        body = body[:1].lower() + body[1:]
+    if body and body[-1].isalnum():
+        body += "."
+    greeting = None
+    if style.greeting:
+        name = _first_name(sender)
+        greeting = f"{style.greeting} {name}," if name else f"{style.greeting},"
+
+    def dress(b: str) -> str:
+        if greeting:  # a letter-shaped reply: one part per line
+            return "\n".join(x for x in (greeting, b, style.signoff) if x)
+        return f"{b} {style.signoff}" if style.signoff else b
+
+    full = dress(body)
+    if len(full) <= max_chars:
+        return full
+    room = max_chars - (len(full) - len(body))
+    if room >= 20:  # keep the dressing, shorten the reply itself
+        return dress(cut_to(body, room))
+    return cut_to(body, max_chars)

@@ -1,0 +1,58 @@
+"""Over-generate reply candidates with the model, within a deadline.
+
+Measured on the embedded 135M model (docs/smart-replies.md): asking for a
+numbered list in one call gives one rambling reply, not a list, so candidates
+come from several short samples of the same prompt at rising temperatures. The
+prompt is identical across samples, so llama.cpp reuses the whole prefill and
+each extra sample costs only its own ~15 generated tokens. Samples run one after
+another (one model slot) until the count is reached or the time left would not
+fit another; whatever arrived in time is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from gateway.errors import LLMError, LLMTimeout
+from gateway.llm import LLMClient
+
+TEMPERATURES = (0.3, 0.8, 1.0, 1.1, 1.2, 0.6)
+STOP = ["\n\n", "<<<", "###", "<|im_end|>"]
+
+
+@dataclass
+class Sampled:
+    texts: list[tuple[str, float]] = field(default_factory=list)  # (raw text, temperature)
+    model: str | None = None
+    error: str | None = None  # "timeout" or "llm_error" when the first sample failed
+    calls: int = 0
+
+
+async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline: float,
+                 max_tokens: int = 32, min_call_s: float = 0.12) -> Sampled:
+    """Up to ``samples`` completions, each finished before ``deadline`` (monotonic)."""
+    out = Sampled()
+    for i in range(samples):
+        left = deadline - time.monotonic()
+        if i > 0 and left < min_call_s:
+            break
+        temp = TEMPERATURES[i % len(TEMPERATURES)]
+        out.calls += 1
+        try:
+            c = await llm.complete(messages, max_tokens=max_tokens, temperature=temp,
+                                   stop=STOP, seed=1000 + i, deadline=deadline)
+        except LLMTimeout:
+            out.error = out.error or ("timeout" if not out.texts else None)
+            break
+        except LLMError:
+            if not out.texts:
+                out.error = "llm_error"
+            break
+        if time.monotonic() > deadline:  # arrived late: dropped, as if it never came
+            if not out.texts:
+                out.error = "timeout"
+            break
+        out.model = c.model
+        out.texts.append((c.text, temp))
+    return out

@@ -1,0 +1,65 @@
+"""What the user's history says about this reply: similar past exchanges and style.
+
+Retrieval asks the history index for the user's past ``sent_reply`` items nearest
+the incoming message, then re-scores each by how close the message *it answered*
+(``context``) is to this one — the dual-encoder view (Henderson et al. 2017): a
+good reply is one the user gave to a similar message. The style profile is
+measured over the user's recent replies. Nothing is read when personalization
+is off.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gateway.usecases.replies.style import StyleProfile, build_profile, split_greeting, split_signoff
+from guardrails.reply_rules import Pair
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UserContext:
+    pairs: list[Pair] = field(default_factory=list)  # most similar first
+    profile: StyleProfile = field(default_factory=StyleProfile)
+    voice: list[str] = field(default_factory=list)  # recent bare replies (for scoring)
+    history_items: int = 0
+
+    @property
+    def has_history(self) -> bool:
+        return self.history_items > 0
+
+
+def bare_reply(text: str) -> str:
+    """A past reply without greeting and sign-off: what the model should imitate."""
+    _, rest = split_greeting(text.strip())
+    body, _ = split_signoff(rest)
+    return " ".join(body.split())
+
+
+def load_user_context(services, *, tenant_id: int, user_id: str, query: str,
+                      message_vec: np.ndarray, signature: str | None,
+                      k: int = 8, recent_limit: int = 50) -> UserContext:
+    history = services.history
+    recent = history.recent(tenant_id, user_id, kinds=["sent_reply"], limit=recent_limit)
+    texts = [it.text for it in recent if it.text]
+    ctx = UserContext(profile=build_profile(texts, signature=signature),
+                      voice=[b for b in (bare_reply(t) for t in texts[:20]) if b],
+                      history_items=len(texts))
+    if not texts:
+        return ctx
+    found = history.retrieve(tenant_id, user_id, query, k=k, kinds=["sent_reply"])
+    with_ctx = [r for r in found if r.context and r.context.strip()]
+    sims: dict[str, float] = {r.id: float(r.score) * 0.8 for r in found}
+    if with_ctx:
+        vecs = services.embedder.embed([r.context[:1000] for r in with_ctx])
+        for r, v in zip(with_ctx, vecs):
+            sims[r.id] = float(v @ message_vec)
+    ctx.pairs = sorted(
+        (Pair(id=r.id, context=r.context or "", reply=r.text, similarity=sims[r.id])
+         for r in found if r.text),
+        key=lambda p: -p.similarity)
+    return ctx

@@ -1,0 +1,79 @@
+"""The smart-reply prompt: a few-shot chat transcript rendered from a template.
+
+``PromptLibrary.render_chat`` yields a system message and one user text; the
+smart-reply template writes a whole transcript into that text with ``### USER`` /
+``### ASSISTANT`` markers, split here into chat turns, because the tiny local
+model imitates example turns far better than it follows instructions. The
+user's own past exchanges become turns too (most similar first, dropped from
+the end to fit the token budget), so the model writes in their voice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from guardrails.reply_rules import Pair
+from prompts.render import PromptLibrary, default_library
+
+TASK = "smart_reply"
+_TURN = re.compile(r"^### (USER|ASSISTANT)\s*$", re.MULTILINE)
+_MARKER = re.compile(r"#{3,}")
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    context: str
+    reply: str
+
+
+@dataclass(frozen=True)
+class ReplyPrompt:
+    messages: list[dict]
+    version: str
+    tokens: int
+    example_ids: list[str]
+
+
+def _safe(text: str, limit: int) -> str:
+    """One line, clipped, with turn markers neutralized so no text can forge a chat turn."""
+    return _MARKER.sub("#", " ".join((text or "").split())[:limit])
+
+
+def split_turns(messages: list[dict]) -> list[dict]:
+    """Expand the rendered user text's ``### USER``/``### ASSISTANT`` markers into turns."""
+    out = [m for m in messages if m["role"] == "system"]
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    parts = _TURN.split("### USER\n" + user)
+    # parts: ["", "USER", text, "ASSISTANT", text, ...]
+    for role, text in zip(parts[1::2], parts[2::2]):
+        if text.strip():
+            out.append({"role": role.lower(), "content": text.strip()})
+    return out
+
+
+def message_text(subject: str, body: str, *, max_chars: int = 600) -> str:
+    """What the model sees of the email: subject line and the start of the body."""
+    body = _safe(body, max_chars)
+    subject = _safe(subject, 120)
+    return f"Subject: {subject}\n{body}" if subject else body
+
+
+def build_prompt(
+    *, subject: str, body: str, pairs: Sequence[Pair], budget_tokens: int,
+    count_tokens: Callable[[str], int], library: PromptLibrary | None = None,
+    max_examples: int = 3, max_body_chars: int = 600,
+) -> ReplyPrompt:
+    lib = library or default_library()
+    version = lib.latest(TASK)
+    examples = [Example(p.id, _safe(p.context, 300), _safe(p.reply, 200))
+                for p in pairs[:max_examples] if p.context and p.reply]
+    rendered = lib.render_chat(
+        version, examples=examples, budget_tokens=budget_tokens, count_tokens=count_tokens,
+        message=message_text(subject, body, max_chars=max_body_chars),
+    )
+    return ReplyPrompt(messages=split_turns(rendered.messages), version=version,
+                       tokens=rendered.tokens,
+                       example_ids=[e.id for e in examples[: rendered.examples_used]])

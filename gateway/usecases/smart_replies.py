@@ -1,0 +1,173 @@
+"""Smart replies: ``suggest_replies`` — the use case behind ``POST /v1/smart-replies``.
+
+Pipeline (each step in ``gateway.usecases.replies.*``):
+trigger → preferences → user context (retrieval + style) → rules pool (ready
+before the model, so any failure has an answer) → prompt → model samples within
+the deadline → clean + style → guardrails → score → pick ``n`` distinct
+(model first, rules fill) → record + metrics.
+
+``mode`` (not in the HTTP API) serves the eval harness: ``"full"`` (default),
+``"model"`` (model candidates only, no rule fill), ``"rules"`` (no model call).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from gateway.errors import BadInput
+from gateway.schemas.common import Suggestion
+from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
+from gateway.services import Services
+from gateway.usecases.common import load_preferences, record_generation, token_counter
+from gateway.usecases.replies import generate, trigger
+from gateway.usecases.replies.checks import make_context, run_checks
+from gateway.usecases.replies.clean import apply_style, clean
+from gateway.usecases.replies.personal import UserContext, bare_reply, load_user_context
+from gateway.usecases.replies.prompt import TASK, build_prompt
+from gateway.usecases.replies.select import Candidate, pick_distinct, score_all
+from guardrails.injection import sanitize, scan_input, strip_spans
+from guardrails.reply_rules import Pair, canned_candidates, personal_candidates, reply_intent
+
+log = logging.getLogger(__name__)
+MODES = ("full", "model", "rules")
+LLM_PRIOR = 0.7
+
+
+def _message_for_model(request: SmartReplyRequest) -> tuple[str, str]:
+    """Subject and body with injected passages removed and control tokens defused."""
+    body = request.message.body
+    report = scan_input(body)
+    if report.spans:
+        body = strip_spans(body, report.spans)
+    return sanitize(request.message.subject or ""), sanitize(body)
+
+
+def _llm_candidates(raws, *, incoming: str, style, sender: str, max_chars: int) -> list[Candidate]:
+    out = []
+    for raw, temp in raws:
+        bare = clean(raw, incoming=incoming, max_sentences=style.max_sentences,
+                     max_chars=max_chars)
+        if bare is None:
+            continue
+        out.append(Candidate(text=apply_style(bare, style, sender=sender, max_chars=max_chars),
+                             bare=bare, source="llm", intent=reply_intent(bare),
+                             prior=round(LLM_PRIOR - 0.05 * max(temp - 0.3, 0), 3)))
+    return out
+
+
+def _rule_candidates(message_text: str, user: UserContext, *, sender: str,
+                     max_chars: int) -> list[Candidate]:
+    out = []
+    for r in personal_candidates(user.pairs):
+        if len(r.text) <= max_chars:  # the user's own words, served as they wrote them
+            out.append(Candidate(text=r.text, bare=bare_reply(r.text) or r.text, source="rules",
+                                 intent=r.intent, prior=r.prior, context_id=r.context_id))
+    for r in canned_candidates(message_text):
+        out.append(Candidate(text=apply_style(r.text, user.profile, sender=sender,
+                                              max_chars=max_chars),
+                             bare=r.text, source="rules", intent=r.intent, prior=r.prior))
+    return out
+
+
+async def suggest_replies(*, services: Services, tenant_id: int, request: SmartReplyRequest,
+                          request_id: str, mode: str = "full") -> SmartReplyResponse:
+    """Suggest ``request.n`` distinct replies, always within the request's deadline."""
+    started = time.monotonic()
+    if mode not in MODES:
+        raise BadInput(f"mode must be one of {', '.join(MODES)}", field="mode")
+    s = services.settings
+    deadline_ms = request.deadline_ms or s.smart_reply_deadline_ms
+    deadline = started + deadline_ms / 1000.0
+    # Keep a margin for guardrails and selection, but never less than half the budget.
+    model_deadline = deadline - min(s.smart_reply_margin_ms, deadline_ms * 0.5) / 1000.0
+    msg = request.message
+    tenant = str(tenant_id)
+
+    def respond(suggestions, *, triggered=True, personalized=False, context_ids=(),
+                model=None, version=None, reason=None) -> SmartReplyResponse:
+        return SmartReplyResponse(
+            request_id=request_id, triggered=triggered, suggestions=suggestions,
+            personalized=personalized, context_ids=list(context_ids), model=model,
+            prompt_version=version, fallback_reason=reason,
+            latency_ms=int((time.monotonic() - started) * 1000))
+
+    decision = trigger.decide(msg, max_body_chars=s.smart_reply_max_body_chars)
+    if not decision.triggered:
+        log.debug("smart reply not triggered: %s", decision.reason)
+        return respond([], triggered=False)
+
+    prefs = load_preferences(services, tenant_id, request.user_id)
+    subject, body = _message_for_model(request)
+    incoming = f"{subject}\n{body}".strip()
+    message_vec = services.embedder.embed([incoming[:2000]])[0]
+    user = UserContext()
+    if prefs.personalization:
+        user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
+                                 query=incoming[:2000], message_vec=message_vec,
+                                 signature=prefs.signature)
+    rules = _rule_candidates(body, user, sender=msg.from_, max_chars=request.max_chars)
+
+    llm: list[Candidate] = []
+    model = version = error = None
+    example_ids: list[str] = []
+    if mode != "rules":
+        examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
+                    for p in user.pairs if p.similarity >= 0.3]
+        prompt = build_prompt(subject=subject, body=body, pairs=examples,
+                              budget_tokens=s.smart_reply_prompt_tokens,
+                              count_tokens=token_counter(services))
+        version, example_ids = prompt.version, prompt.example_ids
+        got = await generate.sample(services.llm, prompt.messages,
+                                    samples=s.smart_reply_samples, deadline=model_deadline,
+                                    max_tokens=s.smart_reply_max_tokens)
+        model, error = got.model or services.llm.primary, got.error
+        llm = _llm_candidates(got.texts, incoming=incoming, style=user.profile,
+                              sender=msg.from_, max_chars=request.max_chars)
+    pool = llm + (rules if mode != "model" else [])
+
+    ctx = make_context(
+        sources=[msg.from_, msg.subject, msg.body, *(t.body for t in request.thread),
+                 *(p.context for p in user.pairs), *(p.reply for p in user.pairs),
+                 prefs.signature or "", user.profile.signoff or ""],
+        untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
+        max_chars=request.max_chars, emoji_allowed=True, language=prefs.locale or None)
+    pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant)
+
+    vecs = services.embedder.embed([c.bare for c in pool]) if pool else np.zeros((0, 1))
+    voice = services.embedder.embed(user.voice) if user.voice else None
+    score_all(pool, vecs=vecs, message_vec=message_vec, voice_vecs=voice)
+    llm_idx = [i for i, c in enumerate(pool) if c.source == "llm"]
+    picked = pick_distinct(pool, vecs, request.n, eligible=llm_idx)
+    if mode != "model":
+        picked = pick_distinct(pool, vecs, request.n, chosen=picked,
+                               eligible=[i for i, c in enumerate(pool) if c.source == "rules"])
+    chosen = sorted((pool[i] for i in picked), key=lambda c: -c.score)
+
+    reason = None
+    if mode != "rules" and not any(c.source == "llm" for c in chosen):
+        # The model failed, or answered but nothing it wrote survived cleaning/guardrails.
+        reason = error or ("guardrail" if got.texts else "timeout")
+    elif not prefs.personalization:
+        reason = "personalization_off"
+    elif not user.has_history:
+        reason = "no_history"
+
+    used_ids = list(dict.fromkeys(
+        example_ids + [c.context_id for c in chosen if c.context_id]))
+    suggestions = [Suggestion(text=c.text, source=c.source, score=round(c.score, 3),
+                              checks=c.checks) for c in chosen]
+    served_model = model if any(c.source == "llm" for c in chosen) else None
+    record_generation(services, request_id=request_id, tenant_id=tenant_id,
+                      user_id=request.user_id, task=TASK, input_text=msg.body,
+                      outputs=[x.text for x in suggestions], model=served_model,
+                      prompt_version=version)
+    m = services.metrics
+    if reason is not None:
+        m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()
+    for c in chosen:
+        m.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
+    return respond(suggestions, personalized=user.has_history, context_ids=used_ids,
+                   model=served_model, version=version, reason=reason)
