@@ -33,7 +33,8 @@ _HTML_HIDDEN_RE = re.compile(
 
 _V_IGNORE = r"(?:ignore|disregard|forget|override|bypass|skip|drop)"
 _PREVIOUS = r"(?:all\s+|any\s+|the\s+|your\s+|of\s+)*(?:previous|prior|above|earlier|preceding|former|original|system|existing)?"
-_RULES = r"(?:instructions?|prompts?|rules|directions|guidelines|context|messages?|commands?|constraints)"
+# Not "message"/"email": "please disregard the previous message" is ordinary mail.
+_RULES = r"(?:instructions?|prompts?|rules|directions|guidelines|commands?|constraints)"
 # (reason, pattern): each is something written to a model, not to a person.
 PATTERNS: list[tuple[str, re.Pattern]] = [
     ("ignore-instructions", re.compile(rf"\b{_V_IGNORE}\s+{_PREVIOUS}\s*{_RULES}", re.I)),
@@ -172,8 +173,10 @@ def scan_input(text: str) -> InjectionReport:
             if reason not in reasons:
                 reasons.append(reason)
             start = hit.start() + len(hit.group()) - len(hit.group().lstrip())
-            spans.append((_sentence_start(visible, start),
-                          _paragraph_end(visible, hit.end())))
+            end = _paragraph_end(visible, hit.end())
+            if visible[:end].rstrip().endswith(":"):  # "...the following link:\n\nhttp://..."
+                end = _paragraph_end(visible, end + 1)
+            spans.append((_sentence_start(visible, start), end))
     if _HTML_HIDDEN_RE.search(visible):
         reasons.append("hidden-html")
     for hit in _BASE64_RE.finditer(visible):

@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from guardrails.normalize import extract, is_grounded, source_keys
 from guardrails.pipeline import Pipeline
 from guardrails.types import CheckContext
 
@@ -59,11 +60,16 @@ def false_positive_rates(cases: Iterable[tuple[str, CheckContext]], task: str,
     failed: Counter = Counter()
     errors: Counter = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
+    kinds: Counter = Counter()  # which kinds of fact humans add that the sources lack
     blocked = total = 0
     for text, ctx in cases:
         total += 1
         result = pipeline.run(text, ctx)
         blocked += result.blocked
+        grounding = result.verdict("grounding")
+        if grounding is not None and not grounding.passed:
+            keys = ctx.memo("grounding.keys", lambda: source_keys(ctx.source_texts))
+            kinds.update({e.kind for e in extract(result.text) if not is_grounded(e, keys)})
         for v in result.verdicts:
             if v.error:
                 errors[v.name] += 1
@@ -74,6 +80,7 @@ def false_positive_rates(cases: Iterable[tuple[str, CheckContext]], task: str,
     rules = {r.name: r for r in pipeline.rules}
     return {
         "task": task, "texts": total, "blocked_by_policy": _rate(blocked, total),
+        "grounding_by_kind": {k: _rate(n, total) for k, n in kinds.most_common()},
         "checks": {name: {"action": rules[name].action, "fail_rate": _rate(failed[name], total),
                           "failed": failed[name], "errors": errors[name],
                           "examples": examples.get(name, [])}
@@ -108,6 +115,9 @@ def _print_fp(report: dict) -> None:
               f"({row['failed']}, errors {row['errors']})")
         for ex in row["examples"]:
             print(f"      e.g. {ex}")
+    if report["grounding_by_kind"]:
+        print("  grounding failures by kind of fact (share of texts): " + ", ".join(
+            f"{k} {v:.2%}" for k, v in report["grounding_by_kind"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,15 @@ def clean(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").translate(_ZERO_WIDTH)
 
 
+_OBFUSCATED_DOT_RE = re.compile(r"\s?[\[({]\s?(?:\.|dot)\s?[\])}]\s?", re.IGNORECASE)
+_OBFUSCATED_AT_RE = re.compile(r"\s?[\[({]\s?at\s?[\])}]\s?", re.IGNORECASE)
+
+
+def deobfuscate(text: str) -> str:
+    """Undo link/address defanging ("evil[.]com", "x (at) y [dot] io") so it is seen."""
+    return _OBFUSCATED_AT_RE.sub("@", _OBFUSCATED_DOT_RE.sub(".", text))
+
+
 @dataclass(frozen=True)
 class Entity:
     kind: str  # url, email, phone, date, time, money, percent, weekday, number
@@ -207,7 +216,7 @@ def _date_keys(month: int, day: int | None, year: str | None) -> set:
 # --------------------------------------------------------------------------- extraction
 def extract(text: str) -> list[Entity]:
     """All factual entities in ``text`` (URLs, emails, phones, dates, times, money, ...)."""
-    text = clean(text)
+    text = deobfuscate(clean(text))
     m = _Masker(text)
     for rx, kind in ((EMAIL_RE, "email"),):
         for hit in rx.finditer(m.current):
@@ -297,7 +306,7 @@ def number_values(text: str) -> set:
     Used to ground plain numbers leniently: "3" in a reply is grounded by "3pm", "3/4"
     or "three" in the message.
     """
-    text = clean(text)
+    text = deobfuscate(clean(text))
     values: set = set()
     for hit in re.finditer(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?", text):
         v = to_decimal(hit.group())

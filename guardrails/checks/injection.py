@@ -2,8 +2,9 @@
 
 The incoming email is scanned with ``scan_input``; its injected spans are what a
 hostile sender wrote for the model. The candidate fails when it carries a link,
-email address or phone number found only inside those spans (the same item in
-trusted text — history, campaign, the non-injected part of the message — is fine),
+email address or phone number that came only from an untrusted text that carries an
+injection (the same item in trusted text — history, campaign, the signature — is
+fine; addresses of an untrusted text with no injection in it are left to grounding),
 when it repeats a run of words from an injected span, or when it carries control
 tokens / injection phrases itself.
 """
@@ -31,27 +32,38 @@ def _ngrams(words: list[str], n: int = _NGRAM) -> set[tuple[str, ...]]:
     return {g for g in grams if sum(w not in _STOP for w in g) >= 2}
 
 
+def _without(src: str, parts: dict[str, str]) -> str:
+    """``src`` with each untrusted text in ``parts`` replaced by its value."""
+    for raw, rest in parts.items():
+        if raw and raw in src:
+            src = src.replace(raw, rest)
+        elif raw and clean(raw) in clean(src):
+            src = clean(src).replace(clean(raw), rest)
+    return src
+
+
 class _Untrusted:
     """Injected passages of the untrusted texts, and what trusted text remains."""
 
     def __init__(self, ctx: CheckContext) -> None:
         self.injected: list[str] = []
-        cleaned: dict[str, str] = {}
+        stripped: dict[str, str] = {}  # untrusted text -> its non-injected remainder
+        tainted: list[str] = []
         for text in ctx.untrusted_texts:
             report = scan_input(text)
-            self.injected.extend(report.injected_text(text))
-            cleaned[text] = strip_spans(text, report.spans)
-        injected_blob = " \n".join(self.injected)
-        self.injected_keys = source_keys([injected_blob]) if self.injected else set()
-        trusted = []
-        for src in ctx.source_texts:
-            for raw, rest in cleaned.items():
-                if raw and raw in src:
-                    src = src.replace(raw, rest)
-            trusted.append(src)
-        self.trusted_keys = source_keys(trusted)
-        trusted_grams = _ngrams(_words(" \n".join(trusted)))
-        self.injected_grams = _ngrams(_words(injected_blob)) - trusted_grams
+            if report.spans:
+                self.injected.extend(report.injected_text(text))
+                stripped[text] = strip_spans(text, report.spans)
+                tainted.append(text)
+        # Addresses: a text that talks to the model taints every address in it (the
+        # instruction and the link can be paragraphs apart); only trusted text clears one.
+        self.injected_keys = source_keys(tainted) if tainted else set()
+        removed = {t: " " for t in tainted}
+        self.trusted_keys = source_keys([_without(s, removed) for s in ctx.source_texts])
+        # Phrases: only the injected passages count; the rest of the message may be quoted.
+        trusted_grams = _ngrams(_words(" \n".join(_without(s, stripped)
+                                                   for s in ctx.source_texts)))
+        self.injected_grams = _ngrams(_words(" \n".join(self.injected))) - trusted_grams
 
 
 class InjectionCheck:
@@ -67,7 +79,7 @@ class InjectionCheck:
         echoed = [e.text for e in extract(text) if e.kind in _ADDRESS_KINDS
                   and is_grounded(e, u.injected_keys) and not is_grounded(e, u.trusted_keys)]
         if echoed:
-            return Finding.fail("echoes an address from an injected passage: "
+            return Finding.fail("echoes an address from a message that carries an injection: "
                                 + ", ".join(repr(x) for x in echoed))
         copied = _ngrams(_words(text)) & u.injected_grams
         if copied:
