@@ -1,0 +1,311 @@
+"""History store benchmark: ingest rate, retrieval latency as the store grows, memory.
+
+Run (on demand; builds ~3.5 GB of scratch data at 1M items, removed afterwards)::
+
+    .venv/bin/python benchmarks/bench_history.py                      # everything
+    .venv/bin/python benchmarks/bench_history.py --sizes 10000,100000 --no-minilm
+
+What is measured, honestly:
+
+- **ingest**: items/s through ``ingest_items`` (the use case behind
+  ``POST /v1/users/{id}/history`` and ``persona ingest``): embed, one SQLite
+  transaction per batch with ``synchronous=FULL``, index update. Once with the
+  hash embedder (store + index cost alone) and once with real MiniLM.
+- **retrieval**: ``HistoryService.retrieve(k=5)`` for one user holding 1,000 real
+  (hash-embedded) items while the store holds N items in total. The other users'
+  rows are synthetic (random unit vectors written straight into SQLite, 1,000 per
+  user), which is what keeps building a 1M-item store tractable; they are real
+  rows with real index snapshots, built by ``open()``'s repair. Latency is the full
+  call (count + stats queries, FAISS search, row fetch) with the cheap hash embedder
+  for the query; the MiniLM query-embedding cost is reported on its own, because it
+  does not depend on the store size. "cold" is the first call (loads the snapshot).
+- **memory**: RSS growth when every user's index is loaded, per million items; and
+  bytes on disk per item (SQLite, snapshots).
+- **contrast**: one global flat index over N vectors, to show what per-user
+  indexes avoid (search time grows with N there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gateway.cli import offline_env
+
+offline_env()
+
+import faiss
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from embeddings.embedder import HashEmbedder, load_embedder
+from embeddings.history import HistoryService, model_tag
+from gateway.auth import get_or_create_tenant
+from gateway.db import Database
+from gateway.schemas.history import HistoryItemIn
+from gateway.settings import Settings, default_embedding_model
+
+WORDS = [
+    "meeting", "friday", "invoice", "budget", "draft", "review", "launch", "customer", "thanks",
+    "deadline", "lunch", "travel", "flight", "hotel", "report", "numbers", "quarter", "team",
+    "offsite", "agenda", "contract", "renewal", "support", "ticket", "outage", "fix", "deploy",
+    "schedule", "call", "tomorrow", "week", "monday", "price", "offer", "shipping", "order",
+    "refund", "discount", "sale", "shoes", "running", "spring", "summer",
+]
+PER_USER = 1000
+
+
+def sentences(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    lens = rng.integers(8, 30, size=n)
+    return [" ".join(rng.choice(WORDS, size=k)).capitalize() + "." for k in lens]
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(xs), p))
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def make_services(root: Path, embedding_model: str):
+    from gateway.services import build_services
+
+    s = Settings(data_dir=root, models=["fake/test"], embedding_model=embedding_model,
+                 load_models=False, rate_limit_per_minute=0)
+    svc = build_services(s)
+    svc.embedder.load()
+    svc.history.open()
+    return svc
+
+
+def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: int) -> dict:
+    from gateway.usecases.history import ingest_items
+
+    svc = make_services(root, embedding_model)
+    tenant = get_or_create_tenant(svc.db, "bench")
+    texts = sentences(n, seed=1)
+    items = [HistoryItemIn(id=f"i{j}", kind="sent_reply", text=t) for j, t in enumerate(texts)]
+    svc.embedder.embed(texts[:8])  # warm-up outside the timing
+    t0 = time.perf_counter()
+    for j in range(0, n, batch):
+        ingest_items(services=svc, tenant_id=tenant, user_id=f"u{(j // batch) % 10}",
+                     items=items[j:j + batch])
+    total = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    svc.embedder.embed(texts[: min(n, 2048)])
+    embed_rate = min(n, 2048) / (time.perf_counter() - t1)
+    svc.close()
+    return {"embedder": label, "items": n, "batch": batch, "seconds": round(total, 2),
+            "items_per_s": round(n / total, 1), "embed_only_items_per_s": round(embed_rate, 1)}
+
+
+def add_synthetic_users(db_path: Path, tenant: int, first: int, count: int, model: str,
+                        dim: int, rng: np.random.Generator) -> None:
+    """Bulk-write filler users straight into SQLite (setup only: synchronous=OFF)."""
+    con = sqlite3.connect(db_path)
+    con.execute("PRAGMA synchronous=OFF")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    sql = ("INSERT INTO history_items (tenant_id, user_id, item_id, kind, text, context, "
+           "subject, timestamp, created_at, model, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+    for u in range(first, first + count):
+        v = rng.standard_normal((PER_USER, dim)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        con.executemany(sql, [(tenant, f"synth{u}", f"s{j}", "sent_reply",
+                               f"synthetic filler item {j}", None, None, None, now, model,
+                               v[j].tobytes()) for j in range(PER_USER)])
+        if u % 50 == 0:
+            con.commit()
+    con.commit()
+    con.close()
+
+
+def bench_retrieval(root: Path, sizes: list[int], queries: int, contrast: bool,
+                    console: Console) -> list[dict]:
+    emb = HashEmbedder()
+    model, dim = model_tag(emb), emb.dim
+    db = Database(root / "persona.sqlite3")
+    db.create_all()
+    tenant = get_or_create_tenant(db, "bench")
+    svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096)
+    svc.open()
+    target = [HistoryItemIn(id=f"t{j}", kind="sent_reply", text=t)
+              for j, t in enumerate(sentences(PER_USER, seed=2))]
+    for j in range(0, PER_USER, 250):
+        svc.add(tenant, "target", target[j:j + 250])
+    svc.close()
+    qtexts = sentences(queries, seed=3)
+    rng = np.random.default_rng(7)
+    users_now, rows = 1, []
+    for size in sizes:
+        want = size // PER_USER
+        console.print(f"[dim]store -> {size:,} items ({want} users)…[/]")
+        add_synthetic_users(db.path, tenant, users_now, want - users_now, model, dim, rng)
+        users_now = want
+        svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096)
+        t0 = time.perf_counter()
+        svc.open()  # builds the new users' snapshots from the store (repair path)
+        open_build = time.perf_counter() - t0
+        svc.close()
+        svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096)
+        t0 = time.perf_counter()
+        svc.open()  # everything in agreement: header checks only
+        open_check = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        svc.retrieve(tenant, "target", qtexts[0], k=5)
+        cold = time.perf_counter() - t0
+        lat = []
+        for q in qtexts:
+            t0 = time.perf_counter()
+            hits = svc.retrieve(tenant, "target", q, k=5)
+            lat.append(time.perf_counter() - t0)
+            assert len(hits) == 5 and all(h.id.startswith("t") for h in hits)
+        qv = emb.embed(qtexts)
+        with svc.indexes.lock:
+            idx = svc.indexes.synced((tenant, "target"))
+            search = []
+            for v in qv:
+                t0 = time.perf_counter()
+                idx.search(v, 5)
+                search.append(time.perf_counter() - t0)
+        row = {"store_items": size, "users": want, "user_items": PER_USER,
+               "retrieve_p50_ms": round(pct(lat, 50) * 1e3, 3),
+               "retrieve_p99_ms": round(pct(lat, 99) * 1e3, 3),
+               "faiss_search_p50_ms": round(pct(search, 50) * 1e3, 4),
+               "faiss_search_p99_ms": round(pct(search, 99) * 1e3, 4),
+               "cold_first_retrieve_ms": round(cold * 1e3, 2),
+               "open_rebuild_new_s": round(open_build, 2), "open_check_s": round(open_check, 2)}
+        if size == sizes[-1]:
+            row.update(memory_and_disk(svc, db, root, tenant, want, size))
+            if contrast:
+                row.update(global_flat_contrast(size, dim, qv[:20]))
+        svc.close()
+        rows.append(row)
+    db.close()
+    return rows
+
+
+def memory_and_disk(svc: HistoryService, db: Database, root: Path, tenant: int,
+                    users: int, size: int) -> dict:
+    before = rss_mb()
+    keys = [(tenant, "target")] + [(tenant, f"synth{u}") for u in range(1, users)]
+    with svc.indexes.lock:
+        for key in keys:
+            svc.indexes.synced(key)
+    grown = rss_mb() - before
+    db_bytes = sum(p.stat().st_size for p in root.glob("persona.sqlite3*"))
+    snap_bytes = sum(p.stat().st_size for p in (root / "index").rglob("*.pgx"))
+    return {"rss_mb_all_indexes_loaded": round(grown, 1),
+            "rss_mb_per_million_items": round(grown * 1e6 / size, 1),
+            "sqlite_bytes_per_item": round(db_bytes / size),
+            "snapshot_bytes_per_item": round(snap_bytes / size)}
+
+
+def global_flat_contrast(size: int, dim: int, queries: np.ndarray) -> dict:
+    rng = np.random.default_rng(11)
+    index = faiss.IndexFlatIP(dim)
+    for _ in range(0, size, 100_000):
+        v = rng.standard_normal((min(100_000, size), dim)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        index.add(v)
+    lat = []
+    for q in queries:
+        t0 = time.perf_counter()
+        index.search(q.reshape(1, -1), 5)
+        lat.append(time.perf_counter() - t0)
+    return {"contrast_global_flat_search_p50_ms": round(pct(lat, 50) * 1e3, 2)}
+
+
+def bench_query_embedding(n: int) -> dict:
+    emb = load_embedder(default_embedding_model())
+    qs = sentences(n, seed=5)
+    emb.embed(qs[:4])
+    lat = []
+    for q in qs:
+        t0 = time.perf_counter()
+        emb.embed_one(q)
+        lat.append(time.perf_counter() - t0)
+    return {"minilm_query_embed_p50_ms": round(pct(lat, 50) * 1e3, 2),
+            "minilm_query_embed_p99_ms": round(pct(lat, 99) * 1e3, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="10000,100000,1000000",
+                    help="Store sizes (total items) for the retrieval runs.")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--ingest-hash", type=int, default=20_000, help="Items for the hash run.")
+    ap.add_argument("--ingest-minilm", type=int, default=2_000, help="Items for the MiniLM run.")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--no-minilm", action="store_true", help="Skip everything that loads MiniLM.")
+    ap.add_argument("--no-contrast", action="store_true")
+    ap.add_argument("--workdir", type=Path, default=None, help="Scratch dir (default: a temp dir).")
+    args = ap.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    console = Console()
+    work = Path(tempfile.mkdtemp(prefix="bench-history-", dir=args.workdir))
+    result = {"when": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+              "machine": platform.machine(), "faiss": faiss.__version__,
+              "load_avg_at_start": os.getloadavg()}
+    try:
+        ingest = [bench_ingest(work / "ingest-hash", "hash", "hash", args.ingest_hash, args.batch)]
+        if not args.no_minilm:
+            ingest.append(bench_ingest(work / "ingest-minilm", default_embedding_model(),
+                                       "MiniLM-L6-v2", args.ingest_minilm, args.batch))
+        result["ingest"] = ingest
+        result["retrieval"] = bench_retrieval(work / "store", sizes, args.queries,
+                                              not args.no_contrast, console)
+        if not args.no_minilm:
+            result["query_embedding"] = bench_query_embedding(200)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result["load_avg_at_end"] = os.getloadavg()
+    show(console, result)
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"history-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {path}")
+
+
+def show(console: Console, result: dict) -> None:
+    t = Table(title="ingest (use case: embed + 1 txn/batch, synchronous=FULL + index)")
+    for c in ("embedder", "items", "batch", "seconds", "items_per_s", "embed_only_items_per_s"):
+        t.add_column(c, justify="right")
+    for r in result["ingest"]:
+        t.add_row(*(str(r[c]) for c in ("embedder", "items", "batch", "seconds", "items_per_s",
+                                         "embed_only_items_per_s")))
+    console.print(t)
+    cols = ["store_items", "retrieve_p50_ms", "retrieve_p99_ms", "faiss_search_p99_ms",
+            "cold_first_retrieve_ms", "open_rebuild_new_s", "open_check_s"]
+    t = Table(title=f"retrieve k=5, one user with {PER_USER} items (hash query embedding)")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for r in result["retrieval"]:
+        t.add_row(*(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c]) for c in cols))
+    console.print(t)
+    last = result["retrieval"][-1]
+    extra = {k: v for k, v in last.items() if k not in cols and k not in ("users", "user_items")}
+    extra.update(result.get("query_embedding", {}))
+    for k, v in extra.items():
+        console.print(f"  {k}: {v}")
+
+
+if __name__ == "__main__":
+    main()
