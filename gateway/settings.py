@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # --- smart replies (owner: smart-reply engineer; see docs/smart-replies.md)
     smart_reply_samples: int = Field(default=4, ge=1, le=8,
                                      description="Model samples per request (over-generation).")
-    smart_reply_max_tokens: int = Field(default=32, ge=8, le=256,
+    smart_reply_max_tokens: int = Field(default=24, ge=8, le=256,
                                         description="Tokens per model sample.")
     smart_reply_margin_ms: int = Field(default=250, ge=0, le=10_000,
                                        description="Time kept after the model for guardrails "

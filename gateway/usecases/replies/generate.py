@@ -19,6 +19,7 @@ from gateway.llm import LLMClient
 
 TEMPERATURES = (0.3, 0.8, 1.0, 1.1, 1.2, 0.6)
 STOP = ["\n\n", "<<<", "###", "<|im_end|>"]
+CUT_OFF_S = 0.01
 
 
 @dataclass
@@ -30,13 +31,18 @@ class Sampled:
 
 
 async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline: float,
-                 max_tokens: int = 32, min_call_s: float = 0.12) -> Sampled:
-    """Up to ``samples`` completions, each finished before ``deadline`` (monotonic)."""
+                 max_tokens: int = 24, min_call_s: float = 0.05) -> Sampled:
+    """Up to ``samples`` completions, each finished before ``deadline`` (monotonic).
+
+    After the first sample, another starts only if the time left fits one more at the
+    pace of the previous one: a sample cut off by the deadline is a half sentence."""
     out = Sampled()
+    last = 0.0
     for i in range(samples):
         left = deadline - time.monotonic()
-        if i > 0 and left < min_call_s:
+        if i > 0 and left < max(min_call_s, last):
             break
+        t0 = time.monotonic()
         temp = TEMPERATURES[i % len(TEMPERATURES)]
         out.calls += 1
         try:
@@ -49,10 +55,13 @@ async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline
             if not out.texts:
                 out.error = "llm_error"
             break
-        if time.monotonic() > deadline:  # arrived late: dropped, as if it never came
+        # Arrived late, or just at the deadline (the local model stops itself there and
+        # returns a half sentence): dropped, as if it never came.
+        if time.monotonic() > deadline - CUT_OFF_S:
             if not out.texts:
                 out.error = "timeout"
             break
+        last = time.monotonic() - t0
         out.model = c.model
         out.texts.append((c.text, temp))
     return out

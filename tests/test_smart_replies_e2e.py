@@ -1,0 +1,30 @@
+"""Smart replies on the real embedded models (MiniLM + SmolLM2-135M), end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.settings import LOCAL_MODEL
+from tests.smart_reply_helpers import MEETING, SAM, add_replies
+
+pytestmark = pytest.mark.e2e
+
+
+def test_three_suggestions_from_the_real_models(e2e_client, e2e_auth):
+    add_replies(e2e_client, e2e_auth, "sam-e2e", SAM)
+    r = e2e_client.post("/v1/smart-replies", headers=e2e_auth, json={
+        "user_id": "sam-e2e", "message": MEETING, "n": 3, "max_chars": 120,
+        "deadline_ms": 30_000})  # generous: this test is about the pipeline, not speed
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["triggered"] is True and data["personalized"] is True
+    texts = [s["text"] for s in data["suggestions"]]
+    assert len(texts) == 3 and len(set(texts)) == 3
+    assert all(0 < len(t) <= 120 for t in texts)
+    assert all(t.endswith("Cheers, Sam") for t in texts), texts
+    assert data["prompt_version"] == "smart_reply_v1"
+    # the model answered in time; its candidates were served or rejected by guardrails
+    assert data["fallback_reason"] in (None, "guardrail")
+    if data["fallback_reason"] is None:
+        assert data["model"] == LOCAL_MODEL
+        assert any(s["source"] == "llm" for s in data["suggestions"])
