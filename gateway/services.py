@@ -78,10 +78,14 @@ def start_services(services: Services) -> None:
     t0 = time.monotonic()
     if s.load_models:
         services.embedder.load()
+        # One real call each, so the first user request does not pay for lazy
+        # initialisation (thread pools, kernels, the chat template) inside its deadline.
+        services.embedder.embed(["warm-up"])
         services.load_seconds["embedder"] = time.monotonic() - t0
         if services.local_llm is not None:
             t1 = time.monotonic()
             services.local_llm.load()
+            services.local_llm.generate([{"role": "user", "content": "Hi"}], {"max_tokens": 1})
             services.load_seconds["local_llm"] = time.monotonic() - t1
     t2 = time.monotonic()
     services.history.open()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"
 
@@ -19,6 +19,11 @@ class CheckResult(BaseModel):
     passed: bool
     action: str | None = Field(default=None, description="block, repair or flag when not passed")
     reason: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler):
+        # A passed check is just {"name", "passed"} (as in API.md); details only when they say something.
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class Suggestion(BaseModel):
