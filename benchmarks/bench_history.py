@@ -95,10 +95,15 @@ def make_services(root: Path, embedding_model: str):
     return svc
 
 
-def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: int) -> dict:
+def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: int,
+                 threads: int = 0) -> dict:
     from gateway.usecases.history import ingest_items
 
     svc = make_services(root, embedding_model)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     tenant = get_or_create_tenant(svc.db, "bench")
     texts = sentences(n, seed=1)
     items = [HistoryItemIn(id=f"i{j}", kind="sent_reply", text=t) for j, t in enumerate(texts)]
@@ -232,8 +237,8 @@ def global_flat_contrast(size: int, dim: int, queries: np.ndarray) -> dict:
     return {"contrast_global_flat_search_p50_ms": round(pct(lat, 50) * 1e3, 2)}
 
 
-def bench_query_embedding(n: int) -> dict:
-    emb = load_embedder(default_embedding_model())
+def bench_query_embedding(n: int, threads: int) -> dict:
+    emb = load_embedder(default_embedding_model(), threads=threads)
     qs = sentences(n, seed=5)
     emb.embed(qs[:4])
     lat = []
@@ -254,6 +259,8 @@ def main() -> None:
     ap.add_argument("--ingest-minilm", type=int, default=2_000, help="Items for the MiniLM run.")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--no-minilm", action="store_true", help="Skip everything that loads MiniLM.")
+    ap.add_argument("--torch-threads", default="2,1",
+                    help="MiniLM runs, one per torch intra-op thread count.")
     ap.add_argument("--no-contrast", action="store_true")
     ap.add_argument("--workdir", type=Path, default=None, help="Scratch dir (default: a temp dir).")
     args = ap.parse_args()
@@ -266,13 +273,16 @@ def main() -> None:
     try:
         ingest = [bench_ingest(work / "ingest-hash", "hash", "hash", args.ingest_hash, args.batch)]
         if not args.no_minilm:
-            ingest.append(bench_ingest(work / "ingest-minilm", default_embedding_model(),
-                                       "MiniLM-L6-v2", args.ingest_minilm, args.batch))
+            for threads in [int(t) for t in args.torch_threads.split(",")]:
+                label = f"MiniLM-L6-v2 (torch threads {threads})"
+                ingest.append(bench_ingest(work / f"ingest-minilm-{threads}",
+                                           default_embedding_model(), label,
+                                           args.ingest_minilm, args.batch, threads=threads))
+                result.setdefault("query_embedding", {})[label] = bench_query_embedding(
+                    100, threads=threads)
         result["ingest"] = ingest
         result["retrieval"] = bench_retrieval(work / "store", sizes, args.queries,
                                               not args.no_contrast, console)
-        if not args.no_minilm:
-            result["query_embedding"] = bench_query_embedding(200)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["load_avg_at_end"] = os.getloadavg()
@@ -302,9 +312,10 @@ def show(console: Console, result: dict) -> None:
     console.print(t)
     last = result["retrieval"][-1]
     extra = {k: v for k, v in last.items() if k not in cols and k not in ("users", "user_items")}
-    extra.update(result.get("query_embedding", {}))
     for k, v in extra.items():
         console.print(f"  {k}: {v}")
+    for label, v in result.get("query_embedding", {}).items():
+        console.print(f"  query embedding, {label}: {v}")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ class HistoryService:
         # A per-user scan is ~microseconds of work: OpenMP threads only add wake-up and
         # spin latency (p99 x4 on a busy 2-core box). Concurrency comes from requests.
         faiss.omp_set_num_threads(1)
+        self.close()
         self._indexes = None  # the embedder may have loaded since (its dim is known now)
         reembedded = self._reembed_other_models()
         self.open_report = {**self.indexes.repair_all(), "reembedded": reembedded}
