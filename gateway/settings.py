@@ -72,11 +72,11 @@ class Settings(BaseSettings):
     prompt_token_budget: int = Field(default=600, ge=64, le=32000)
 
     # --- smart replies (owner: smart-reply engineer; see docs/smart-replies.md)
-    smart_reply_samples: int = Field(default=4, ge=1, le=8,
+    smart_reply_samples: int = Field(default=3, ge=1, le=8,
                                      description="Model samples per request (over-generation).")
-    smart_reply_max_tokens: int = Field(default=24, ge=8, le=256,
+    smart_reply_max_tokens: int = Field(default=20, ge=8, le=256,
                                         description="Tokens per model sample.")
-    smart_reply_margin_ms: int = Field(default=250, ge=0, le=10_000,
+    smart_reply_margin_ms: int = Field(default=300, ge=0, le=10_000,
                                        description="Time kept after the model for guardrails "
                                                    "and selection.")
     smart_reply_prompt_tokens: int = Field(default=450, ge=128, le=8000,

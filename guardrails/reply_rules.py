@@ -45,13 +45,16 @@ _GOOD_NEWS = re.compile(
 )
 _SOCIAL = re.compile(r"\b(how are you|how('s| is) it going|how have you been|hope you('re| are) "
                      r"(well|doing well|good))\b", re.IGNORECASE)
+_FYI = re.compile(r"\b(fyi|heads[- ]up|just so you know|reminder|update[ds]?|attached|"
+                  r"announce\w*|note that|please note|will be (down|closed|out|away|off)|"
+                  r"scheduled|maintenance|deadline|moved to|has been|have been)\b", re.IGNORECASE)
 _YES_NO = re.compile(r"(^|[.!?]\s+)(can|could|would|will|do|does|did|is|are|was|should|shall|"
                      r"have|has|may|any chance|are you|is it|want to|wanna)\b[^.!?]*\?",
                      re.IGNORECASE)
 _WH = re.compile(r"\b(what|when|where|which|who|why|how)\b[^.!?]*\?", re.IGNORECASE)
 
 MESSAGE_INTENTS = ("scheduling", "request", "yes_no_question", "open_question", "thanks",
-                   "apology", "good_news", "social", "fyi")
+                   "apology", "good_news", "social", "fyi", "opinion")
 
 
 def message_intent(text: str) -> str:
@@ -77,7 +80,9 @@ def message_intent(text: str) -> str:
         return "apology"
     if _THANKS.search(t):
         return "thanks"
-    return "fyi"
+    if _FYI.search(t):
+        return "fyi"
+    return "opinion"  # a remark or an opinion: agree / disagree / ask
 
 
 # ---- canned replies: (reply intent, text), listed in serving order ------------------
@@ -114,7 +119,11 @@ CANNED: dict[str, tuple[tuple[str, str], ...]] = {
     "fyi": (("thanks", "Thanks for letting me know."),
             ("positive", "Sounds good."),
             ("question", "Any update on this?"),
-            ("negative", "I don't think that's right.")),
+            ("ack", "Got it.")),
+    "opinion": (("positive", "I agree."),
+                ("negative", "I don't think so."),
+                ("question", "What do you mean?"),
+                ("thanks", "Thanks for sharing.")),
 }
 
 # ---- reply intents -------------------------------------------------------------------

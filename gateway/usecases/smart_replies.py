@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
-
 from gateway.errors import BadInput
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
@@ -28,12 +26,20 @@ from gateway.usecases.replies.clean import apply_style, clean
 from gateway.usecases.replies.personal import UserContext, bare_reply, load_user_context
 from gateway.usecases.replies.prompt import TASK, build_prompt
 from gateway.usecases.replies.select import Candidate, pick_distinct, score_all
+from gateway.usecases.replies.vectors import Vectors
 from guardrails.injection import sanitize, scan_input, strip_spans
-from guardrails.reply_rules import Pair, canned_candidates, personal_candidates, reply_intent
+from guardrails.reply_rules import (
+    CANNED,
+    Pair,
+    canned_candidates,
+    personal_candidates,
+    reply_intent,
+)
 
 log = logging.getLogger(__name__)
 MODES = ("full", "model", "rules")
 LLM_PRIOR = 0.7
+CANNED_TEXTS = tuple(text for variants in CANNED.values() for _, text in variants)
 
 
 def _message_for_model(request: SmartReplyRequest) -> tuple[str, str]:
@@ -102,12 +108,13 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     prefs = load_preferences(services, tenant_id, request.user_id)
     subject, body = _message_for_model(request)
     incoming = f"{subject}\n{body}".strip()
-    message_vec = services.embedder.embed([incoming[:2000]])[0]
+    query = incoming[:2000]
+    vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
+    message_vec = vectors.matrix([query])[0]
     user = UserContext()
     if prefs.personalization:
         user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
-                                 query=incoming[:2000], message_vec=message_vec,
-                                 signature=prefs.signature)
+                                 query=query, vectors=vectors, signature=prefs.signature)
     rules = _rule_candidates(body, user, sender=msg.from_, max_chars=request.max_chars)
 
     llm: list[Candidate] = []
@@ -136,8 +143,8 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
         max_chars=request.max_chars, emoji_allowed=True, language=prefs.locale or None)
     pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant)
 
-    vecs = services.embedder.embed([c.bare for c in pool]) if pool else np.zeros((0, 1))
-    voice = services.embedder.embed(user.voice) if user.voice else None
+    vecs = vectors.matrix([c.bare for c in pool])
+    voice = vectors.matrix(user.voice) if user.voice else None
     score_all(pool, vecs=vecs, message_vec=message_vec, voice_vecs=voice)
     llm_idx = [i for i, c in enumerate(pool) if c.source == "llm"]
     picked = pick_distinct(pool, vecs, request.n, eligible=llm_idx)

@@ -18,7 +18,7 @@ from gateway.errors import LLMError, LLMTimeout
 from gateway.llm import LLMClient
 
 TEMPERATURES = (0.3, 0.8, 1.0, 1.1, 1.2, 0.6)
-STOP = ["\n\n", "<<<", "###", "<|im_end|>"]
+STOP = ["\n", "<<<", "###", "<|im_end|>"]
 CUT_OFF_S = 0.01
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from gateway.usecases.replies.style import StyleProfile, build_profile, split_greeting, split_signoff
 from guardrails.reply_rules import Pair
 
@@ -25,7 +23,7 @@ log = logging.getLogger(__name__)
 class UserContext:
     pairs: list[Pair] = field(default_factory=list)  # most similar first
     profile: StyleProfile = field(default_factory=StyleProfile)
-    voice: list[str] = field(default_factory=list)  # recent bare replies (for scoring)
+    voice: list[str] = field(default_factory=list)  # bare retrieved replies (for scoring)
     history_items: int = 0
 
     @property
@@ -40,26 +38,27 @@ def bare_reply(text: str) -> str:
     return " ".join(body.split())
 
 
-def load_user_context(services, *, tenant_id: int, user_id: str, query: str,
-                      message_vec: np.ndarray, signature: str | None,
-                      k: int = 8, recent_limit: int = 50) -> UserContext:
+def load_user_context(services, *, tenant_id: int, user_id: str, query: str, vectors,
+                      signature: str | None, k: int = 8, recent_limit: int = 50) -> UserContext:
+    """``vectors`` (a request's ``Vectors``) must already hold the ``query`` vector."""
     history = services.history
     recent = history.recent(tenant_id, user_id, kinds=["sent_reply"], limit=recent_limit)
     texts = [it.text for it in recent if it.text]
-    ctx = UserContext(profile=build_profile(texts, signature=signature),
-                      voice=[b for b in (bare_reply(t) for t in texts[:20]) if b],
-                      history_items=len(texts))
+    ctx = UserContext(profile=build_profile(texts, signature=signature), history_items=len(texts))
     if not texts:
         return ctx
-    found = history.retrieve(tenant_id, user_id, query, k=k, kinds=["sent_reply"])
-    with_ctx = [r for r in found if r.context and r.context.strip()]
-    sims: dict[str, float] = {r.id: float(r.score) * 0.8 for r in found}
-    if with_ctx:
-        vecs = services.embedder.embed([r.context[:1000] for r in with_ctx])
-        for r, v in zip(with_ctx, vecs):
-            sims[r.id] = float(v @ message_vec)
-    ctx.pairs = sorted(
-        (Pair(id=r.id, context=r.context or "", reply=r.text, similarity=sims[r.id])
-         for r in found if r.text),
-        key=lambda p: -p.similarity)
+    found = [r for r in history.retrieve(tenant_id, user_id, query, k=k, kinds=["sent_reply"])
+             if r.text and r.text.strip()]
+    ctx.voice = [b for b in dict.fromkeys(bare_reply(r.text) for r in found) if b]
+    contexts = [r.context[:1000] for r in found if r.context and r.context.strip()]
+    vectors.ensure(contexts + ctx.voice)  # one batch for everything scored later
+    message_vec = vectors.get(query)
+    sims = {}
+    for r in found:
+        if r.context and r.context.strip():
+            sims[r.id] = float(vectors.get(r.context[:1000]) @ message_vec)
+        else:  # no context stored: the index's own similarity, discounted
+            sims[r.id] = float(r.score) * 0.8
+    ctx.pairs = sorted((Pair(id=r.id, context=r.context or "", reply=r.text, similarity=sims[r.id])
+                        for r in found), key=lambda p: -p.similarity)
     return ctx
