@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evals.loaders import AESLC_HISTORY_CAP
 from gateway.errors import GatewayError
 
 eval_app = typer.Typer(help="Offline quality evals: compare configurations on the same examples.",
@@ -47,6 +49,10 @@ ConcOpt = Annotated[int | None, typer.Option("--concurrency", min=1, max=256, he
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling and bootstrap CIs.")]
 HistoryOpt = Annotated[Path | None, typer.Option("--history", help="AESLC train file for "
                        "author history (default: train.jsonl beside --data).")]
+CapOpt = Annotated[int, typer.Option("--history-per-author", min=0, help="AESLC: ingest a seeded "
+                   "sample of at most N train emails per author (0 = all).")]
+DeadlineOpt = Annotated[int | None, typer.Option("--deadline-ms", min=50, max=60000,
+                        help="Set deadline_ms on every request (default: the gateway's).")]
 
 
 def _progress_factory(progress):
@@ -84,7 +90,8 @@ async def _metric_embedder(config: Path | None):
 def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: list[str] | None,
              config: list[Path] | None, url: str | None, api_key: str | None,
              fail_under: list[str] | None, fail_over: list[str] | None,
-             concurrency: int | None, seed: int, history: Path | None) -> int:
+             concurrency: int | None, seed: int, history: Path | None = None,
+             history_cap: int = AESLC_HISTORY_CAP, deadline_ms: int | None = None) -> int:
     """The whole eval; returns the exit code."""
     from gateway.cli import offline_env
 
@@ -111,11 +118,16 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
         err.print("[red]error:[/] --url needs --api-key (or PERSONA_API_KEY)")
         return 2
     variants = resolve(task, variant, config, http=bool(url))
-    dataset = load_dataset(task, data, history=history)
+    dataset = load_dataset(task, data, history=history, history_cap=history_cap, seed=seed)
     examples = select(dataset.examples, limit, seed)
+    if deadline_ms is not None:
+        examples = [replace(e, request={**e.request, "deadline_ms": deadline_ms})
+                    for e in examples]
     out.mkdir(parents=True, exist_ok=True)
     check_manifest(out, {"task": task, "data_sha256": dataset.files["data"]["sha256"],
-                         "seed": seed})
+                         "seed": seed, "deadline_ms": deadline_ms,
+                         "history_sha256": dataset.files.get("history", {}).get("sha256"),
+                         "history_cap": history_cap if dataset.histories else None})
     conc = concurrency or (4 if url else 1)
 
     async def make_target(cfg: Path | None):
@@ -149,7 +161,7 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
     summary = summarize(task=task, evaluator=evaluator, variants=variants, described=described,
                         records=records, examples=examples, dataset=dataset, seed=seed,
                         extra={"limit": limit, "runner": "http" if url else "in-process",
-                               "timing": timing})
+                               "deadline_ms": deadline_ms, "url": url, "timing": timing})
     results = gate.evaluate(thresholds, {n: v["metrics"] for n, v in summary["variants"].items()},
                             variants[0].name)
     summary["gate"] = results
@@ -186,11 +198,12 @@ def _main(task: str, **kwargs) -> None:
 def smart_replies(data: DataOpt, out: OutOpt, limit: LimitOpt = None, variant: VariantOpt = None,
                   config: ConfigOpt = None, url: UrlOpt = None, api_key: KeyOpt = None,
                   fail_under: UnderOpt = None, fail_over: OverOpt = None,
-                  concurrency: ConcOpt = None, seed: SeedOpt = 0) -> None:
+                  concurrency: ConcOpt = None, seed: SeedOpt = 0,
+                  deadline_ms: DeadlineOpt = None) -> None:
     """Evaluate smart replies (e.g. reddit-replies valid.tsv): best-of-n ROUGE, diversity, …"""
     _main("smart-replies", data=data, out=out, limit=limit, variant=variant, config=config,
           url=url, api_key=api_key, fail_under=fail_under, fail_over=fail_over,
-          concurrency=concurrency, seed=seed, history=None)
+          concurrency=concurrency, seed=seed, deadline_ms=deadline_ms)
 
 
 @eval_app.command("subject-lines")
@@ -198,8 +211,10 @@ def subject_lines(data: DataOpt, out: OutOpt, limit: LimitOpt = None, variant: V
                   config: ConfigOpt = None, url: UrlOpt = None, api_key: KeyOpt = None,
                   fail_under: UnderOpt = None, fail_over: OverOpt = None,
                   concurrency: ConcOpt = None, seed: SeedOpt = 0,
-                  history: HistoryOpt = None) -> None:
+                  history: HistoryOpt = None, history_per_author: CapOpt = AESLC_HISTORY_CAP,
+                  deadline_ms: DeadlineOpt = None) -> None:
     """Evaluate subject lines (e.g. AESLC dev.jsonl, history from train.jsonl beside it)."""
     _main("subject-lines", data=data, out=out, limit=limit, variant=variant, config=config,
           url=url, api_key=api_key, fail_under=fail_under, fail_over=fail_over,
-          concurrency=concurrency, seed=seed, history=history)
+          concurrency=concurrency, seed=seed, history=history,
+          history_cap=history_per_author, deadline_ms=deadline_ms)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 
 BAR_METRICS = ("mrs", "rouge1", "rouge2", "rougeL", "bleu", "embed_sim", "distinct2",
-               "self_sim", "unsupported_rate", "fallback_rate", "trigger_rate")
+               "self_sim", "unsupported_rate", "model_fallback_rate", "trigger_rate")
 
 
 def _svg(fig, salt: str) -> str:

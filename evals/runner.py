@@ -78,11 +78,12 @@ class ResultStore:
 
 
 def check_manifest(out: Path, manifest: dict) -> None:
-    """Refuse to resume into a directory written for other data, task or seed."""
+    """Refuse to resume into a directory written for other data, task, seed or
+    request settings: its results would not be comparable with the new ones."""
     path = out / MANIFEST
     if path.exists():
         old = json.loads(path.read_text())
-        for key in ("task", "data_sha256", "seed"):
+        for key in sorted(set(old) | set(manifest)):
             if old.get(key) != manifest.get(key):
                 raise ConfigError(f"{out} holds a run with another {key} ({old.get(key)!r} vs "
                                   f"{manifest.get(key)!r}); use a fresh --out directory")

@@ -31,13 +31,17 @@ HIGHER_IS_BETTER = {
     "mrs": True, "rouge1": True, "rouge2": True, "rougeL": True, "bleu": True,
     "embed_sim": True, "distinct1": True, "distinct2": True, "self_sim": False,
     "unsupported_rate": False, "fallback": False, "triggered": True, "llm_share": True,
-    "personalized": True, "error": False, "latency_ms": False, "n_suggestions": True,
-    "error_rate": False, "fallback_rate": False, "trigger_rate": True,
+    "personalized": True, "error": False, "latency_ms": False,
+    "error_rate": False, "fallback_rate": False, "trigger_rate": True, "model_fallback": False,
+    "model_fallback_rate": False,
 }
 
 
 # Per-example indicator -> its run-level name (a mean of 0/1 values is a rate).
-RENAME = {"error": "error_rate", "fallback": "fallback_rate", "triggered": "trigger_rate"}
+RENAME = {"error": "error_rate", "fallback": "fallback_rate", "triggered": "trigger_rate",
+          "model_fallback": "model_fallback_rate"}
+# Fallback reasons that mean the model's answer was not served (vs. personalization ones).
+MODEL_FAILURES = ("timeout", "llm_error", "guardrail")
 NO_CI = {"latency_ms", "n_suggestions"}  # summarised by percentiles / not a quality signal
 
 
@@ -99,7 +103,9 @@ class Evaluator:
         out["embed_sim"], out["self_sim"] = self._embedding_scores(texts, refs)
         out["unsupported_rate"] = self._unsupported(example, texts)
         if response is not None:
-            out["fallback"] = 1.0 if response.get("fallback_reason") else 0.0
+            reason = response.get("fallback_reason")
+            out["fallback"] = 1.0 if reason else 0.0
+            out["model_fallback"] = 1.0 if reason in MODEL_FAILURES else 0.0
             out["personalized"] = 1.0 if response.get("personalized") else 0.0
             out["llm_share"] = (sum(s.get("source") == "llm" for s in sugg) / len(sugg)
                                 if sugg else None)

@@ -158,3 +158,13 @@ def test_select_is_a_seeded_sample_in_file_order(tmp_path):
     assert len(a) == 3 and [examples.index(e) for e in a] == sorted(examples.index(e) for e in a)
     assert select(examples, None, seed=1) == examples
     assert select(examples, 100, seed=1) == examples
+
+
+def test_aeslc_history_cap_is_a_seeded_sample(tmp_path):
+    dev = write_aeslc(tmp_path)
+    a = load_aeslc(dev, history_cap=4, seed=1).histories["alice-a"]
+    assert len(a) == 4 and a == load_aeslc(dev, history_cap=4, seed=1).histories["alice-a"]
+    assert {i["id"] for i in a} <= {f"aeslc-alice-a_sent_{i}" for i in range(10)}
+    assert len(load_aeslc(dev, history_cap=0).histories["alice-a"]) == 10
+    # eligibility counts every train email, not the capped sample
+    assert len(load_aeslc(dev, history_cap=4).examples) == 2
