@@ -41,8 +41,8 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
     ("new-instructions", re.compile(
         r"\b(?:new|updated|real|actual|hidden|secret)\s+(?:instructions?|system\s+prompt|task)\b"
         r"|\binstructions?\s+(?:for|to)\s+(?:the\s+)?(?:ai|assistant|model|bot|llm)\b", re.I)),
-    ("role-tag", re.compile(r"(?:^|\n)\s*(?:#+\s*)?(?:system|assistant|developer|instruction|"
-                            r"user)\s*(?:prompt)?\s*:", re.I)),
+    ("role-tag", re.compile(r"^[ \t>]*(?:#+[ \t]*)?(?:system|assistant|developer|instruction|"
+                            r"user)[ \t]*(?:prompt)?[ \t]*:", re.I | re.M)),
     ("control-token", _CONTROL_TOKEN_RE),
     ("persona-override", re.compile(
         r"\byou\s+are\s+(?:now|no\s+longer)\b|\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:are|were)\s+)?"
@@ -116,10 +116,7 @@ def _hidden_count(text: str) -> int:
 
 def _sentence_start(text: str, pos: int) -> int:
     """Start of the sentence holding ``pos`` (after . ! ? or a line break)."""
-    i = pos
-    while i > 0 and text[i - 1] not in ".!?\n":
-        i -= 1
-    return i
+    return max(text.rfind(ch, 0, pos) for ch in ".!?\n") + 1
 
 
 def _paragraph_end(text: str, pos: int) -> int:
@@ -169,14 +166,18 @@ def scan_input(text: str) -> InjectionReport:
     if len(folded) == len(visible):
         visible = folded
     for reason, rx in PATTERNS:
+        covered = -1  # end of this pattern's last span: later hits inside it add nothing
         for hit in rx.finditer(visible):
             if reason not in reasons:
                 reasons.append(reason)
+            if hit.start() < covered:
+                continue
             start = hit.start() + len(hit.group()) - len(hit.group().lstrip())
             end = _paragraph_end(visible, hit.end())
             if visible[:end].rstrip().endswith(":"):  # "...the following link:\n\nhttp://..."
                 end = _paragraph_end(visible, end + 1)
             spans.append((_sentence_start(visible, start), end))
+            covered = end
     if _HTML_HIDDEN_RE.search(visible):
         reasons.append("hidden-html")
     for hit in _BASE64_RE.finditer(visible):

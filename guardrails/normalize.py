@@ -50,10 +50,12 @@ _TLDS = ("com|org|net|io|co|ai|app|dev|info|biz|us|uk|de|fr|es|it|nl|eu|ca|au|in
          "xyz|tk|ru|cn|gov|edu|site|online|link|shop|store|click|top|live|page|to|gl|gg|tv|ws")
 URL_RE = re.compile(
     r"\b(?:(?:https?|hxxps?|ftp)://|www\.)[^\s<>\"'`)\]}]+"
-    r"|\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r")\b(?:/[^\s<>\"'`)\]}]*)?",
+    # Possessive labels and no start inside a dotted run: linear on "a.a.a.a...".
+    r"|(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)++(?:" + _TLDS + r")\b"
+    r"(?:/[^\s<>\"'`)\]}]*)?",
     re.IGNORECASE,
 )
-EMAIL_RE = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 PHONE_RE = re.compile(
     r"(?<![\w/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/-])"
     r"|(?<![\w/.-])\+\d{8,15}(?!\w)"

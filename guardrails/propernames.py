@@ -87,7 +87,7 @@ def name_keys(sources: Iterable[str]) -> tuple[frozenset, frozenset]:
     capitalized: set[str] = set()
     for src in sources:
         src = clean(src or "")
-        for addr in re.findall(r"[\w.+-]+@[\w.-]+", src):
+        for addr in re.findall(r"(?<![\w.+-])[\w.+-]++@[\w.-]+", src):
             words.update(p for p in re.split(r"[^a-z]+", addr.lower().split("@")[0]) if p)
         for hit in _WORD_RE.finditer(src):
             w = _SUFFIX_RE.sub("", hit.group()).strip("-")

@@ -27,7 +27,7 @@ SELF_REFERENCE_RE = re.compile(
     r"|\bI\s+(?:cannot|can't|am unable to)\s+(?:browse|access)\s+(?:the\s+)?(?:internet|emails?)\b"
     r"|\bmy\s+(?:training|knowledge)\s+(?:data|cutoff)\b", re.IGNORECASE)
 TRAILER_RE = re.compile(
-    r"\s*(?:I hope (?:this|that) helps|Let me know if you(?:'d| would)? (?:like|want|need) "
+    r"(?:I hope (?:this|that) helps|Let me know if you(?:'d| would)? (?:like|want|need) "
     r"(?:any )?(?:changes|adjustments|another|more|me to)|Feel free to (?:adjust|modify|edit))"
     r"[^\n]*$", re.IGNORECASE)
 

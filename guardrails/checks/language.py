@@ -39,6 +39,7 @@ def english_share(words: list[str]) -> float:
 
 def detect(text: str, *, min_chars: int, min_prob: float, min_words: int = 6) -> str | None:
     """Language code of ``text``, or None when it is too short or detection unsure."""
+    text = text[:2000]  # plenty for detection; long mail would cost seconds
     words = re.findall(r"[^\W\d_]+", text)
     if len(words) < min_words or sum(map(len, words)) < min_chars:
         return None
