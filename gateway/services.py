@@ -87,6 +87,11 @@ def start_services(services: Services) -> None:
             services.local_llm.load()
             services.local_llm.generate([{"role": "user", "content": "Hi"}], {"max_tokens": 1})
             services.load_seconds["local_llm"] = time.monotonic() - t1
+        from guardrails import warm_up as warm_up_guardrails  # profanity list, langdetect
+
+        t3 = time.monotonic()
+        warm_up_guardrails()
+        services.load_seconds["guardrails"] = time.monotonic() - t3
     t2 = time.monotonic()
     services.history.open()
     services.load_seconds["history"] = time.monotonic() - t2

@@ -45,8 +45,19 @@ def check(text: str, *, context: CheckContext | None = None, sources: Sequence[s
     return pipeline.run(text, context)
 
 
+def warm_up() -> None:
+    """Load the profanity list and langdetect's profiles now (~1 s), so the first request
+    does not pay for them inside its deadline. Safe to call more than once."""
+    from guardrails.checks.language import detect
+    from guardrails.checks.profanity import blocked_words
+
+    blocked_words()
+    detect("Bonjour, vendredi à quinze heures me convient très bien pour la réunion.",
+           min_chars=1, min_prob=0.0)
+
+
 __all__ = [
     "Check", "CheckContext", "Finding", "GuardrailResult", "InjectionReport", "Pipeline", "Rule",
     "Verdict", "check", "default_rules", "metrics_hook", "sanitize", "scan_input",
-    "to_check_results",
+    "to_check_results", "warm_up",
 ]

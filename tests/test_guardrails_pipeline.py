@@ -143,3 +143,14 @@ def test_context_memo_builds_source_entities_once():
     assert [r.blocked for r in results] == [False, True]
     assert "grounding.keys" in ctx._memo
     assert isinstance(results[0], GuardrailResult)
+
+
+def test_warm_up_loads_lazy_resources_once():
+    from guardrails import warm_up
+    from guardrails.checks.profanity import blocked_words
+
+    blocked_words.cache_clear()
+    warm_up()
+    assert blocked_words.cache_info().currsize == 1
+    warm_up()  # idempotent
+    assert "shit" in blocked_words() and "kill" not in blocked_words()
