@@ -120,6 +120,25 @@ def key_phrases(body: str, *, max_words: int = 4, limit: int = 8,
     return sorted(best.values(), key=lambda p: -p.score)[:limit]
 
 
+def topic_words(body: str, *, limit: int = 3) -> list[str]:
+    """The body's most repeated content words and word pairs ("draft", "gas daily"),
+    in their first surface form: short subjects often are just the topic."""
+    words = [w.rstrip(".") for w in _WORD.findall(clean_body(body))[:400]]
+    counts: Counter[str] = Counter()
+    surface: dict[str, str] = {}
+    for a, b in zip(words, words[1:] + [""]):
+        if _is_stop(a) or a.isdigit():
+            continue
+        counts[a.lower()] += 2
+        surface.setdefault(a.lower(), a)
+        if b and not _is_stop(b) and not b.isdigit():
+            key = f"{a.lower()} {b.lower()}"
+            counts[key] += 3
+            surface.setdefault(key, f"{a} {b}")
+    ranked = [k for k, c in counts.most_common() if c >= 4]
+    return [surface[k] for k in ranked[:limit]]
+
+
 def shorten(text: str, max_chars: int) -> str:
     """Cut at a word boundary to fit ``max_chars``; drop dangling stop words and
     punctuation. Words are never split, so a number or date is kept whole or not at all."""

@@ -161,15 +161,19 @@ async def _from_model(services: Services, request: SubjectLineRequest, signals: 
         return None, [], "timeout"
     prompt = build_prompt(request, signals, profile, budget_tokens=services.settings
                           .prompt_token_budget, count_tokens=token_counter(services))
+    model_deadline = deadline - reserve_ms / 1000.0
     try:
         completion = await services.llm.complete(
             prompt.messages, max_tokens=48, temperature=0.7, stop=["\n\n\n", "Email:"],
-            deadline=deadline - reserve_ms / 1000.0)
+            deadline=model_deadline)
     except LLMTimeout:
         return None, [], "timeout"
     except LLMError as exc:
         log.warning("subject-line model call failed: %s", exc)
         return None, [], "llm_error"
+    if time.monotonic() >= model_deadline:
+        # Generation stops itself at the deadline: what came back is cut off mid-way.
+        return None, [], "timeout"
     lines = split_model_output(completion.text, limit=max(request.n * 2, 6))
     return completion.model, [Candidate(t, "llm") for t in lines], None
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.schemas.common import CheckResult
-from guardrails.subject_phrases import capitalize_first, key_phrases, shorten
+from guardrails.subject_phrases import capitalize_first, key_phrases, shorten, topic_words
 from guardrails.subject_rules import rule_subject_lines
 
 Origin = Literal["llm", "history", "body"]
@@ -131,13 +131,15 @@ def history_candidates(signals: Signals, *, limit: int = 4) -> list[Candidate]:
 
 def body_candidates(body: str, *, brand: str | None, tone: str | None, max_chars: int,
                     limit: int = 10) -> list[Candidate]:
-    """Grounded rule templates plus key phrases of the body."""
+    """Grounded rule templates, key phrases (and their last two words, usually the
+    head noun) and the body's topic words."""
     texts = rule_subject_lines(body, brand=brand, tone=tone, max_chars=max_chars, limit=limit)
     seen = {t.lower() for t in texts}
-    for p in key_phrases(body, limit=6):
-        for t in (p.text, " ".join(p.text.split()[-2:])):
-            t = capitalize_first(shorten(t, max_chars))
-            if len(t) >= 3 and t.lower() not in seen:
-                seen.add(t.lower())
-                texts.append(t)
+    phrases = [t for p in key_phrases(body, limit=6)
+               for t in (p.text, " ".join(p.text.split()[-2:]))]
+    for t in phrases + topic_words(body):
+        t = capitalize_first(shorten(t, max_chars))
+        if len(t) >= 3 and t.lower() not in seen:
+            seen.add(t.lower())
+            texts.append(t)
     return [Candidate(t, "body") for t in texts]

@@ -3,6 +3,8 @@
 Claims (numbers, prices, percentages, dates, deadlines, "free") must be in the
 campaign body, so only the body and brand are grounding sources — never the
 recipient's history: a past subject's "50% off" says nothing about this campaign.
+The body is also passed as untrusted: a campaign pasted from elsewhere may carry
+injected instructions or links, which must never be echoed into a subject.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def guard(candidates: list[Candidate], *, body: str, brand: str | None, limits: 
     from guardrails import CheckContext, check
 
     ctx = CheckContext(task="subject_line", sources=[body] + ([brand] if brand else []),
-                       untrusted=[], max_chars=limits.max_chars,
+                       untrusted=[body], max_chars=limits.max_chars,
                        banned_words=list(limits.banned_words), emoji_allowed=limits.emoji,
                        language=None)
     kept: list[Candidate] = []

@@ -32,12 +32,19 @@ class Weights:
     preference: float = 2.0
     authorship: float = 1.2
     style: float = 0.3
+    brevity: float = 0.0
     prior_llm: float = 0.05
     prior_history: float = 0.0
     prior_body: float = 0.0
     first_bonus: float = 0.05  # a source's own first choice (the model's, the top phrase)
 
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, f) for f in FEATURES], dtype=np.float32)
 
+
+# Column order of the feature matrix; each name is also a ``Weights`` field.
+FEATURES = ("relevance", "preference", "authorship", "style", "brevity", "prior_llm",
+            "prior_history", "prior_body", "first_bonus")
 DEFAULT_WEIGHTS = Weights()
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -48,11 +55,9 @@ def _sims(vecs: np.ndarray, past: list[PastSubject], past_vecs: np.ndarray) -> n
     return vecs @ past_vecs.T
 
 
-def score(candidates: list[Candidate], *, embed: Embed, body: str, signals: Signals,
-          profile: style.StyleProfile, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
-    """Set ``candidate.score`` (0..1) on each candidate; returns their unit vectors."""
-    if not candidates:
-        return np.zeros((0, 0), dtype=np.float32)
+def feature_matrix(candidates: list[Candidate], *, embed: Embed, body: str, signals: Signals,
+                   profile: style.StyleProfile) -> tuple[np.ndarray, np.ndarray]:
+    """(features [k, len(FEATURES)], candidate unit vectors [k, dim])."""
     groups = [signals.opened, signals.ignored, signals.sent]
     texts = [body] + [c.text for c in candidates] + [p.subject for g in groups for p in g]
     vecs = embed(texts)
@@ -61,44 +66,57 @@ def score(candidates: list[Candidate], *, embed: Embed, body: str, signals: Sign
     split = np.cumsum([len(g) for g in groups])[:-1]
     opened_v, ignored_v, sent_v = np.split(rest, split) if len(rest) else (rest, rest, rest)
 
-    relevance = cand @ body_vec
+    feats = np.zeros((len(candidates), len(FEATURES)), dtype=np.float32)
+    feats[:, 0] = cand @ body_vec
     so = _sims(cand, signals.opened, opened_v)
     si = _sims(cand, signals.ignored, ignored_v)
-    pref = np.zeros(len(candidates), dtype=np.float32)
     if so.shape[1]:
-        pref += so.max(axis=1)
+        feats[:, 1] += so.max(axis=1)
     if si.shape[1]:
-        pref -= si.max(axis=1)
-    auth = np.zeros(len(candidates), dtype=np.float32)
+        feats[:, 1] -= si.max(axis=1)
     if signals.sent:
         support = np.array([max(p.similarity, 0.0) for p in signals.sent], dtype=np.float32)
-        auth = (_sims(cand, signals.sent, sent_v) * support[None, :]).max(axis=1)
+        feats[:, 2] = (_sims(cand, signals.sent, sent_v) * support[None, :]).max(axis=1)
     seen_first: set[str] = set()
     for i, c in enumerate(candidates):
-        prior = {"llm": weights.prior_llm, "history": weights.prior_history,
-                 "body": weights.prior_body}[c.origin]
+        feats[i, 3] = style.fit(c.text, profile)
+        feats[i, 4] = max(0.0, 1.0 - len(c.text.split()) / 10.0)
+        feats[i, 5 + ("llm", "history", "body").index(c.origin)] = 1.0
         if c.origin not in seen_first:
             seen_first.add(c.origin)
-            prior += weights.first_bonus
-        raw = (weights.relevance * float(relevance[i]) + weights.preference * float(pref[i])
-               + weights.authorship * float(auth[i])
-               + weights.style * style.fit(c.text, profile) + prior)
-        c.score = round(1.0 / (1.0 + math.exp(-3.0 * (raw - 0.5))), 4)
-    return cand
+            feats[i, 8] = 1.0
+    return feats, cand
+
+
+def score(candidates: list[Candidate], *, embed: Embed, body: str, signals: Signals,
+          profile: style.StyleProfile, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
+    """Set ``candidate.score`` (0..1) on each candidate; returns their unit vectors."""
+    if not candidates:
+        return np.zeros((0, 0), dtype=np.float32)
+    feats, vecs = feature_matrix(candidates, embed=embed, body=body, signals=signals,
+                                 profile=profile)
+    raw = feats @ weights.vector()
+    for c, r in zip(candidates, raw):
+        c.score = round(1.0 / (1.0 + math.exp(-3.0 * (float(r) - 0.5))), 4)
+    return vecs
 
 
 def pick(candidates: list[Candidate], vecs: np.ndarray, n: int,
          max_similarity: float = 0.9) -> list[Candidate]:
-    """The best ``n`` candidates, skipping any too close to one already picked."""
+    """The best ``n`` candidates, skipping any too close to one already picked; if
+    that leaves fewer than ``n``, the next best with different wording fill up."""
     order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     chosen: list[int] = []
-    for i in order:
-        text = candidates[i].text.lower()
-        if any(candidates[j].text.lower() == text for j in chosen):
-            continue
-        if vecs.size and any(float(vecs[i] @ vecs[j]) > max_similarity for j in chosen):
-            continue
-        chosen.append(i)
-        if len(chosen) >= n:
-            break
+    for strict in (True, False):
+        for i in order:
+            if len(chosen) >= n:
+                break
+            text = candidates[i].text.lower()
+            if i in chosen or any(candidates[j].text.lower() == text for j in chosen):
+                continue
+            if strict and vecs.size and any(float(vecs[i] @ vecs[j]) > max_similarity
+                                            for j in chosen):
+                continue
+            chosen.append(i)
+    chosen.sort(key=lambda i: -candidates[i].score)
     return [candidates[i] for i in chosen]
