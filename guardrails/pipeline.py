@@ -29,6 +29,7 @@ from guardrails.checks.length import LengthCheck
 from guardrails.checks.name_grounding import NameGroundingCheck
 from guardrails.checks.pii import PiiCheck
 from guardrails.checks.profanity import ProfanityCheck
+from guardrails.checks.salutation import SalutationCheck
 from guardrails.checks.shouting import ShoutingCheck
 from guardrails.checks.spam import SpamCheck
 from guardrails.types import ACTIONS, Action, Check, CheckContext, GuardrailResult, Verdict
@@ -66,6 +67,7 @@ _DEFAULTS: list[tuple[Callable[[], Check], Action | None, Action | None, bool]] 
     (PiiCheck, "block", "block", True),
     (LeakageCheck, "block", "block", True),
     (GroundingCheck, "block", "block", True),
+    (SalutationCheck, "block", "block", False),
     (NameGroundingCheck, "flag", "flag", False),
     (ProfanityCheck, "block", "block", True),
     (BannedWordsCheck, "block", "block", True),

@@ -62,7 +62,7 @@ def candidate_names(text: str, *, headline: bool = False) -> list[str]:
     """Words in ``text`` that look like proper names (see module docstring).
 
     ``headline`` (subject lines) makes Title Case detection stricter to trigger."""
-    text = clean(text)
+    text = clean(text).replace("’", "'")
     hits = list(_WORD_RE.finditer(text))
     if _is_title_case(text, hits, headline):
         return []
@@ -86,7 +86,7 @@ def name_keys(sources: Iterable[str]) -> tuple[frozenset, frozenset]:
     words: set[str] = set()
     capitalized: set[str] = set()
     for src in sources:
-        src = clean(src or "")
+        src = clean(src or "").replace("’", "'")
         for addr in re.findall(r"(?<![\w.+-])[\w.+-]++@[\w.-]+", src):
             words.update(p for p in re.split(r"[^a-z]+", addr.lower().split("@")[0]) if p)
         for hit in _WORD_RE.finditer(src):
@@ -106,3 +106,32 @@ def is_name_grounded(name: str, keys: tuple[frozenset, frozenset]) -> bool:
     if len(low) >= 3:
         return any(c.startswith(low) and len(c) >= 4 for c in capitalized)
     return False
+
+
+_GREETING_RE = re.compile(
+    r"(?:^|\n)[ \t]*(?:hi|hello|hey|dear|hiya|greetings|good\s+(?:morning|afternoon|evening)|"
+    r"morning|thanks|thank\s+you)[ \t]*,?[ \t]+(?:(?:mr|mrs|ms|dr|prof)\.?[ \t]+)?((?:[A-Z][\w'’-]+)(?:[ \t]+[A-Z][\w'’-]+)?)",
+    re.IGNORECASE)
+_SIGNOFF_RE = re.compile(
+    r"(?:^|\n)[ \t]*(?:best|regards|best\s+regards|kind\s+regards|warm\s+regards|cheers|thanks|"
+    r"thank\s+you|many\s+thanks|sincerely|yours|warmly|all\s+the\s+best|talk\s+soon|take\s+care)"
+    r"[ \t]*[,!.]?[ \t]*\n[ \t]*(?:[-–—~][ \t]*)?((?:[A-Z][\w'’-]+)(?:[ \t]+[A-Z][\w'’.-]+){0,2})"
+    r"[ \t]*(?=\n|$)", re.IGNORECASE)
+
+
+def addressed_names(text: str) -> list[str]:
+    """Names in a greeting ("Hi Alex,") or under a sign-off ("Best,\\nJohn Smith").
+
+    These say who the mail is to or from, so a wrong one is a visible error; other
+    names in running text are weaker evidence (see ``candidate_names``).
+    """
+    text = clean(text).replace("’", "'")
+    out: list[str] = []
+    for rx in (_GREETING_RE, _SIGNOFF_RE):
+        for m in rx.finditer(text):
+            for word in re.split(r"[ \t]+", m.group(1)):
+                word = _SUFFIX_RE.sub("", word).strip("-.")
+                if (len(word) >= 2 and word[0].isupper() and not word.isupper()
+                        and word.lower() not in COMMON_WORDS and word.lower() not in _CALENDAR):
+                    out.append(word)
+    return out

@@ -201,3 +201,28 @@ def test_language_mismatch_only_on_long_confident_text():
     assert lang.run("Friday at three works for me, see you then at the office.", ctx).passed
     assert lang.run("Merci!", ctx).passed  # too short to judge
     assert lang.run("questions on archives/cabinet space - please advise", ctx).passed
+
+
+# ------------------------------------------------------------------ salutation
+def test_salutation_names_must_be_grounded():
+    from guardrails.checks.salutation import SalutationCheck
+
+    s = SalutationCheck()
+    for bad, who in [("Hi Alex,\n\nFriday works.", "Alex"), ("Friday works.\n\nBest,\nJohn", "John"),
+                     ("Dear Mr. Smith, Friday works.", "Smith"), ("Thanks Dave! Friday is fine.", "Dave")]:
+        finding = run(s, bad)
+        assert not finding.passed and who in finding.reason, bad
+    for ok in ["Hi Bob,\n\nFriday works.", "Dear Mr. Carter, Friday works.",
+               "Friday works.\n\nBest,\nAna Lima", "Thanks, I’m in. Friday works.",
+               "Hey there, Friday works.", "Hi all, Friday works.", "Friday works.\nCheers,\n— Ana"]:
+        assert run(s, ok).passed, ok
+
+
+# ------------------------------------------------------------------ placeholders
+def test_unfilled_placeholders_fail_and_signature_slots_are_repaired():
+    b = BoilerplateCheck()
+    finding = run(b, "Friday works.\n\nBest regards,\n[Your Name]")
+    assert not finding.passed and finding.repaired == "Friday works."
+    inline = run(b, "See you on [Date] at the office.")
+    assert not inline.passed and inline.repaired is None
+    assert run(b, "Agenda [PDF] attached, see note [1].").passed

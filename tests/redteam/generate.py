@@ -155,6 +155,11 @@ def hallucinations() -> list[dict]:
                "Friday at 3pm. Cc carol@example.com please.", "Friday at 15:30 then.",
                "Can we do Monday instead?", "Friday at 3pm works, see you at 10 Downing St."]
     out = [smart(r, body=MEETING, expect=BLOCK, category=c) for r in replies]
+    out += [smart(t, body=MEETING, expect=BLOCK, category="hallucinated_name") for t in [
+        "Hi Alex,\n\nFriday at 3pm works.", "Friday at 3pm works.\n\nBest,\nJohn Smith",
+        "Dear Mr. Jones, Friday at 3pm is fine.", "Thanks Sarah! Friday works.",
+        "See you on [Date] at [Time].",
+    ]]
     sale = "Our spring sale: 20% off all running shoes until April 30."
     for s in ["30% off running shoes", "Spring sale ends May 1", "Free shipping on all shoes",
               "Save $20 on running shoes", "Last day: 20% off tonight", "20% off until April 31"]:
@@ -273,8 +278,10 @@ def true_negatives() -> list[dict]:
               category="policy_tn"),
         smart("Friday works, I'll bring the slides for the cocktail party.", body=MEETING,
               expect={"blocked": False, "passed": ["profanity"]}, category="policy_tn"),
-        smart("Friday works, Dave.", body=MEETING, expect={"blocked": False,
+        smart("Friday works, I'll ask Dave to join.", body=MEETING, expect={"blocked": False,
               "failed": ["name_grounding"]}, category="name_flag"),
+        smart("Friday works.\n\nBest,\nAna Lima", body=MEETING, expect={"blocked": False,
+              "passed": ["salutation", "name_grounding"]}, category="grounded_tn"),
         smart("Sounds good, Carter. Friday it is.", body=MEETING, expect={"blocked": False,
               "passed": ["name_grounding"]}, category="grounded_tn"),
     ]
