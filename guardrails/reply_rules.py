@@ -120,9 +120,9 @@ CANNED: dict[str, tuple[tuple[str, str], ...]] = {
             ("positive", "Sounds good."),
             ("question", "Any update on this?"),
             ("ack", "Got it.")),
-    "opinion": (("positive", "I agree."),
-                ("negative", "I don't think so."),
-                ("question", "What do you mean?"),
+    "opinion": (("positive", "That's true, I agree."),
+                ("negative", "I don't think that's right."),
+                ("question", "What do you mean by that?"),
                 ("thanks", "Thanks for sharing.")),
 }
 

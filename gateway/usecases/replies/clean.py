@@ -36,6 +36,11 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'“])")
 _SCAFFOLD = re.compile(r"<<<|>>>|UNTRUSTED|###|\bemail:|\bthe user\b|\bassistant\b",
                        re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9']+")
+# The instruct model's assistant habits: refusals and self-references are never a reply.
+_ASSISTANT_TALK = re.compile(
+    r"\b(as an ai|an ai (language )?model|language model|i (can't|cannot|can not) (help|assist) "
+    r"with (that|this)|i'm (just )?an? (ai|assistant)|how can i (help|assist) you)\b",
+    re.IGNORECASE)
 
 
 def _strip_quotes(text: str) -> str:
@@ -53,6 +58,16 @@ def first_sentences(text: str, k: int) -> str:
     if parts and len(parts[0].split()) <= 2:
         k += 1
     return " ".join(parts[:k])
+
+
+def drop_unfinished(text: str) -> str:
+    """Drop a trailing sentence the model did not finish (hit its token limit), when a
+    finished one precedes it."""
+    t = text.rstrip()
+    if not t or t[-1] in ".!?)\"'”":
+        return t
+    parts = [p for p in _SENTENCE.split(t) if p.strip()]
+    return " ".join(parts[:-1]) if len(parts) > 1 else t
 
 
 def cut_to(text: str, max_chars: int) -> str:
@@ -102,16 +117,16 @@ def clean(raw: str, *, incoming: str, max_sentences: int = 2, max_chars: int = 2
     lines = [ln for ln in lines if not _SIGNOFF_ONLY.match(ln)]
     text = re.split(r"\s+(?:\d[.)]|[-*•])\s+", " ".join(lines))[0]  # inline "1. a 2. b" lists
     text = _strip_quotes(_PREAMBLE.sub("", text, count=1))
-    if _SCAFFOLD.search(text):
+    if _SCAFFOLD.search(text) or _ASSISTANT_TALK.search(text):
         return None
     text = _PLACEHOLDER.sub("", text)
     text = re.sub(r"\s+", " ", text).strip(" -–—:")
     text = re.sub(r"\s+([,.!?])", r"\1", text)
-    text = first_sentences(text, max_sentences)
+    text = drop_unfinished(first_sentences(text, max_sentences))
     text = cut_to(text, max_chars)
     if len(_WORD.findall(text.lower())) < 1 or len(text) < 2:
         return None
-    if overlap(text, incoming) > 0.8 and len(text.split()) > 4:
+    if any(overlap(p, incoming) > 0.7 and len(p.split()) > 4 for p in _SENTENCE.split(text)):
         return None  # the model parroted the email back
     return text[:1].upper() + text[1:]
 
