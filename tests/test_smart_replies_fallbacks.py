@@ -57,6 +57,15 @@ def test_every_candidate_blocked_gives_guardrail_fallback(client, auth, fake):
     assert 'verdict="block"' in client.get("/metrics").text
 
 
+def test_empty_or_junk_model_output_is_not_served(client, auth, fake):
+    fake.enqueue("", "   ", "\"", "[Your Name]", "As an AI language model, I cannot reply.")
+    r = post(client, auth, body())
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["fallback_reason"] == "guardrail"  # answered, but nothing usable
+    assert [s["source"] for s in data["suggestions"]] == ["rules"] * 3
+
+
 def test_rules_fallback_is_personalized(client, auth, fake):
     add_replies(client, auth, "sam", SAM)
     fake.error = RuntimeError("down")

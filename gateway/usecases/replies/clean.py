@@ -47,7 +47,7 @@ def _strip_quotes(text: str) -> str:
     t = text.strip()
     while len(t) >= 2 and t[0] in _QUOTES and t[-1] in _QUOTES:
         t = t[1:-1].strip()
-    if t[:1] in _QUOTES and t.count(t[0]) == 1:
+    if t and t[0] in _QUOTES and t.count(t[0]) == 1:
         t = t[1:].strip()
     return t
 

@@ -1,0 +1,178 @@
+"""The smart-reply pipeline's parts, one at a time (no app, no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gateway.schemas.smart_replies import IncomingMessage
+from gateway.usecases.replies.clean import apply_style, clean, cut_to
+from gateway.usecases.replies.prompt import split_turns
+from gateway.usecases.replies.select import Candidate, pick_distinct
+from gateway.usecases.replies.style import build_profile, split_signoff
+from gateway.usecases.replies.trigger import decide
+from guardrails.reply_rules import (
+    Pair,
+    canned_candidates,
+    message_intent,
+    personal_candidates,
+    reply_intent,
+)
+
+INCOMING = "Can we move our Thursday meeting to Friday at 3pm?"
+
+
+def msg(**kw) -> IncomingMessage:
+    return IncomingMessage.model_validate({"from": "bob@example.com", "body": "Lunch?", **kw})
+
+
+@pytest.mark.parametrize("kw, reason", [
+    ({"from": "noreply@shop.example"}, "no_reply_sender"),
+    ({"from": "Shop <do-not-reply@shop.example>"}, "no_reply_sender"),
+    ({"from": "mailer-daemon@mx.example"}, "no_reply_sender"),
+    ({"headers": {"list-unsubscribe": "<https://x.example/u>"}}, "bulk_header"),
+    ({"headers": {"Precedence": "list"}}, "bulk_header"),
+    ({"headers": {"Auto-Submitted": "auto-replied"}}, "auto_submitted"),
+    ({"body": "Big sale!\nTo stop receiving these emails, click here."}, "bulk_footer"),
+    ({"body": "!!!"}, "empty_body"),
+    ({"body": "x " * 4000}, "long_body"),
+])
+def test_trigger_says_why_not(kw, reason):
+    d = decide(msg(**kw))
+    assert (d.triggered, d.reason) == (False, reason)
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"from": "Nora Reply <nora@example.com>"}, {"headers": {"Auto-Submitted": "no"}},
+    {"body": "Can you subscribe me to the design list?"},
+])
+def test_trigger_accepts_personal_mail(kw):
+    assert decide(msg(**kw)).triggered
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("Sure, here's a reply:\n\n\"Hi Bob,\nFriday at 3pm works for me!\nBest,\n[Your Name]\"",
+     "Friday at 3pm works for me!"),
+    ("Reply: Sounds good, thanks!", "Sounds good, thanks!"),
+    ("1. Yes, Friday works. 2. No, sorry.", "Yes, Friday works."),
+    ("Subject: Re: Thursday\n\nDear Bob,\n\nFriday is fine. See you. I will bring the notes.",
+     "Friday is fine. See you. I will bring the notes."),
+    ("Yes, Friday works. And also the multi-destination", "Yes, Friday works."),
+])
+def test_clean_keeps_the_reply_itself(raw, want):
+    assert clean(raw, incoming=INCOMING, max_sentences=3) == want
+
+
+@pytest.mark.parametrize("raw", [
+    "", "   ", "<<<UNTRUSTED>>> hi", "I'm sorry, I can't help with that.",
+    "As an AI language model, I cannot attend meetings.", INCOMING, "[Your Name]",
+])
+def test_clean_rejects_what_is_not_a_reply(raw):
+    assert clean(raw, incoming=INCOMING) is None
+
+
+def test_cut_to_never_splits_a_word():
+    out = cut_to("Friday works for me, and I will bring the slides and the notes.", 30)
+    assert len(out) <= 30 and out.endswith((".", "…"))
+    assert all(w in "Friday works for me, and I will bring the slides and the notes."
+               for w in out.rstrip(".…").split())
+
+
+def test_style_profile_learns_habits():
+    casual = build_profile(["yep, works. Cheers, Sam", "sure thing. Cheers, Sam",
+                            "nope, busy. Cheers, Sam"])
+    assert casual.signoff == "Cheers, Sam" and casual.greeting is None
+    assert casual.terse and casual.formality < 0.4 and casual.lowercase
+    formal = build_profile(["Dear Tom,\nThank you for your message. I would be glad to attend "
+                            "the meeting on Friday.\nBest regards,\nJane Doe"] * 2)
+    assert formal.greeting == "Dear" and formal.signoff == "Best regards, Jane Doe"
+    assert formal.formality > 0.6 and not formal.terse
+    assert build_profile([], signature="— Ana").signoff == "— Ana"
+    assert build_profile(["ok. Cheers, Sam"], signature="— Ana").signoff == "— Ana"
+
+
+def test_a_one_off_sign_off_is_not_a_habit():
+    assert build_profile(["Sure. Cheers, Sam", "ok", "fine", "yes"]).signoff is None
+
+
+def test_split_signoff():
+    assert split_signoff("Sounds good.\nBest regards,\nJane") == ("Sounds good.", "Best regards, Jane")
+    assert split_signoff("Thanks!") == ("Thanks!", None)
+
+
+def test_apply_style_dresses_and_fits():
+    casual = build_profile(["yep, works. Cheers, Sam"] * 3)
+    formal = build_profile(["Dear Tom,\nThank you, I would be glad to attend the meeting.\n"
+                            "Best regards,\nJane Doe"] * 2)
+    text = "Sure, I'll be there. I can't stay long though."
+    assert apply_style(text, casual, sender="bob@x.com", max_chars=200) == \
+        "sure, I'll be there. Cheers, Sam"
+    f = apply_style(text, formal, sender="Bob Smith <bob@x.com>", max_chars=200)
+    assert f == "Dear Bob,\nSure, I will be there. I cannot stay long though.\nBest regards, Jane Doe"
+    short = apply_style(text, formal, sender="bob@x.com", max_chars=60)
+    assert len(short) <= 60 and short.endswith("Jane Doe")
+
+
+@pytest.mark.parametrize("text, intent", [
+    (INCOMING, "scheduling"), ("Could you send me the report by Monday?", "request"),
+    ("Is the build green?", "yes_no_question"), ("What do you think of the logo?", "open_question"),
+    ("Thanks so much for the help!", "thanks"), ("I got the job!", "good_news"),
+    ("FYI the server will be down tonight.", "fyi"), ("That movie was great", "opinion"),
+])
+def test_message_intent(text, intent):
+    assert message_intent(text) == intent
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("Sounds good, thanks!", "positive"), ("Sorry, I can't make it.", "negative"),
+    ("Could you tell me more?", "question"), ("Thanks for letting me know.", "thanks"),
+    ("Got it, will check.", "ack"), ("No problem!", "positive"), ("Hmm.", "other"),
+])
+def test_reply_intent(text, intent):
+    assert reply_intent(text) == intent
+
+
+def test_canned_replies_cover_distinct_intents_for_every_message_intent():
+    for text in ("Lunch Friday?", "Please review the doc.", "FYI: moved to B2.", "Cool story"):
+        intents = [c.intent for c in canned_candidates(text)[:3]]
+        assert len(set(intents)) == 3, (text, intents)
+
+
+def test_personal_candidates_prefer_similar_short_replies():
+    pairs = [Pair("a", "Lunch tomorrow?", "yep, noon works", 0.9),
+             Pair("b", "Quarterly planning", "Here is my long answer " * 5, 0.95),
+             Pair("c", "Unrelated", "nope", 0.1),
+             Pair("d", "Lunch Friday?", "Yep, noon works!", 0.8)]
+    got = personal_candidates(pairs)
+    assert [c.text for c in got] == ["yep, noon works"]  # long, dissimilar and duplicate dropped
+    assert got[0].context_id == "a" and got[0].prior > 0.9
+
+
+def _cand(text, intent, score, source="llm"):
+    return Candidate(text=text, bare=text, source=source, intent=intent, prior=0.5, score=score)
+
+
+def test_pick_distinct_one_per_intent_and_no_near_duplicates():
+    cands = [_cand("Yes, works.", "positive", 0.9), _cand("Sure, fine.", "positive", 0.8),
+             _cand("Sorry, no.", "negative", 0.7), _cand("No way.", "negative", 0.6),
+             _cand("When?", "question", 0.5), _cand("Huh.", "other", 0.4)]
+    vecs = np.eye(6, dtype=np.float32)
+    vecs[4] = vecs[0]  # "When?" is a paraphrase of the first pick
+    assert pick_distinct(cands, vecs, 3) == [0, 2, 5]
+
+
+def test_pick_distinct_fills_after_the_chosen_ones():
+    cands = [_cand("Yes.", "positive", 0.9), _cand("Great!", "positive", 0.95, "rules"),
+             _cand("Why?", "question", 0.3, "rules")]
+    vecs = np.eye(3, dtype=np.float32)
+    first = pick_distinct(cands, vecs, 2, eligible=[0])
+    assert pick_distinct(cands, vecs, 2, chosen=first, eligible=[1, 2]) == [0, 2]
+
+
+def test_split_turns_builds_a_chat_transcript():
+    msgs = [{"role": "system", "content": "sys"},
+            {"role": "user", "content": "q1\n### ASSISTANT\na1\n### USER\nq2"}]
+    assert split_turns(msgs) == [{"role": "system", "content": "sys"},
+                                 {"role": "user", "content": "q1"},
+                                 {"role": "assistant", "content": "a1"},
+                                 {"role": "user", "content": "q2"}]
