@@ -38,7 +38,7 @@ def deobfuscate(text: str) -> str:
 
 @dataclass(frozen=True)
 class Entity:
-    kind: str  # url, email, phone, date, time, money, percent, weekday, number
+    kind: str  # url, email, phone, date, time, money, percent, relative, weekday, number
     text: str
     start: int
     end: int
@@ -115,6 +115,24 @@ _WORD_NUMBERS = {
     "dozen": 12, "half": 50, "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5,
 }
 WORD_NUMBER_RE = re.compile(r"\b(" + "|".join(_WORD_NUMBERS) + r")\b", re.IGNORECASE)
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+# A spelled-out amount with its unit: "twenty-five dollars", "ten percent", "three pm".
+WORD_QUANTITY_RE = re.compile(
+    rf"\b(?:({_TENS})(?:[\s-]({_UNITS}))?|({_TEENS}|{_UNITS})|(a\s+hundred|one\s+hundred))\s+"
+    r"(dollars?|bucks|euros?|pounds?|percent|per\s?cent|o'?clock|p\.?m\.?|a\.?m\.?)(?![a-z])",
+    re.IGNORECASE)
+_REL = {"today": ("day", 0), "tonight": ("day", 0), "this morning": ("day", 0),
+        "this afternoon": ("day", 0), "this evening": ("day", 0), "later today": ("day", 0),
+        "tomorrow": ("day", 1), "yesterday": ("day", -1), "last night": ("day", -1),
+        "this week": ("week", 0), "next week": ("week", 1), "last week": ("week", -1),
+        "this weekend": ("weekend", 0), "the weekend": ("weekend", 0),
+        "next weekend": ("weekend", 1), "last weekend": ("weekend", -1),
+        "this month": ("month", 0), "next month": ("month", 1), "last month": ("month", -1),
+        "this year": ("year", 0), "next year": ("year", 1), "last year": ("year", -1)}
+RELATIVE_RE = re.compile(r"\b(" + "|".join(sorted(_REL, key=len, reverse=True)) + r")\b",
+                         re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -276,6 +294,21 @@ def extract(text: str) -> list[Entity]:
         value = to_decimal(hit.group(1))
         if value is not None:
             m.add("percent", hit.start(), hit.end(), {("percent", value)})
+    for hit in WORD_QUANTITY_RE.finditer(m.current):
+        value = _word_value(hit)
+        unit = hit.group(5).lower().replace(" ", "")
+        if unit.startswith("per"):
+            m.add("percent", hit.start(), hit.end(), {("percent", value)})
+        elif unit.rstrip("s") in ("dollar", "buck", "euro", "pound"):
+            m.add("money", hit.start(), hit.end(), {("money", _CUR_WORD[unit], value)})
+        elif unit.startswith("o"):
+            m.add("time", hit.start(), hit.end(), _clock_keys(int(value), 0))
+        else:
+            mins = _ampm_minutes(int(value), 0, unit)
+            if mins is not None:
+                m.add("time", hit.start(), hit.end(), {("time", mins)})
+    for hit in RELATIVE_RE.finditer(m.current):
+        m.add("relative", hit.start(), hit.end(), {("relative",) + _REL[hit.group(1).lower()]})
     for hit in WEEKDAY_RE.finditer(m.current):
         word = (hit.group(1) or hit.group(2)).lower()
         m.add("weekday", hit.start(), hit.end(), {("weekday", _WEEKDAYS[word])})
@@ -295,6 +328,15 @@ def extract(text: str) -> list[Entity]:
             m.add("number", hit.start(), hit.end(), {("number", value)})
     m.entities.sort(key=lambda e: e.start)
     return m.entities
+
+
+def _word_value(hit: re.Match) -> Decimal:
+    tens, unit, small, hundred = hit.group(1), hit.group(2), hit.group(3), hit.group(4)
+    if hundred:
+        return Decimal(100)
+    if tens:
+        return Decimal(_WORD_NUMBERS[tens.lower()] + (_WORD_NUMBERS[unit.lower()] if unit else 0))
+    return Decimal(_WORD_NUMBERS[small.lower()])
 
 
 def _mid_sentence(text: str, pos: int) -> bool:

@@ -226,3 +226,14 @@ def test_unfilled_placeholders_fail_and_signature_slots_are_repaired():
     inline = run(b, "See you on [Date] at the office.")
     assert not inline.passed and inline.repaired is None
     assert run(b, "Agenda [PDF] attached, see note [1].").passed
+
+
+def test_grounding_relative_dates_and_spelled_amounts():
+    g = GroundingCheck()
+    ctx = CheckContext(sources=("Can you send the deck tomorrow? Budget is $25, 10% buffer.",))
+    for ok in ["Sure, tomorrow works.", "Yes, twenty-five dollars is fine.", "Ten percent it is."]:
+        assert g.run(ok, ctx).passed, ok
+    for bad, what in [("I'll send it next week.", "next week"), ("Sure, tonight.", "tonight"),
+                      ("Thirty dollars then.", "Thirty dollars"), ("See you at three pm.", "three pm")]:
+        finding = g.run(bad, ctx)
+        assert not finding.passed and what in finding.reason, bad

@@ -1,7 +1,8 @@
 """Grounding: every factual span of the output must come from the sources.
 
-Numbers, money, percentages, dates, times, weekdays, links, email addresses and phone
-numbers in a candidate are extracted and normalized (``guardrails.normalize``); each
+Numbers, money, percentages, dates, relative dates ("tomorrow", "next week"), times,
+weekdays, links, email addresses and phone numbers (also spelled-out amounts: "twenty
+dollars", "three pm") in a candidate are extracted and normalized (``guardrails.normalize``); each
 must match something in the sources ("Friday 3pm" is grounded by "Friday at 3pm",
 "$20" by "20 dollars"). For subject lines, promotional claims ("free", "today only",
 "last chance") are facts too: the campaign body must make them.
@@ -15,15 +16,11 @@ from guardrails.normalize import extract, is_grounded, source_keys
 from guardrails.types import CheckContext, Finding
 
 # Claim -> words that ground it in the campaign body. A deadline claim is grounded by
-# any stated deadline; "today"/"tonight"/"tomorrow" only by themselves.
+# any stated deadline. ("today", "this weekend" are relative dates: facts, in normalize.)
 _DEADLINE = ("until", "ends", "ending", "expires", "expire", "deadline", "last", "final",
              "through", "only", "limited", "hours left", "today", "tonight", "midnight")
 SUBJECT_CLAIMS: dict[str, tuple[str, ...]] = {
     "free": ("free",),
-    "today": ("today",),
-    "tonight": ("tonight",),
-    "tomorrow": ("tomorrow",),
-    "this weekend": ("weekend",),
     "last chance": _DEADLINE,
     "last day": _DEADLINE,
     "final hours": _DEADLINE,
