@@ -76,6 +76,10 @@ class Settings(BaseSettings):
                                      description="Model samples per request (over-generation).")
     smart_reply_max_tokens: int = Field(default=20, ge=8, le=256,
                                         description="Tokens per model sample.")
+    smart_reply_model_budget_ms: int = Field(default=800, ge=50, le=60_000,
+                                             description="Most time spent sampling the model "
+                                                         "when the request sets no deadline_ms "
+                                                         "(the latency target).")
     smart_reply_margin_ms: int = Field(default=300, ge=0, le=10_000,
                                        description="Time kept after the model for guardrails "
                                                    "and selection.")

@@ -33,6 +33,16 @@ def test_slow_model_is_dropped_and_rules_answer_in_time(client, auth, fake):
     assert 'source="rules",task="smart_reply"' in metrics
 
 
+def test_without_a_deadline_the_settings_budget_applies(client, auth, fake):
+    fake.enqueue("Friday works for me.", delay_s=30.0)
+    payload = body()
+    del payload["deadline_ms"]
+    data = post(client, auth, payload).json()
+    assert data["fallback_reason"] == "timeout"
+    assert data["latency_ms"] < 30_000
+    assert [s["source"] for s in data["suggestions"]] == ["rules"] * 3
+
+
 def test_model_down_falls_back_to_rules(client, auth, fake):
     fake.error = RuntimeError("connection refused")
     r = post(client, auth, body())

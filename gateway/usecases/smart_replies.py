@@ -87,8 +87,12 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     s = services.settings
     deadline_ms = request.deadline_ms or s.smart_reply_deadline_ms
     deadline = started + deadline_ms / 1000.0
-    # Keep a margin for guardrails and selection, but never less than half the budget.
+    # Keep a margin for guardrails and selection (at most half the deadline). Without an
+    # explicit deadline from the client, sampling also stops at the model budget (the
+    # latency target); a client that asks for a long deadline is willing to wait.
     model_deadline = deadline - min(s.smart_reply_margin_ms, deadline_ms * 0.5) / 1000.0
+    if request.deadline_ms is None:
+        model_deadline = min(model_deadline, started + s.smart_reply_model_budget_ms / 1000.0)
     msg = request.message
     tenant = str(tenant_id)
 
