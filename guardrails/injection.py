@@ -31,6 +31,11 @@ _HTML_HIDDEN_RE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?![.\d])"
     r"|color\s*:\s*(?:#fff(?:fff)?|white)\b|<!--", re.IGNORECASE)
 
+# Elements a mail client renders invisibly, and HTML comments: the reader never sees them.
+_HIDDEN_ELEMENT_RE = re.compile(
+    r"<(\w+)[^>]*style\s*=\s*[\"'][^\"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
+    r"font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]))[^>]*>.{0,5000}?</\1\s*>"
+    r"|<!--.{0,5000}?-->", re.IGNORECASE | re.DOTALL)
 _V_IGNORE = r"(?:ignore|disregard|forget|override|bypass|skip|drop)"
 _PREVIOUS = r"(?:all\s+|any\s+|the\s+|your\s+|of\s+)*(?:previous|prior|above|earlier|preceding|former|original|system|existing)?"
 # Not "message"/"email": "please disregard the previous message" is ordinary mail.
@@ -152,19 +157,23 @@ def scan_input(text: str) -> InjectionReport:
     """Scan hostile input (an incoming email) for instructions aimed at the model.
 
     Offsets in ``spans`` refer to ``text`` as given. Hidden characters are a reason on
-    their own; the patterns are then matched on the sanitized text mapped back to the
-    original offsets.
+    their own; the patterns are then matched on the text with them deleted ("ig\u200bnore"
+    reads "ignore"), and spans are mapped back to the original offsets.
     """
     text = text or ""
     reasons: list[str] = []
     spans: list[tuple[int, int]] = []
     if _hidden_count(text) >= 3:
         reasons.append("hidden-characters")
-    # Scan a copy with hidden characters blanked (same length, offsets preserved).
-    visible = _HIDDEN_RE.sub(" ", text)
+    keep = [i for i, ch in enumerate(text) if not _HIDDEN_RE.match(ch)]
+    visible = "".join(text[i] for i in keep)
     folded = unicodedata.normalize("NFKC", visible)
     if len(folded) == len(visible):
         visible = folded
+    for m in _HIDDEN_ELEMENT_RE.finditer(visible):
+        if "hidden-html" not in reasons:
+            reasons.append("hidden-html")
+        spans.append((m.start(), m.end()))
     for reason, rx in PATTERNS:
         covered = -1  # end of this pattern's last span: later hits inside it add nothing
         for hit in rx.finditer(visible):
@@ -178,7 +187,7 @@ def scan_input(text: str) -> InjectionReport:
                 end = _paragraph_end(visible, end + 1)
             spans.append((_sentence_start(visible, start), end))
             covered = end
-    if _HTML_HIDDEN_RE.search(visible):
+    if "hidden-html" not in reasons and _HTML_HIDDEN_RE.search(visible):
         reasons.append("hidden-html")
     for hit in _BASE64_RE.finditer(visible):
         decoded = _decoded_base64(hit.group())
@@ -189,7 +198,11 @@ def scan_input(text: str) -> InjectionReport:
             inner = scan_input(decoded)
             if inner.suspicious:
                 reasons.extend(r for r in ("base64-" + x for x in inner.reasons) if r not in reasons)
-    return InjectionReport(suspicious=bool(reasons), reasons=reasons, spans=_merge(spans),
+    def original(a: int, b: int) -> tuple[int, int]:
+        return (keep[a] if a < len(keep) else len(text), keep[b - 1] + 1 if b > 0 else 0)
+
+    return InjectionReport(suspicious=bool(reasons), reasons=reasons,
+                           spans=_merge([original(a, b) for a, b in spans if b > a]),
                            sanitized=sanitize(text))
 
 

@@ -31,8 +31,16 @@ _OBFUSCATED_DOT_RE = re.compile(r"\s?[\[({]\s?(?:\.|dot)\s?[\])}]\s?", re.IGNORE
 _OBFUSCATED_AT_RE = re.compile(r"\s?[\[({]\s?at\s?[\])}]\s?", re.IGNORECASE)
 
 
+# Cyrillic/Greek letters that render like Latin ones: "еvil.io" (Cyrillic е) must still
+# be seen as a link, and as the same link as "evil.io".
+_CONFUSABLES = str.maketrans("асеіјорхуѕԁһԛԝаАВСЕНІЈКМОРТХУЅΑΒΕΗΙΚΜΝΟΡΤΧΥΖοϲ",
+                             "aceijopxysdhqwaABCEHIJKMOPTXYSABEHIKMNOPTXYZoc")
+
+
 def deobfuscate(text: str) -> str:
-    """Undo link/address defanging ("evil[.]com", "x (at) y [dot] io") so it is seen."""
+    """Undo link/address defanging ("evil[.]com", "x (at) y [dot] io") and look-alike
+    letters, so hidden links are seen."""
+    text = text.translate(_CONFUSABLES)
     return _OBFUSCATED_AT_RE.sub("@", _OBFUSCATED_DOT_RE.sub(".", text))
 
 

@@ -41,11 +41,21 @@ class CheckContext:
     # shared by every candidate checked against this context.
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def memo(self, key: str, build):
+    def memo(self, key, build):
         """Compute ``build()`` once per context (sources are fixed for a request)."""
         if key not in self._memo:
             self._memo[key] = build()
         return self._memo[key]
+
+    def keys_of(self, texts) -> set:
+        """Union of the entity keys of ``texts``, each text extracted once per context."""
+        from guardrails.normalize import source_keys
+
+        out: set = set()
+        for text in texts:
+            if text and text.strip():
+                out |= self.memo(("keys", text), lambda t=text: source_keys([t]))
+        return out
 
     @property
     def source_texts(self) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from guardrails.normalize import extract, is_grounded, source_keys
+from guardrails.normalize import extract, is_grounded
 from guardrails.types import CheckContext, Finding
 
 # Claim -> words that ground it in the campaign body. A deadline claim is grounded by
@@ -44,7 +44,7 @@ class GroundingCheck:
     name = "grounding"
 
     def run(self, text: str, ctx: CheckContext) -> Finding:
-        keys = ctx.memo("grounding.keys", lambda: source_keys(ctx.source_texts))
+        keys = ctx.memo("grounding.keys", lambda: ctx.keys_of(ctx.source_texts))
         missing = [e.text for e in extract(text) if not is_grounded(e, keys)]
         if ctx.task == "subject_line":
             corpus = " \n".join(ctx.source_texts)

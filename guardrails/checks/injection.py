@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from guardrails.injection import scan_input, strip_spans
-from guardrails.normalize import clean, extract, is_grounded, source_keys
+from guardrails.normalize import clean, extract, is_grounded
 from guardrails.types import CheckContext, Finding
 
 _ADDRESS_KINDS = ("url", "email", "phone")
@@ -51,15 +51,17 @@ class _Untrusted:
         tainted: list[str] = []
         for text in ctx.untrusted_texts:
             report = scan_input(text)
-            if report.spans:
+            if report.suspicious:
                 self.injected.extend(report.injected_text(text))
                 stripped[text] = strip_spans(text, report.spans)
                 tainted.append(text)
-        # Addresses: a text that talks to the model taints every address in it (the
-        # instruction and the link can be paragraphs apart); only trusted text clears one.
-        self.injected_keys = source_keys(tainted) if tainted else set()
+        # Addresses: a text that talks to the model (or hides text from its reader)
+        # taints every address in it — the instruction and the link can be paragraphs
+        # apart, or the instruction invisible; only trusted text clears an address.
+        self.tainted = bool(tainted)
+        self.injected_keys = ctx.keys_of(tainted)
         removed = {t: " " for t in tainted}
-        self.trusted_keys = source_keys([_without(s, removed) for s in ctx.source_texts])
+        self.trusted_keys = ctx.keys_of(_without(s, removed) for s in ctx.source_texts)
         # Phrases: only the injected passages count; the rest of the message may be quoted.
         trusted_grams = _ngrams(_words(" \n".join(_without(s, stripped)
                                                    for s in ctx.source_texts)))
@@ -74,7 +76,7 @@ class InjectionCheck:
         if own.suspicious:
             return Finding.fail("output carries injection markers: " + ", ".join(own.reasons))
         u: _Untrusted = ctx.memo("injection.untrusted", lambda: _Untrusted(ctx))
-        if not u.injected:
+        if not u.tainted:
             return Finding.ok()
         echoed = [e.text for e in extract(text) if e.kind in _ADDRESS_KINDS
                   and is_grounded(e, u.injected_keys) and not is_grounded(e, u.trusted_keys)]
