@@ -47,6 +47,8 @@ class IndexManager:
         self.cache_bytes = cache_bytes
         self.snapshot_every = snapshot_every
         self._cache: OrderedDict[UserKey, UserIndex] = OrderedDict()
+        self._sizes: dict[UserKey, int] = {}  # bytes counted per cached index
+        self._total = 0
         self._lock = threading.RLock()
         self.repairs = 0  # snapshots found missing, stale or corrupt and rebuilt
 
@@ -66,8 +68,7 @@ class IndexManager:
                 idx = self._load(key)
             if idx.ntotal != count or idx.max_pk != max_pk:
                 idx = self._catch_up(key, idx, count, max_pk)
-            self._cache[key] = idx
-            self._cache.move_to_end(key)
+            self._put(key, idx)
             if idx.unsaved >= self.snapshot_every:
                 self._save(key, idx)
             self._evict(keep=key)
@@ -124,9 +125,11 @@ class IndexManager:
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._sizes.clear()
+            self._total = 0
 
     def loaded_bytes(self) -> int:
-        return sum(i.nbytes for i in self._cache.values())
+        return self._total
 
     # --- internals (called with the lock held)
     def _load(self, key: UserKey) -> UserIndex:
@@ -166,16 +169,24 @@ class IndexManager:
             self._save(key, idx)
 
     def _forget(self, key: UserKey) -> None:
-        self._cache.pop(key, None)
+        self._drop(key)
         index_path(self.index_dir, *key).unlink(missing_ok=True)
 
+    def _put(self, key: UserKey, idx: UserIndex) -> None:
+        self._total += idx.nbytes - self._sizes.get(key, 0)
+        self._sizes[key] = idx.nbytes
+        self._cache[key] = idx
+        self._cache.move_to_end(key)
+
+    def _drop(self, key: UserKey) -> None:
+        self._cache.pop(key, None)
+        self._total -= self._sizes.pop(key, 0)
+
     def _evict(self, *, keep: UserKey) -> None:
-        total = self.loaded_bytes()
-        while total > self.cache_bytes and len(self._cache) > 1:
+        while self._total > self.cache_bytes and len(self._cache) > 1:
             key, idx = next(iter(self._cache.items()))
             if key == keep:
                 break
-            del self._cache[key]
+            self._drop(key)
             if idx.unsaved:
                 self._save_if_current(key, idx)
-            total -= idx.nbytes

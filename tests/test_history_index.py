@@ -175,3 +175,40 @@ def test_user_index_removes_by_id():
     assert idx.remove(np.array([11], dtype=np.int64)) == 1
     assert 11 not in [pk for pk, _ in idx.search(vecs[1], 4)]
     assert sorted(idx.ids().tolist()) == [10, 12, 13]
+
+
+def test_concurrent_writers_and_readers_leave_index_and_store_in_agreement(env):
+    import threading
+
+    service, tenant, _ = env
+    svc = service(snapshot_every=7)
+    errors: list[BaseException] = []
+
+    def guarded(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
+                errors.append(exc)
+        return run
+
+    def writer(w: int):
+        for b in range(10):
+            svc.add(tenant, "u1", [HistoryItemIn(id=f"w{w}-{b}-{j}", kind="note",
+                                                 text=f"writer {w} batch {b} item {j}")
+                                   for j in range(5)])
+
+    def reader():
+        for _ in range(30):
+            assert len(svc.retrieve(tenant, "u1", "writer batch item", k=3)) <= 3
+
+    threads = [threading.Thread(target=guarded(lambda w=w: writer(w))) for w in range(4)]
+    threads += [threading.Thread(target=guarded(reader)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    cached = svc.indexes._cache[(tenant, "u1")]  # as the threads left it (no new sync)
+    assert sorted(cached.ids().tolist()) == store_pks(svc, tenant, "u1")
+    assert len(store_pks(svc, tenant, "u1")) == 200
