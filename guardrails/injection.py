@@ -28,14 +28,14 @@ _CONTROL_TOKEN_RE = re.compile(
     re.IGNORECASE)
 _BASE64_RE = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])")
 _HTML_HIDDEN_RE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?![.\d])"
-    r"|color\s*:\s*(?:#fff(?:fff)?|white)\b|<!--", re.IGNORECASE)
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d])",
+    re.IGNORECASE)
 
 # Elements a mail client renders invisibly, and HTML comments: the reader never sees them.
 _HIDDEN_ELEMENT_RE = re.compile(
     r"<(\w+)[^>]*style\s*=\s*[\"'][^\"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
     r"font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]))[^>]*>.{0,5000}?</\1\s*>"
-    r"|<!--.{0,5000}?-->", re.IGNORECASE | re.DOTALL)
+    r"|<!--(?!\s*\[if)(?:(?!-->)[^{}]){0,5000}?-->", re.IGNORECASE | re.DOTALL)
 _V_IGNORE = r"(?:ignore|disregard|forget|override|bypass|skip|drop)"
 _PREVIOUS = r"(?:all\s+|any\s+|the\s+|your\s+|of\s+)*(?:previous|prior|above|earlier|preceding|former|original|system|existing)?"
 # Not "message"/"email": "please disregard the previous message" is ordinary mail.
@@ -50,7 +50,9 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
                             r"user)[ \t]*(?:prompt)?[ \t]*:", re.I | re.M)),
     ("control-token", _CONTROL_TOKEN_RE),
     ("persona-override", re.compile(
-        r"\byou\s+are\s+(?:now|no\s+longer)\b|\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:are|were)\s+)?"
+        r"\byou\s+are\s+(?:now|no\s+longer)\s+(?:an?\s+|in\s+)?(?:ai\b|assistant|bot\b|model|dan\b|"
+        r"unrestricted|unfiltered|uncensored|jailbroken|evil|free\s+(?:from|of)|bound|restricted|"
+        r"limited|required|developer|admin|system)|\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:are|were)\s+)?"
         r"(?:an?\s+)?(?:ai|assistant|dan|system|admin|developer|unrestricted|jailbroken)\b"
         r"|\bpretend\s+(?:to\s+be|you\s+are)\b|\bdeveloper\s+mode\b|\bjailbr(?:eak|oken)(?:s|ing)?\b|\bdo\s+anything\s+now\b",
         re.I)),
@@ -64,12 +66,13 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
         r"\b(?:reveal|print|repeat|show|output|leak|tell\s+me)\s+(?:me\s+)?(?:your|the)\s+"
         r"(?:system\s+prompt|instructions|initial\s+prompt|prompt|hidden\s+rules)", re.I)),
     ("inject-link", re.compile(
-        r"\b(?:reply|respond|answer)\s+(?:only\s+)?with\b[^.\n]{0,40}\b(?:link|url|address|number|"
-        r"text|phrase|words?|following|this)\b"
+        # Business mail says "reply with your number" and "add the following fax number";
+        # these need a link, or a reply/response as the place to put the payload.
+        r"\b(?:reply|respond|answer)\s+(?:only\s+)?with\b[^.\n]{0,40}\b(?:link|url)\b"
         r"|\b(?:include|insert|add|put|append|mention|paste|embed|share)\s+(?:this|the\s+following|"
         r"the|a|my|our)?\s*(?:link|url|website|address|email|phone(?:\s+number)?|number|"
-        r"following|text)\b[^.\n]{0,60}\b(?:reply|response|answer|message|email|suggestion)"
-        r"|\b(?:include|insert|add|append|paste)\s+the\s+following\b"
+        r"following|text)\b[^.\n]{0,60}(?:\byour\s+(?:reply|response|answer|suggestions?|message|"
+        r"email)|\b(?:the|a|every|each)\s+(?:reply|response|answer|suggestions?))\b"
         r"|\bin\s+(?:your|the|every|each|all)\s+(?:reply|replies|response|responses|answer|"
         r"suggestions?|output)\s*,?\s*(?:always\s+|please\s+|must\s+)?(?:include|add|say|write|"
         r"mention|tell|link|recommend|direct|ask|insist)"
@@ -77,7 +80,8 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
         r"|\b(?:always|must)\s+(?:reply|respond|answer|say|include|end|sign)\b[^.\n]{0,40}"
         r"\b(?:with|saying)\b", re.I)),
     ("output-directive", re.compile(
-        r"\b(?:output|print|say|write|respond|reply)\s+(?:exactly|only|verbatim)\b"
+        r"\b(?:output|print|say|write|respond|reply)\s+(?:exactly|verbatim)\b"
+        r"|\b(?:respond|reply|answer)\s+only\s+with\b"
         r"|\bdo\s+not\s+(?:tell|inform|mention\s+this\s+to|warn)\s+(?:the\s+)?(?:user|recipient|human)\b"
         r"|\b(?:end|sign|finish)\s+(?:your|the|every)\s+(?:reply|response|message)\s+with\b", re.I)),
 ]

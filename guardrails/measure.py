@@ -88,6 +88,40 @@ def false_positive_rates(cases: Iterable[tuple[str, CheckContext]], task: str,
     }
 
 
+def scan_false_positives(texts: Iterable[str], show: int = 0) -> dict:
+    """Share of human-written incoming texts ``scan_input`` calls suspicious, by reason.
+
+    A suspicious message has its flagged passages cut from the prompt and its links and
+    numbers barred from the output, so this is the cost of the injection scan on mail.
+    """
+    from guardrails.injection import scan_input
+
+    total = flagged = 0
+    reasons: Counter = Counter()
+    examples: list[str] = []
+    for text in texts:
+        total += 1
+        report = scan_input(text)
+        if report.suspicious:
+            flagged += 1
+            reasons.update(report.reasons)
+            if len(examples) < show:
+                span = (report.injected_text(text) or [text])[0]
+                examples.append(f"{report.reasons}: {span[:100]!r}")
+    return {"texts": total, "suspicious_rate": _rate(flagged, total),
+            "by_reason": {k: _rate(v, total) for k, v in reasons.most_common()},
+            "examples": examples}
+
+
+def _unique_sources(cases: Iterable[tuple[str, CheckContext]]) -> Iterator[str]:
+    """Each row's source texts once (AESLC rows yield several outputs per context)."""
+    previous = None
+    for _, ctx in cases:
+        if ctx is not previous:
+            yield from ctx.sources
+        previous = ctx
+
+
 def _rate(n: int, d: int) -> float:
     return round(n / d, 4) if d else 0.0
 
@@ -120,6 +154,14 @@ def _print_fp(report: dict) -> None:
             f"{k} {v:.2%}" for k, v in report["grounding_by_kind"].items()))
 
 
+def _print_scan(label: str, report: dict) -> None:
+    print(f"  scan_input on {report['texts']} {label}: suspicious {report['suspicious_rate']:.2%}"
+          + (" (" + ", ".join(f"{k} {v:.2%}" for k, v in report["by_reason"].items()) + ")"
+             if report["by_reason"] else ""))
+    for ex in report["examples"]:
+        print(f"      e.g. {ex}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reddit", type=Path, help="message<TAB>reply TSV (smart replies)")
@@ -139,10 +181,16 @@ def main(argv: list[str] | None = None) -> int:
         report["reddit"] = false_positive_rates(reddit_cases(args.reddit, args.limit),
                                                 "smart_reply", args.show)
         _print_fp(report["reddit"])
+        report["reddit_scan"] = scan_false_positives(
+            _unique_sources(reddit_cases(args.reddit, args.limit)), args.show)
+        _print_scan("Reddit messages", report["reddit_scan"])
     if args.aeslc:
         report["aeslc"] = false_positive_rates(aeslc_cases(args.aeslc, args.limit),
                                                "subject_line", args.show)
         _print_fp(report["aeslc"])
+        report["aeslc_scan"] = scan_false_positives(
+            _unique_sources(aeslc_cases(args.aeslc, args.limit)), args.show)
+        _print_scan("AESLC email bodies", report["aeslc_scan"])
     if args.redteam:
         report["redteam"] = redteam_rates(args.redteam)
         print("\nred team (share handled as expected):")
