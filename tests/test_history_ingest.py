@@ -71,9 +71,10 @@ def test_mbox_ingest_pairs_replies_and_strips_quotes_and_signatures(data_env):
     code, out = run("--tenant", "acme", "--user", "u1", "--sender", "ana@example.com",
                     FIXTURES / "sent.mbox")
     assert code == 0, out
-    assert summary_numbers(out) == [3, 2, 0]
+    assert summary_numbers(out) == [4, 2, 0]
     items = stored(data_env)
-    assert sorted(items) == ["new-1@example.com", "reply-1@example.com", "reply-2@example.com"]
+    assert sorted(items) == ["followup-1@example.com", "new-1@example.com",
+                             "reply-1@example.com", "reply-2@example.com"]
 
     r1 = items["reply-1@example.com"]
     assert (r1.kind, r1.text, r1.subject) == ("sent_reply", "Friday at 3pm works for me.",
@@ -84,6 +85,9 @@ def test_mbox_ingest_pairs_replies_and_strips_quotes_and_signatures(data_env):
     r2 = items["reply-2@example.com"]
     assert r2.text == "Yes, I paid it yesterday \u2014 thanks for checking."
     assert r2.context == "Did you pay the March invoice?"  # its own quote, first level only
+
+    follow = items["followup-1@example.com"]  # only a References header names the parent
+    assert (follow.kind, follow.context) == ("sent_reply", r1.context)
 
     new = items["new-1@example.com"]
     assert (new.kind, new.context) == ("sent_email", None)
@@ -96,7 +100,7 @@ def test_mbox_ingest_pairs_replies_and_strips_quotes_and_signatures(data_env):
 def test_mbox_without_sender_takes_every_message(data_env):
     code, out = run("--tenant", "acme", "--user", "u1", FIXTURES / "sent.mbox")
     assert code == 0, out
-    assert summary_numbers(out) == [4, 1, 0]
+    assert summary_numbers(out) == [5, 1, 0]
     assert stored(data_env)["orig-1@example.com"].kind == "sent_email"
 
 

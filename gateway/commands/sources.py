@@ -99,6 +99,23 @@ class _Mail:
     quoted: str
 
 
+_MSG_ID = re.compile(r"<[^<>\s]+>")
+
+
+def _first_id(value) -> str:
+    found = _MSG_ID.findall(str(value or ""))
+    return found[0] if found else str(value or "").strip()
+
+
+def _answered_id(msg) -> str:
+    """In-Reply-To, else the last References entry (some clients only set that)."""
+    for header, pick in (("in-reply-to", 0), ("references", -1)):
+        ids = _MSG_ID.findall(str(msg[header] or ""))
+        if ids:
+            return ids[pick]
+    return ""
+
+
 def _parse(mbox_path: Path) -> list[_Mail]:
     box = mailbox.mbox(mbox_path, factory=lambda f: email.message_from_binary_file(
         f, policy=email.policy.default), create=False)
@@ -113,8 +130,8 @@ def _parse(mbox_path: Path) -> list[_Mail]:
             except (TypeError, ValueError, IndexError):
                 date = None
             mails.append(_Mail(
-                where=f"message {n}", message_id=str(msg["message-id"] or "").strip(),
-                in_reply_to=str(msg["in-reply-to"] or "").strip().split(" ")[0],
+                where=f"message {n}", message_id=_first_id(msg["message-id"]),
+                in_reply_to=_answered_id(msg),
                 sender=email.utils.parseaddr(str(msg["from"] or ""))[1].lower(),
                 subject=str(msg["subject"]) if msg["subject"] else None,
                 date=date, own=own, quoted=quoted))
