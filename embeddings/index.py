@@ -171,7 +171,8 @@ def read_snapshot(path: Path, *, dim: int, model: str) -> UserIndex:
         raise IndexFileError(f"faiss could not read it: {exc}") from None
     if not isinstance(index, faiss.IndexIDMap2):
         index = faiss.downcast_index(index)
+    if not isinstance(index, faiss.IndexIDMap2):
+        raise IndexFileError(f"holds a {type(index).__name__}, not an IndexIDMap2")
     if index.ntotal != h.count or index.d != dim:
         raise IndexFileError("index contents disagree with the header")
-    idx = UserIndex(dim, index, h.max_pk)
-    return idx
+    return UserIndex(dim, index, h.max_pk)
