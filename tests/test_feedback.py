@@ -70,3 +70,23 @@ def test_other_tenants_request_ids_are_invisible(client, services, auth):
     r = client.post("/v1/feedback", headers=auth,
                     json={"request_id": "theirs", "index": 0, "event": "sent"})
     assert r.status_code == 404
+
+
+def test_sent_after_edit_keeps_the_edited_text(client, services, auth):
+    _served(services, _tenant_id(services))
+    edited = {"request_id": "req-1", "index": 0, "event": "edited", "final_text": "Friday 4pm?"}
+    assert client.post("/v1/feedback", headers=auth, json=edited).status_code == 202
+    sent = {"request_id": "req-1", "index": 0, "event": "sent"}
+    assert client.post("/v1/feedback", headers=auth, json=sent).status_code == 202
+    items = client.get("/v1/users/u1/history", headers=auth).json()["items"]
+    assert [i["text"] for i in items] == ["Friday 4pm?"]
+
+
+def test_conflicting_final_texts_keep_the_first_and_still_accept(client, services, auth):
+    _served(services, _tenant_id(services))
+    first = {"request_id": "req-1", "index": 0, "event": "sent", "final_text": "Friday works."}
+    second = {"request_id": "req-1", "index": 0, "event": "edited", "final_text": "Make it 4pm."}
+    assert client.post("/v1/feedback", headers=auth, json=first).status_code == 202
+    assert client.post("/v1/feedback", headers=auth, json=second).status_code == 202
+    items = client.get("/v1/users/u1/history", headers=auth).json()["items"]
+    assert [i["text"] for i in items] == ["Friday works."]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.errors import BadInput, NotFound
+from gateway.errors import BadInput, Conflict, NotFound
 from gateway.schemas.feedback import FeedbackAccepted, FeedbackIn
 from gateway.schemas.history import HistoryItemIn
 from gateway.services import Services
@@ -42,11 +42,18 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn)
     kind = _TO_HISTORY.get((gen.task, feedback.event))
     history_id = None
     if kind and gen.user_id:
-        text = (feedback.final_text or "").strip() or gen.outputs[feedback.index]
+        text = ((feedback.final_text or "").strip()
+                or _edited_text(services, tenant_id, feedback)
+                or gen.outputs[feedback.index])
         history_id = f"fb-{feedback.request_id}-{feedback.index}"
         item = HistoryItemIn(id=history_id, kind=kind, text=text,
                              context=gen.input_text if kind == "sent_reply" else None)
-        services.history.add(tenant_id, gen.user_id, [item])
+        try:
+            services.history.add(tenant_id, gen.user_id, [item])
+        except Conflict:
+            # A different final text for the same suggestion arrived earlier: history
+            # items are immutable, the first one stands; the event is still recorded.
+            pass
 
     try:
         with services.db.session() as s:
@@ -56,3 +63,12 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn)
     except IntegrityError:
         pass  # the same event for the same suggestion was recorded before: idempotent
     return FeedbackAccepted(accepted=True, history_id=history_id)
+
+
+def _edited_text(services: Services, tenant_id: int, feedback: FeedbackIn) -> str | None:
+    """The text of an earlier 'edited' event for this suggestion: a 'sent' that follows
+    an edit without repeating the text sent the edited version, not the suggestion."""
+    with services.db.session() as s:
+        return s.scalar(select(Feedback.final_text).where(
+            Feedback.tenant_id == tenant_id, Feedback.request_id == feedback.request_id,
+            Feedback.index == feedback.index, Feedback.event == "edited"))
