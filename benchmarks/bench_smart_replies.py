@@ -1,0 +1,121 @@
+"""Smart-reply latency through the HTTP app: p50/p95 end to end.
+
+Two runs, same requests (a small set of ordinary emails, a user with a few past replies):
+- ``embedded``: MiniLM + SmolLM2-135M on this machine (the target: p50 <= 1 s on 2 cores);
+- ``fake``: the instant scripted model + hashing embedder, i.e. the gateway's own cost
+  (retrieval, prompt, cleaning, guardrails, selection, bookkeeping).
+
+Run: .venv/bin/python benchmarks/bench_smart_replies.py [--requests 40] [--only fake]
+Writes benchmarks/results/smart-replies.json. Through Starlette's TestClient (the full
+ASGI app: middleware, auth, validation, lifespan), no network hop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+EMAILS = [
+    ("Bob <bob@example.com>", "Thursday", "Can we move our Thursday meeting to Friday at 3pm?"),
+    ("Ana <ana@example.com>", "Q3 report", "Could you send me the Q3 report by Monday?"),
+    ("Lee <lee@example.com>", "Launch", "Thanks so much for your help with the launch yesterday!"),
+    ("Kim <kim@example.com>", "Lunch", "Want to grab lunch tomorrow? The new ramen place opened."),
+    ("Raj <raj@example.com>", "Offsite", "Are you joining the team offsite next week in Porto?"),
+    ("Eve <eve@example.com>", "Server", "FYI the staging server will be down tonight for upgrades."),
+    ("Tom <tom@example.com>", "Slides", "What do you think about the new slide deck for the board?"),
+    ("Mia <mia@example.com>", "News", "I got the job! I start at the new place in March."),
+]
+HISTORY = [
+    ("h1", "Lunch tomorrow at noon?", "Sounds good, see you at noon. Cheers, Sam"),
+    ("h2", "Can we push the call to 4pm?", "Sure, 4pm works. Cheers, Sam"),
+    ("h3", "Are you joining the offsite next week?", "Sadly not, I'm on holiday. Cheers, Sam"),
+    ("h4", "Could you review my doc today?", "Will do this afternoon. Cheers, Sam"),
+    ("h5", "Thanks for the quick fix!", "Anytime! Cheers, Sam"),
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, max(0, round(q / 100 * len(v)) - 1))]
+
+
+def run(kind: str, requests: int, deadline_ms: int | None) -> dict:
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+    from gateway.auth import create_key
+    from gateway.settings import LOCAL_MODEL, Settings
+    from tests.conftest import wait_ready
+
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = dict(data_dir=Path(tmp) / "data", rate_limit_per_minute=0)
+        if kind == "fake":
+            opts.update(models=["fake/bench"], embedding_model="hash", load_models=False)
+        else:
+            opts.update(models=[LOCAL_MODEL])
+        settings = Settings(**opts)
+        with TestClient(create_app(settings)) as client:
+            wait_ready(client, timeout_s=600)
+            key = create_key(client.app.state.services.db, tenant="bench", scope="admin")
+            auth = {"Authorization": f"Bearer {key}"}
+            items = [{"id": i, "kind": "sent_reply", "text": t, "context": c}
+                     for i, c, t in HISTORY]
+            client.post("/v1/users/sam/history", json={"items": items}, headers=auth)
+
+            def ask(i: int) -> tuple[float, dict]:
+                sender, subject, body = EMAILS[i % len(EMAILS)]
+                payload = {"user_id": "sam", "n": 3,
+                           "message": {"from": sender, "subject": subject, "body": body}}
+                if deadline_ms:
+                    payload["deadline_ms"] = deadline_ms
+                t0 = time.perf_counter()
+                r = client.post("/v1/smart-replies", json=payload, headers=auth)
+                ms = (time.perf_counter() - t0) * 1000
+                assert r.status_code == 200, r.text
+                return ms, {**r.json(), "overhead_ms": float(r.headers["X-Gateway-Overhead-Ms"])}
+
+            for i in range(3):  # warm-up: imports, first prefill of the fixed prompt prefix
+                ask(i)
+            lat, overhead, reasons, sources = [], [], {}, {}
+            for i in range(requests):
+                ms, data = ask(i)
+                lat.append(ms)
+                overhead.append(data["overhead_ms"])
+                reasons[str(data["fallback_reason"])] = reasons.get(str(data["fallback_reason"]), 0) + 1
+                for s in data["suggestions"]:
+                    sources[s["source"]] = sources.get(s["source"], 0) + 1
+    return {"kind": kind, "requests": requests, "deadline_ms": deadline_ms or settings.smart_reply_deadline_ms,
+            "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 95), 1),
+            "max_ms": round(max(lat), 1), "overhead_p50_ms": round(statistics.median(overhead), 1),
+            "fallback_reasons": reasons, "suggestions_by_source": sources}
+
+
+def main() -> None:
+    from gateway.cli import offline_env
+
+    offline_env()
+    p = argparse.ArgumentParser(description="Smart-reply latency p50/p95 through the HTTP app.")
+    p.add_argument("--requests", type=int, default=40)
+    p.add_argument("--only", choices=["fake", "embedded"])
+    p.add_argument("--deadline-ms", type=int, default=None,
+                   help="per-request deadline (default: settings.smart_reply_deadline_ms)")
+    args = p.parse_args()
+    results = [run(k, args.requests, args.deadline_ms)
+               for k in ("fake", "embedded") if args.only in (None, k)]
+    for r in results:
+        print(json.dumps(r))
+    out = Path(__file__).parent / "results" / "smart-replies.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"results": results, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                        time.gmtime())}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
