@@ -56,9 +56,22 @@ DeadlineOpt = Annotated[int | None, typer.Option("--deadline-ms", min=50, max=60
 
 
 def _progress_factory(progress):
+    """Rich bars on a terminal; in CI logs (no live display) a line per 10%."""
     def make(label: str, total: int):
         task_id = progress.add_task(label, total=total)
-        return lambda n: progress.advance(task_id, n)
+        if err.is_terminal:
+            return lambda n: progress.advance(task_id, n)
+        state = {"done": 0, "next": max(total // 10, 1), "t0": time.perf_counter()}
+
+        def advance(n: int) -> None:
+            progress.advance(task_id, n)
+            state["done"] += n
+            if state["done"] >= state["next"] or state["done"] == total:
+                state["next"] += max(total // 10, 1)
+                err.print(f"{label}: {state['done']}/{total} "
+                          f"({time.perf_counter() - state['t0']:.0f}s)", soft_wrap=True)
+
+        return advance
 
     return make
 

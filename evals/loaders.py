@@ -189,8 +189,12 @@ def load_api_jsonl(path: Path, task: str) -> Dataset:
 
 
 def load_reply_tsv(path: Path) -> Dataset:
-    """message<TAB>reply pairs: one smart-reply request per line, the reply as reference."""
+    """message<TAB>reply pairs: one smart-reply request per line, the reply as reference.
+
+    A line with the wrong number of columns is an error; a pair with a blank side
+    (reddit-replies has six) cannot be scored and is skipped, with its line noted."""
     examples: list[Example] = []
+    blank: list[int] = []
     rows = 0
     for n, line in _lines(path):
         rows += 1
@@ -200,18 +204,19 @@ def load_reply_tsv(path: Path) -> Dataset:
                             f"{len(parts)}", path=path, line=n,
                             field="reply" if len(parts) < 2 else "message")
         message, reply = (p.strip() for p in parts)
-        if not message:
-            raise DataError("is blank", path=path, line=n, field="message")
-        if not reply:
-            raise DataError("is blank", path=path, line=n, field="reply")
+        if not message or not reply:  # nothing to send or nothing to judge against
+            blank.append(n)
+            continue
         request = {"user_id": REDDIT_USER,
                    "message": {"from": REDDIT_SENDER, "subject": "", "body": message},
                    "n": 3}
         examples.append(Example(id=f"{path.stem}-{n}", request=request, references=[reply]))
     if not examples:
         raise DataError("no examples in file", path=path)
+    lines = ", ".join(map(str, blank[:20])) + (", …" if len(blank) > 20 else "")
+    notes = [f"skipped {len(blank)} pairs with a blank message or reply (lines {lines})"]
     return Dataset(task="smart-replies", format="reply-tsv", examples=examples,
-                   files={"data": _file_info(path, rows)})
+                   files={"data": _file_info(path, rows)}, notes=notes if blank else [])
 
 
 _AESLC_FIELDS = {"id": str, "user": str, "folder": str, "body": str, "subject": str}

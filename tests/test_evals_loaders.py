@@ -33,8 +33,6 @@ def test_reply_tsv_pairs_become_smart_reply_requests(tmp_path):
 @pytest.mark.parametrize("line,field", [
     ("only one column\n", "reply"),
     ("a\tb\tc\n", "message"),
-    ("   \treply\n", "message"),
-    ("message\t  \n", "reply"),
 ])
 def test_reply_tsv_malformed_row_names_file_line_field(tmp_path, line, field):
     path = tmp_path / "bad.tsv"
@@ -44,6 +42,14 @@ def test_reply_tsv_malformed_row_names_file_line_field(tmp_path, line, field):
     assert isinstance(err.value, GatewayError)
     assert f"{path}:2:" in err.value.message and f"'{field}'" in err.value.message
     assert err.value.line == 2 and err.value.field == field
+
+
+def test_reply_tsv_blank_pairs_are_skipped_and_noted(tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_text("hi\thello\n   \treply\nmessage\t  \nbye\tsee you\n")
+    ds = load_reply_tsv(path)
+    assert [e.id for e in ds.examples] == ["p-1", "p-4"]
+    assert ds.notes == ["skipped 2 pairs with a blank message or reply (lines 2, 3)"]
 
 
 def test_api_jsonl_with_history_and_references(tmp_path):
