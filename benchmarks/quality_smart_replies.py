@@ -87,7 +87,8 @@ def main() -> None:
     p.add_argument("--data", required=True, help="TSV file: message TAB reply")
     p.add_argument("--rows", type=int, default=100)
     p.add_argument("--modes", default="full,rules,model")
-    p.add_argument("--deadline-ms", type=int, default=1500)
+    p.add_argument("--deadline-ms", type=int, default=None,
+                   help="request deadline_ms (default: none, i.e. the settings and the model budget)")
     p.add_argument("--show", type=int, default=0, help="print the first N rows' suggestions")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="settings override, e.g. --set smart_reply_samples=3")

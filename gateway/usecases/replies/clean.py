@@ -39,7 +39,8 @@ _WORD = re.compile(r"[a-z0-9']+")
 # The instruct model's assistant habits: refusals and self-references are never a reply.
 _ASSISTANT_TALK = re.compile(
     r"\b(as an ai|an ai (language )?model|language model|i (can't|cannot|can not) (help|assist) "
-    r"with (that|this)|i'm (just )?an? (ai|assistant)|how can i (help|assist) you)\b",
+    r"with (that|this)|i'm (just )?an? (ai|assistant)|how can i (help|assist) you|"
+    r"i (do not|don't) have the (ability|capability)|as an assistant)\b",
     re.IGNORECASE)
 
 
