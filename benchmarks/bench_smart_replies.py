@@ -55,7 +55,7 @@ def run(kind: str, requests: int, deadline_ms: int | None) -> dict:
     from tests.conftest import wait_ready
 
     with tempfile.TemporaryDirectory() as tmp:
-        opts = dict(data_dir=Path(tmp) / "data", rate_limit_per_minute=0)
+        opts = {"data_dir": Path(tmp) / "data", "rate_limit_per_minute": 0}
         if kind == "fake":
             opts.update(models=["fake/bench"], embedding_model="hash", load_models=False)
         else:

@@ -15,14 +15,14 @@ SAM = [
 # A formal user who greets and signs "Best regards, Jane Doe".
 JANE = [
     ("j1", "Can we move our Monday meeting to Tuesday at 10am?",
-     "Dear Alice,\nThank you for your message. Tuesday at 10am would suit me well; I look "
-     "forward to our meeting.\nBest regards,\nJane Doe"),
+     ("Dear Alice,\nThank you for your message. Tuesday at 10am would suit me well; I look "
+     "forward to our meeting.\nBest regards,\nJane Doe")),
     ("j2", "Can we push the call to 4pm?",
-     "Dear Tom,\nThank you for letting me know. I would be glad to speak at 4pm; I shall call you "
-     "then.\nBest regards,\nJane Doe"),
+     ("Dear Tom,\nThank you for letting me know. I would be glad to speak at 4pm; I shall call you "
+     "then.\nBest regards,\nJane Doe")),
     ("j3", "Are you joining the offsite next week?",
-     "Dear Alice,\nThank you for the invitation. Regrettably, I will not be able to attend the "
-     "offsite.\nBest regards,\nJane Doe"),
+     ("Dear Alice,\nThank you for the invitation. Regrettably, I will not be able to attend the "
+     "offsite.\nBest regards,\nJane Doe")),
 ]
 
 

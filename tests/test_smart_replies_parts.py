@@ -83,8 +83,8 @@ def test_style_profile_learns_habits():
                             "nope, busy. Cheers, Sam"])
     assert casual.signoff == "Cheers, Sam" and casual.greeting is None
     assert casual.terse and casual.formality < 0.4 and casual.lowercase
-    formal = build_profile(["Dear Tom,\nThank you for your message. I would be glad to attend "
-                            "the meeting on Friday.\nBest regards,\nJane Doe"] * 2)
+    formal = build_profile([("Dear Tom,\nThank you for your message. I would be glad to attend "
+                            "the meeting on Friday.\nBest regards,\nJane Doe")] * 2)
     assert formal.greeting == "Dear" and formal.signoff == "Best regards, Jane Doe"
     assert formal.formality > 0.6 and not formal.terse
     assert build_profile([], signature="— Ana").signoff == "— Ana"
@@ -102,8 +102,8 @@ def test_split_signoff():
 
 def test_apply_style_dresses_and_fits():
     casual = build_profile(["yep, works. Cheers, Sam"] * 3)
-    formal = build_profile(["Dear Tom,\nThank you, I would be glad to attend the meeting.\n"
-                            "Best regards,\nJane Doe"] * 2)
+    formal = build_profile([("Dear Tom,\nThank you, I would be glad to attend the meeting.\n"
+                            "Best regards,\nJane Doe")] * 2)
     text = "Sure, I'll be there. I can't stay long though."
     assert apply_style(text, casual, sender="bob@x.com", max_chars=200) == \
         "sure, I'll be there. Cheers, Sam"

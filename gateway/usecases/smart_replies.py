@@ -12,8 +12,10 @@ the deadline → clean + style → guardrails → score → pick ``n`` distinct
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 from gateway.errors import BadInput
 from gateway.schemas.common import Suggestion
@@ -78,9 +80,72 @@ def _rule_candidates(message_text: str, user: UserContext, *, sender: str,
     return out
 
 
+@dataclass
+class _Plan:
+    """Everything the request needs around the model call (built off the event loop)."""
+
+    incoming: str
+    message_vec: object
+    vectors: Vectors
+    user: UserContext
+    rules: list[Candidate]
+    prefs: object
+    prompt: object = None
+
+
+def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
+             mode: str) -> _Plan:
+    s = services.settings
+    prefs = load_preferences(services, tenant_id, request.user_id)
+    subject, body = _message_for_model(request)
+    incoming = f"{subject}\n{body}".strip()
+    query = incoming[:2000]
+    vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
+    message_vec = vectors.matrix([query])[0]
+    user = UserContext()
+    if prefs.personalization:
+        user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
+                                 query=query, vectors=vectors, signature=prefs.signature)
+    plan = _Plan(incoming=incoming, message_vec=message_vec, vectors=vectors, user=user,
+                 rules=_rule_candidates(body, user, sender=request.message.from_,
+                                        max_chars=request.max_chars), prefs=prefs)
+    if mode != "rules":
+        examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
+                    for p in user.pairs if p.similarity >= 0.3]
+        plan.prompt = build_prompt(subject=subject, body=body, pairs=examples,
+                                   budget_tokens=s.smart_reply_prompt_tokens,
+                                   count_tokens=token_counter(services))
+    return plan
+
+
+def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _Plan,
+            pool: list[Candidate], mode: str) -> list[Candidate]:
+    """Guardrails, score, and pick ``n`` distinct: model candidates first, rules fill."""
+    msg, user = request.message, plan.user
+    ctx = make_context(
+        sources=[msg.from_, msg.subject, msg.body, *(t.body for t in request.thread),
+                 *(p.context for p in user.pairs), *(p.reply for p in user.pairs),
+                 plan.prefs.signature or "", user.profile.signoff or ""],
+        untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
+        max_chars=request.max_chars, emoji_allowed=True, language=plan.prefs.locale or None)
+    pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant)
+    vecs = plan.vectors.matrix([c.bare for c in pool])
+    voice = plan.vectors.matrix(user.voice) if user.voice else None
+    score_all(pool, vecs=vecs, message_vec=plan.message_vec, voice_vecs=voice)
+    picked = pick_distinct(pool, vecs, request.n,
+                           eligible=[i for i, c in enumerate(pool) if c.source == "llm"])
+    if mode != "model":
+        picked = pick_distinct(pool, vecs, request.n, chosen=picked,
+                               eligible=[i for i, c in enumerate(pool) if c.source == "rules"])
+    return sorted((pool[i] for i in picked), key=lambda c: -c.score)
+
+
 async def suggest_replies(*, services: Services, tenant_id: int, request: SmartReplyRequest,
                           request_id: str, mode: str = "full") -> SmartReplyResponse:
-    """Suggest ``request.n`` distinct replies, always within the request's deadline."""
+    """Suggest ``request.n`` distinct replies, always within the request's deadline.
+
+    The CPU-bound parts (embedding, retrieval, guardrails) run in a worker thread so
+    the event loop keeps every other request's deadline timers on time."""
     started = time.monotonic()
     if mode not in MODES:
         raise BadInput(f"mode must be one of {', '.join(MODES)}", field="mode")
@@ -109,72 +174,42 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
         log.debug("smart reply not triggered: %s", decision.reason)
         return respond([], triggered=False)
 
-    prefs = load_preferences(services, tenant_id, request.user_id)
-    subject, body = _message_for_model(request)
-    incoming = f"{subject}\n{body}".strip()
-    query = incoming[:2000]
-    vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
-    message_vec = vectors.matrix([query])[0]
-    user = UserContext()
-    if prefs.personalization:
-        user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
-                                 query=query, vectors=vectors, signature=prefs.signature)
-    rules = _rule_candidates(body, user, sender=msg.from_, max_chars=request.max_chars)
-
+    plan = await asyncio.to_thread(_prepare, services, tenant_id, request, mode)
+    user = plan.user
     llm: list[Candidate] = []
-    model = version = error = None
-    example_ids: list[str] = []
-    if mode != "rules":
-        examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
-                    for p in user.pairs if p.similarity >= 0.3]
-        prompt = build_prompt(subject=subject, body=body, pairs=examples,
-                              budget_tokens=s.smart_reply_prompt_tokens,
-                              count_tokens=token_counter(services))
-        version, example_ids = prompt.version, prompt.example_ids
-        got = await generate.sample(services.llm, prompt.messages,
+    model = error = None
+    raw_count = 0
+    if plan.prompt is not None:
+        got = await generate.sample(services.llm, plan.prompt.messages,
                                     samples=s.smart_reply_samples, deadline=model_deadline,
                                     max_tokens=s.smart_reply_max_tokens)
-        model, error = got.model or services.llm.primary, got.error
-        llm = _llm_candidates(got.texts, incoming=incoming, style=user.profile,
+        model, error, raw_count = got.model or services.llm.primary, got.error, len(got.texts)
+        llm = _llm_candidates(got.texts, incoming=plan.incoming, style=user.profile,
                               sender=msg.from_, max_chars=request.max_chars)
-    pool = llm + (rules if mode != "model" else [])
-
-    ctx = make_context(
-        sources=[msg.from_, msg.subject, msg.body, *(t.body for t in request.thread),
-                 *(p.context for p in user.pairs), *(p.reply for p in user.pairs),
-                 prefs.signature or "", user.profile.signoff or ""],
-        untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
-        max_chars=request.max_chars, emoji_allowed=True, language=prefs.locale or None)
-    pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant)
-
-    vecs = vectors.matrix([c.bare for c in pool])
-    voice = vectors.matrix(user.voice) if user.voice else None
-    score_all(pool, vecs=vecs, message_vec=message_vec, voice_vecs=voice)
-    llm_idx = [i for i, c in enumerate(pool) if c.source == "llm"]
-    picked = pick_distinct(pool, vecs, request.n, eligible=llm_idx)
-    if mode != "model":
-        picked = pick_distinct(pool, vecs, request.n, chosen=picked,
-                               eligible=[i for i, c in enumerate(pool) if c.source == "rules"])
-    chosen = sorted((pool[i] for i in picked), key=lambda c: -c.score)
+    pool = llm + (plan.rules if mode != "model" else [])
+    chosen = await asyncio.to_thread(_choose, services, tenant, request, plan, pool, mode)
+    served_llm = any(c.source == "llm" for c in chosen)
 
     reason = None
-    if mode != "rules" and not any(c.source == "llm" for c in chosen):
+    if mode != "rules" and not served_llm:
         # The model failed, or answered but nothing it wrote survived cleaning/guardrails.
-        reason = error or ("guardrail" if got.texts else "timeout")
-    elif not prefs.personalization:
+        reason = error or ("guardrail" if raw_count else "timeout")
+    elif not plan.prefs.personalization:
         reason = "personalization_off"
     elif not user.has_history:
         reason = "no_history"
 
+    version = plan.prompt.version if plan.prompt is not None else None
     used_ids = list(dict.fromkeys(
-        example_ids + [c.context_id for c in chosen if c.context_id]))
+        (plan.prompt.example_ids if served_llm else [])
+        + [c.context_id for c in chosen if c.context_id]))
     suggestions = [Suggestion(text=c.text, source=c.source, score=round(c.score, 3),
                               checks=c.checks) for c in chosen]
-    served_model = model if any(c.source == "llm" for c in chosen) else None
-    record_generation(services, request_id=request_id, tenant_id=tenant_id,
-                      user_id=request.user_id, task=TASK, input_text=msg.body,
-                      outputs=[x.text for x in suggestions], model=served_model,
-                      prompt_version=version)
+    served_model = model if served_llm else None
+    await asyncio.to_thread(
+        record_generation, services, request_id=request_id, tenant_id=tenant_id,
+        user_id=request.user_id, task=TASK, input_text=msg.body,
+        outputs=[x.text for x in suggestions], model=served_model, prompt_version=version)
     m = services.metrics
     if reason is not None:
         m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()

@@ -165,9 +165,7 @@ def _expand(match: re.Match) -> str:
 
 # Openers a lower-case writer would not capitalize (never "I", names or days).
 _LOWERABLE = frozenset(
-    "yes yeah yep yup no nope sure ok okay sounds thanks thank great cool perfect works "
-    "will can could got noted sorry not that this let what when where how why maybe "
-    "absolutely definitely good nice fine haha lol all just see".split())
+    ["yes", "yeah", "yep", "yup", "no", "nope", "sure", "ok", "okay", "sounds", "thanks", "thank", "great", "cool", "perfect", "works", "will", "can", "could", "got", "noted", "sorry", "not", "that", "this", "let", "what", "when", "where", "how", "why", "maybe", "absolutely", "definitely", "good", "nice", "fine", "haha", "lol", "all", "just", "see"])
 
 
 def apply_style(text: str, style: StyleProfile, *, sender: str, max_chars: int) -> str:

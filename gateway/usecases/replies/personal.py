@@ -13,7 +13,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from gateway.usecases.replies.style import StyleProfile, build_profile, split_greeting, split_signoff
+from gateway.usecases.replies.style import (
+    StyleProfile,
+    build_profile,
+    split_greeting,
+    split_signoff,
+)
 from guardrails.reply_rules import Pair
 
 log = logging.getLogger(__name__)
