@@ -48,8 +48,11 @@ log = logging.getLogger(__name__)
 TASK = "subject_line"
 Mode = Literal["full", "rules", "model"]
 # Time kept back from the model for checking, ranking and recording.
-_RESERVE_MIN_MS = 150.0
-_RESERVE_FRACTION = 0.12
+_RESERVE_MIN_MS = 250.0
+_RESERVE_FRACTION = 0.15
+# Below this left after the model, rank without embeddings (style and priors only).
+_EMBED_MIN_MS = 80.0
+_PER_KIND = {"sent_email": 5, "subject_opened": 6, "subject_ignored": 6}
 # Below this, a model call cannot finish: answer from rules at once.
 _MIN_MODEL_MS = 150.0
 
@@ -97,8 +100,9 @@ async def suggest_subject_lines(
         kept = _last_resort(camp.body, limits, services, label)
         gen_reason = gen_reason or ("guardrail" if mode != "rules" else None)
 
+    embed = services.embedder.embed if ms_left(deadline) > _EMBED_MIN_MS else None
     vecs = await asyncio.to_thread(
-        rank.score, kept, embed=services.embedder.embed, body=camp.body, signals=signals,
+        rank.score, kept, embed=embed, body=camp.body, signals=signals,
         profile=profile, weights=weights)
     chosen = rank.pick(kept, vecs, request.n)
 
@@ -143,10 +147,16 @@ async def _signals(services: Services, tenant_id: int, user_id: str | None, body
         return Signals(), "personalization_off"
 
     def retrieve():
-        h = services.history
-        return (h.retrieve(tenant_id, user_id, body, k=5, kinds=["sent_email"])
-                + h.retrieve(tenant_id, user_id, body, k=6, kinds=["subject_opened"])
-                + h.retrieve(tenant_id, user_id, body, k=6, kinds=["subject_ignored"]))
+        # One search (one embedding of the body), then at most _PER_KIND[kind] each.
+        items = services.history.retrieve(tenant_id, user_id, body, k=sum(_PER_KIND.values()),
+                                          kinds=list(_PER_KIND))
+        taken: dict[str, int] = {}
+        out = []
+        for item in items:
+            if taken.get(item.kind, 0) < _PER_KIND[item.kind]:
+                taken[item.kind] = taken.get(item.kind, 0) + 1
+                out.append(item)
+        return out
 
     signals = signals_from(await asyncio.to_thread(retrieve))
     return signals, ("no_history" if signals.empty else None)

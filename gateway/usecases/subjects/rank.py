@@ -53,15 +53,22 @@ DEFAULT_WEIGHTS = Weights()
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
+def _no_vectors(texts: Sequence[str]) -> np.ndarray:
+    return np.zeros((len(texts), 1), dtype=np.float32)
+
+
 def _sims(vecs: np.ndarray, past: list[PastSubject], past_vecs: np.ndarray) -> np.ndarray:
     if not past:
         return np.zeros((len(vecs), 0), dtype=np.float32)
     return vecs @ past_vecs.T
 
 
-def feature_matrix(candidates: list[Candidate], *, embed: Embed, body: str, signals: Signals,
-                   profile: style.StyleProfile) -> tuple[np.ndarray, np.ndarray]:
-    """(features [k, len(FEATURES)], candidate unit vectors [k, dim])."""
+def feature_matrix(candidates: list[Candidate], *, embed: Embed | None, body: str,
+                   signals: Signals, profile: style.StyleProfile
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(features [k, len(FEATURES)], candidate unit vectors [k, dim]). With no
+    ``embed`` (no time left) the similarity features are 0 and style and priors rank."""
+    embed = embed or _no_vectors
     groups = [signals.opened, signals.ignored, signals.sent]
     texts = [body] + [c.text for c in candidates] + [p.subject for g in groups for p in g]
     vecs = embed(texts)
@@ -92,7 +99,7 @@ def feature_matrix(candidates: list[Candidate], *, embed: Embed, body: str, sign
     return feats, cand
 
 
-def score(candidates: list[Candidate], *, embed: Embed, body: str, signals: Signals,
+def score(candidates: list[Candidate], *, embed: Embed | None, body: str, signals: Signals,
           profile: style.StyleProfile, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
     """Set ``candidate.score`` (0..1) on each candidate; returns their unit vectors."""
     if not candidates:
