@@ -19,13 +19,16 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from guardrails.injection_patterns import CONTROL_TOKEN_RE as _CONTROL_TOKEN_RE
+from guardrails.injection_patterns import STRONG, WEAK
+
+PATTERNS = STRONG  # kept for callers that list the strong patterns
+_SENTENCE_RE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")  # "evil.io" stays whole
+
 # Invisible to a reader but seen by the model: zero-width, bidi overrides, word joiner,
 # BOM, soft hyphen, and the Unicode "tag" block used for ASCII smuggling.
 _HIDDEN_RE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad"
                         r"\U000e0000-\U000e007f]")
-_CONTROL_TOKEN_RE = re.compile(
-    r"<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>|</?s>|<\s*/?\s*(?:system|assistant|user)\s*>",
-    re.IGNORECASE)
 _BASE64_RE = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=])")
 _HTML_HIDDEN_RE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d])",
@@ -36,57 +39,6 @@ _HIDDEN_ELEMENT_RE = re.compile(
     r"<(\w+)[^>]*style\s*=\s*[\"'][^\"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
     r"font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]))[^>]*>.{0,5000}?</\1\s*>"
     r"|<!--(?!\s*\[if)(?:(?!-->)[^{}]){0,5000}?-->", re.IGNORECASE | re.DOTALL)
-_V_IGNORE = r"(?:ignore|disregard|forget|override|bypass|skip|drop)"
-_PREVIOUS = r"(?:all\s+|any\s+|the\s+|your\s+|of\s+)*(?:previous|prior|above|earlier|preceding|former|original|system|existing)?"
-# Not "message"/"email": "please disregard the previous message" is ordinary mail.
-_RULES = r"(?:instructions?|prompts?|rules|directions|guidelines|commands?|constraints)"
-# (reason, pattern): each is something written to a model, not to a person.
-PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("ignore-instructions", re.compile(rf"\b{_V_IGNORE}\s+{_PREVIOUS}\s*{_RULES}", re.I)),
-    ("new-instructions", re.compile(
-        r"\b(?:new|updated|real|actual|hidden|secret)\s+(?:instructions?|system\s+prompt|task)\b"
-        r"|\binstructions?\s+(?:for|to)\s+(?:the\s+)?(?:ai|assistant|model|bot|llm)\b", re.I)),
-    ("role-tag", re.compile(r"^[ \t>]*(?:#+[ \t]*)?(?:system|assistant|developer|instruction|"
-                            r"user)[ \t]*(?:prompt)?[ \t]*:", re.I | re.M)),
-    ("control-token", _CONTROL_TOKEN_RE),
-    ("persona-override", re.compile(
-        r"\byou\s+are\s+(?:now|no\s+longer)\s+(?:an?\s+|in\s+)?(?:ai\b|assistant|bot\b|model|dan\b|"
-        r"unrestricted|unfiltered|uncensored|jailbroken|evil|free\s+(?:from|of)|bound|restricted|"
-        r"limited|required|developer|admin|system)|\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:are|were)\s+)?"
-        r"(?:an?\s+)?(?:ai|assistant|dan|system|admin|developer|unrestricted|jailbroken)\b"
-        r"|\bpretend\s+(?:to\s+be|you\s+are)\b|\bdeveloper\s+mode\b|\bjailbr(?:eak|oken)(?:s|ing)?\b|\bdo\s+anything\s+now\b",
-        re.I)),
-    ("addressed-to-model", re.compile(
-        r"\b(?:dear|attention|note\s+to(?:\s+the)?|hey|hello)\s+(?:ai|assistant|chatbot|bot|llm|"
-        r"language\s+model|model)\b|\bif\s+you\s+are\s+an?\s+(?:ai|assistant|language\s+model|llm|bot)"
-        r"|\b(?:ai|email|smart[-\s]?reply)\s+assistants?\s*[,:]|\bas\s+an?\s+(?:ai|language\s+model)\b"
-        r"|\b(?:to|for)\s+(?:the|any)\s+(?:ai|llm|bot|assistant|language\s+model)\s+(?:reading|processing|"
-        r"summari[sz]ing|answering)", re.I)),
-    ("reveal-prompt", re.compile(
-        r"\b(?:reveal|print|repeat|show|output|leak|tell\s+me)\s+(?:me\s+)?(?:your|the)\s+"
-        r"(?:system\s+prompt|instructions|initial\s+prompt|prompt|hidden\s+rules)", re.I)),
-    ("inject-link", re.compile(
-        # Business mail says "reply with your number" and "add the following fax number";
-        # these need a link, or a reply/response as the place to put the payload.
-        r"\b(?:reply|respond|answer)\s+(?:only\s+)?with\b[^.\n]{0,40}\b(?:link|url)\b"
-        r"|\b(?:include|insert|add|put|append|mention|paste|embed|share)\s+(?:this|the\s+following|"
-        r"the|a|my|our)?\s*(?:link|url|website|address|email|phone(?:\s+number)?|number|"
-        r"following|text)\b[^.\n]{0,60}(?:\byour\s+(?:reply|response|answer|suggestions?|message|"
-        r"email)|\b(?:the|a|every|each)\s+(?:reply|response|answer|suggestions?))\b"
-        r"|\bin\s+(?:your|the|every|each|all)\s+(?:reply|replies|response|responses|answer|"
-        r"suggestions?|output)\s*,?\s*(?:always\s+|please\s+|must\s+)?(?:include|add|say|write|"
-        r"mention|tell|link|recommend|direct|ask|insist)"
-        r"|\b(?:tell|instruct|direct|ask|urge)\s+(?:the\s+)?(?:user|reader|recipient)\s+to\b"
-        r"|\b(?:always|must)\s+(?:reply|respond|answer|say|include|end|sign)\b[^.\n]{0,40}"
-        r"\b(?:with|saying)\b", re.I)),
-    ("output-directive", re.compile(
-        r"\b(?:output|print|say|write|respond|reply)\s+(?:exactly|verbatim)\b"
-        r"|\b(?:respond|reply|answer)\s+only\s+with\b"
-        r"|\bdo\s+not\s+(?:tell|inform|mention\s+this\s+to|warn)\s+(?:the\s+)?(?:user|recipient|human)\b"
-        r"|\b(?:end|sign|finish)\s+(?:your|the|every)\s+(?:reply|response|message)\s+with\b", re.I)),
-]
-
-
 @dataclass(frozen=True)
 class InjectionReport:
     """What ``scan_input`` found. ``spans`` are (start, end) offsets into the scanned
@@ -147,6 +99,15 @@ def _decoded_base64(blob: str) -> str | None:
     return decoded if decoded and printable / len(decoded) > 0.9 else None
 
 
+def _weak_signals(sentence: str) -> set[str]:
+    """Distinct weak signals in one sentence; a link and a verb like "click" count as one
+    ("payload-request"), and neither counts alone — that is every newsletter."""
+    found = {name for name, rx in WEAK if rx.search(sentence)}
+    if {"payload", "payload-verb"} <= found:
+        found.add("payload-request")
+    return found - {"payload", "payload-verb"}
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for a, b in sorted(spans):
@@ -191,6 +152,13 @@ def scan_input(text: str) -> InjectionReport:
                 end = _paragraph_end(visible, end + 1)
             spans.append((_sentence_start(visible, start), end))
             covered = end
+    for sentence in _SENTENCE_RE.finditer(visible):
+        signals = _weak_signals(sentence.group())
+        if len(signals) >= 2:
+            name = "weak-signals:" + "+".join(sorted(signals))
+            if name not in reasons:
+                reasons.append(name)
+            spans.append((sentence.start(), _paragraph_end(visible, sentence.end())))
     if "hidden-html" not in reasons and _HTML_HIDDEN_RE.search(visible):
         reasons.append("hidden-html")
     for hit in _BASE64_RE.finditer(visible):

@@ -58,8 +58,8 @@ _TLDS = ("com|org|net|io|co|ai|app|dev|info|biz|us|uk|de|fr|es|it|nl|eu|ca|au|in
          "xyz|tk|ru|cn|gov|edu|site|online|link|shop|store|click|top|live|page|to|gl|gg|tv|ws")
 URL_RE = re.compile(
     r"\b(?:(?:https?|hxxps?|ftp)://|www\.)[^\s<>\"'`)\]}]+"
-    # Possessive labels and no start inside a dotted run: linear on "a.a.a.a...".
-    r"|(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)++(?:" + _TLDS + r")\b"
+    # No start inside a dotted run: linear on "a.a.a.a..." (each run is tried once).
+    r"|(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r")\b"
     r"(?:/[^\s<>\"'`)\]}]*)?",
     re.IGNORECASE,
 )
@@ -83,7 +83,7 @@ DATE_ISO_RE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 DATE_NUM_RE = re.compile(r"(?<![\d/.])(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2}|\d{4}))?(?![\d/]|\.\d)")
 # A bare month name; "May"/"March" and abbreviations only count when capitalized
 # mid-sentence (handled in code) to keep "you may" out.
-MONTH_RE = re.compile(rf"\b({_MONTH_ALT})\b", re.IGNORECASE)
+MONTH_RE = re.compile(r"\b([A-Za-z]{3,9})\b")  # words; month names picked by dict lookup
 _WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4,
              "saturday": 5, "sunday": 6, "mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3,
              "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -323,6 +323,8 @@ def extract(text: str) -> list[Entity]:
     for hit in MONTH_RE.finditer(m.current):
         word = hit.group(1)
         low = word.lower()
+        if low not in _MONTHS:
+            continue
         if not word[0].isupper() or (len(low) <= 3 and low != "may") or low in ("sept", "march"):
             continue  # "mar", "march", "sept" alone are too ambiguous without a day
         if low == "may" and not _mid_sentence(text, hit.start()):

@@ -32,6 +32,7 @@ from guardrails.checks.profanity import ProfanityCheck
 from guardrails.checks.salutation import SalutationCheck
 from guardrails.checks.shouting import ShoutingCheck
 from guardrails.checks.spam import SpamCheck
+from guardrails.checks.untrusted_echo import UntrustedEchoCheck
 from guardrails.types import ACTIONS, Action, Check, CheckContext, GuardrailResult, Verdict
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ _DEFAULTS: list[tuple[Callable[[], Check], Action | None, Action | None, bool]] 
     (ShoutingCheck, None, "repair", False),
     (LengthCheck, "repair", "block", True),
     (InjectionCheck, "block", "block", True),
+    (UntrustedEchoCheck, "flag", "flag", False),
     (PiiCheck, "block", "block", True),
     (LeakageCheck, "block", "block", True),
     (GroundingCheck, "block", "block", True),
