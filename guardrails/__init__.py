@@ -14,7 +14,7 @@ check off (``{"language": "off"}``) or supply a whole :class:`Pipeline`. Use
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from guardrails.injection import InjectionReport, sanitize, scan_input
 from guardrails.pipeline import Override, Pipeline, Rule, VerdictHook, default_rules, metrics_hook

@@ -19,8 +19,8 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from guardrails.normalize import extract, is_grounded
 from guardrails.pipeline import Pipeline
@@ -68,7 +68,7 @@ def false_positive_rates(cases: Iterable[tuple[str, CheckContext]], task: str,
         blocked += result.blocked
         grounding = result.verdict("grounding")
         if grounding is not None and not grounding.passed:
-            keys = ctx.memo("grounding.keys", lambda: ctx.keys_of(ctx.source_texts))
+            keys = ctx.memo("grounding.keys", lambda c=ctx: c.keys_of(c.source_texts))
             kinds.update({e.kind for e in extract(result.text) if not is_grounded(e, keys)})
         for v in result.verdicts:
             if v.error:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Iterable
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
@@ -159,7 +159,7 @@ def normalize_url(url: str) -> str:
     u = url.strip().rstrip(".,;:!?*'\"")
     u = re.sub(r"^(?:https?|hxxps?|ftp)://", "", u, flags=re.IGNORECASE)
     u = re.sub(r"^www\.", "", u, flags=re.IGNORECASE)
-    host, sep, rest = u.partition("/")
+    host, _, rest = u.partition("/")
     rest = rest.rstrip("/")
     return host.lower() + (("/" + rest) if rest else "")
 

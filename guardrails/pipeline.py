@@ -15,8 +15,8 @@ for every verdict and may not fail the request either.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Mapping, Sequence
 
 from guardrails.checks.banned_words import BannedWordsCheck
 from guardrails.checks.boilerplate import BoilerplateCheck
@@ -117,7 +117,7 @@ class Pipeline:
 
     @classmethod
     def default(cls, task: str = "smart_reply", *, overrides: Mapping[str, Override] | None = None,
-                on_verdict: VerdictHook | None = None) -> "Pipeline":
+                on_verdict: VerdictHook | None = None) -> Pipeline:
         """The shipped policy for ``task``; ``overrides`` maps a check name to an action,
         ``"off"``, a :class:`Rule`, or ``{"action": ..., "fail": "open"|"closed"}``."""
         rules = default_rules(task)
@@ -137,7 +137,7 @@ class Pipeline:
     def names(self) -> list[str]:
         return [r.name for r in self.rules]
 
-    def with_hook(self, on_verdict: VerdictHook | None) -> "Pipeline":
+    def with_hook(self, on_verdict: VerdictHook | None) -> Pipeline:
         return Pipeline(self.rules, on_verdict=on_verdict)
 
     def run(self, text: str, context: CheckContext) -> GuardrailResult:
@@ -162,7 +162,7 @@ class Pipeline:
     def _run_rule(rule: Rule, text: str, ctx: CheckContext) -> tuple[Verdict, str | None]:
         try:
             finding = rule.check.run(text, ctx)
-        except Exception as exc:  # noqa: BLE001 - a broken check must not fail the request
+        except Exception as exc:  # a broken check must not fail the request
             log.exception("guardrail check %s raised", rule.name)
             why = f"check raised {type(exc).__name__}"
             if rule.fail_closed:
@@ -183,7 +183,7 @@ class Pipeline:
             return
         try:
             self.on_verdict(verdict.name, verdict)
-        except Exception:  # noqa: BLE001 - metrics must never fail a request
+        except Exception:  # metrics must never fail a request
             log.warning("on_verdict hook failed for %s", verdict.name, exc_info=True)
 
 

@@ -12,7 +12,7 @@ or is a short form of a capitalized source word ("Rob" for "Robert").
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from guardrails.normalize import clean
 
@@ -36,11 +36,11 @@ hope wishing wish love xoxo bye goodbye see talk speak chat soon later meanwhile
 please-find note fyi asap eod eow tbd tba n/a na etc pm am a.m p.m god jesus lord mom mum dad
 sale off free shipping now last chance don't doesn't didn't isn't aren't wasn't won't
 wouldn't couldn't shouldn't that's there's here's what's let's i'd've ya y'all hiya
-""".split())
+""".split())  # noqa: SIM905
 
 _CALENDAR = frozenset("""january february march april may june july august september october
 november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday
-thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun""".split())
+thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun""".split())  # noqa: SIM905
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
 _SUFFIX_RE = re.compile(r"(?:['’]s|['’])$")
 

@@ -16,8 +16,8 @@ A case is either an output case — a candidate ``text`` checked against ``sourc
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from guardrails.injection import scan_input
 from guardrails.pipeline import Pipeline

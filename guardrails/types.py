@@ -9,8 +9,9 @@ turns findings into :class:`Verdict` objects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Action = Literal["block", "repair", "flag"]
 Task = Literal["smart_reply", "subject_line"]
@@ -75,11 +76,11 @@ class Finding:
     repaired: str | None = None
 
     @classmethod
-    def ok(cls) -> "Finding":
+    def ok(cls) -> Finding:
         return cls(True)
 
     @classmethod
-    def fail(cls, reason: str, repaired: str | None = None) -> "Finding":
+    def fail(cls, reason: str, repaired: str | None = None) -> Finding:
         return cls(False, reason, repaired)
 
 

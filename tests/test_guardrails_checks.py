@@ -52,8 +52,8 @@ def test_grounding_rejects_invented_facts(text, missing):
 
 
 def test_grounding_money_percent_and_dates_across_formats():
-    ctx = CheckContext(sources=("The workshop is 20 dollars and starts on 4/30 at 9:30am; "
-                                "50 percent of seats are gone.",))
+    source = "The workshop is 20 dollars and starts on 4/30 at 9:30am; 50 percent of seats are gone."
+    ctx = CheckContext(sources=(source,))
     for ok in ["$20 it is.", "See you April 30th at 9:30.", "Half full: 50% taken, $20.00."]:
         assert GroundingCheck().run(ok, ctx).passed, ok
     for bad in ["$25 it is.", "See you April 29th.", "60% taken.", "€20 then."]:

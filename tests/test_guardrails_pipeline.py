@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from guardrails import (CheckContext, Finding, GuardrailResult, Pipeline, Rule, Verdict, check,
-                        metrics_hook, to_check_results)
 from gateway.metrics import Metrics
 from gateway.schemas.common import CheckResult
+from guardrails import (
+    CheckContext,
+    Finding,
+    GuardrailResult,
+    Pipeline,
+    Rule,
+    Verdict,
+    check,
+    metrics_hook,
+    to_check_results,
+)
 
 MEETING = "Can we move our Thursday meeting to Friday at 3pm?"
 

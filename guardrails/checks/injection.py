@@ -19,7 +19,7 @@ from guardrails.types import CheckContext, Finding
 
 _ADDRESS_KINDS = ("url", "email", "phone")
 _NGRAM = 4
-_STOP = frozenset("a an the to of and or in on at for is are be it this that with you your i "
+_STOP = frozenset("a an the to of and or in on at for is are be it this that with you your i "  # noqa: SIM905
                   "we our my me us please can will would".split())
 
 
@@ -85,6 +85,6 @@ class InjectionCheck:
                                 + ", ".join(repr(x) for x in echoed))
         copied = _ngrams(_words(text)) & u.injected_grams
         if copied:
-            sample = " ".join(sorted(copied)[0])
+            sample = " ".join(min(copied))
             return Finding.fail(f"repeats an injected instruction ({sample!r}...)")
         return Finding.ok()

@@ -30,7 +30,7 @@ def _factory_seeded() -> bool:
 # in Spanish, Italian, German or Dutch too).
 _EN_FUNCTION_WORDS = frozenset("""the and to of on at for with from by are were been it this
 that you we they she my your our us not yes will would can could please thanks thank has did
-if about just all""".split())
+if about just all""".split())  # noqa: SIM905
 
 
 def english_share(words: list[str]) -> float:

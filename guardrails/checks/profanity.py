@@ -34,7 +34,7 @@ prig pube queer queers quicky reich reefer sadism sadist scag scum skag sleaze s
 smut snuff sodom souse soused spac strip swinger tampon tawdry teez terd tosser turd
 tush vixen voyeur vulgar vulva wench whitey whiz woody yury stfu gtfo pms doggin dogging
 duche weiner suck sucks sucked sucking
-""".split())
+""".split())  # noqa: SIM905
 
 _LEET = str.maketrans({"@": "a", "4": "a", "$": "s", "5": "s", "0": "o", "1": "i", "!": "i",
                        "3": "e", "7": "t", "+": "t", "*": "u"})
