@@ -8,6 +8,7 @@ threshold missed (reasons printed), 2 bad data, options or settings, 130 interru
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from dataclasses import replace
@@ -171,10 +172,16 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
     timing = {"total_s": time.perf_counter() - t0, "seconds": stats.seconds, "ran": stats.ran,
               "skipped_done": stats.skipped, "concurrency": conc, "cpu_count": os.cpu_count(),
               "loadavg_start": list(load_start), "loadavg_end": list(os.getloadavg())}
+    # Every invocation's timing is kept: a resumed run's report still shows the first one's.
+    with open(out / "timings.jsonl", "a") as f:
+        f.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                            **timing}) + "\n")
+    invocations = [json.loads(x) for x in (out / "timings.jsonl").read_text().splitlines()]
     summary = summarize(task=task, evaluator=evaluator, variants=variants, described=described,
                         records=records, examples=examples, dataset=dataset, seed=seed,
                         extra={"limit": limit, "runner": "http" if url else "in-process",
-                               "deadline_ms": deadline_ms, "url": url, "timing": timing})
+                               "deadline_ms": deadline_ms, "url": url, "timing": timing,
+                               "invocations": invocations})
     results = gate.evaluate(thresholds, {n: v["metrics"] for n, v in summary["variants"].items()},
                             variants[0].name)
     summary["gate"] = results

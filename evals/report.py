@@ -107,6 +107,9 @@ def _rows(summary: dict) -> tuple[list[str], list[str]]:
             if k not in keys:
                 keys.append(k)
     primary = summary["primary_metric"]
+    # A guardrail rate that is 0 for every variant says nothing; metrics.json keeps it.
+    keys = [k for k in keys if not k.startswith("guardrail.") or any(
+        summary["variants"][v]["metrics"].get(k) for v in names)]
     keys.sort(key=lambda k: (k != primary, k.startswith(("guardrail.", "fallback_rate.")), k))
     return keys, names
 
@@ -117,7 +120,9 @@ def _cell(summary: dict, variant: str, metric: str) -> str:
     cmp = summary["comparisons"].get(variant, {}).get(metric)
     if cmp:
         mark = " *" if cmp["significant"] else ""
-        text += f" ({cmp['diff']:+.3g} [{cmp['ci_low']:+.3g}, {cmp['ci_high']:+.3g}]{mark})"
+        # fewer pairs than examples: the metric is undefined for some (e.g. < 2 suggestions)
+        few = "" if cmp["n"] >= summary["data"]["examples_evaluated"] else f", n={cmp['n']}"
+        text += f" ({cmp['diff']:+.3g} [{cmp['ci_low']:+.3g}, {cmp['ci_high']:+.3g}]{mark}{few})"
     return text
 
 
@@ -161,9 +166,13 @@ def render_markdown(summary: dict, highlights: dict[str, list[dict]]) -> str:
                      f"config {info['config'] or 'environment'}")
     for role, f in summary["data"]["files"].items():
         lines.append(f"- {role}: `{f['path']}` sha256 `{f['sha256'][:16]}…` ({f['rows']} rows)")
-    if summary.get("timing"):
-        lines += ["", "## Timing (this invocation)", ""]
-        lines += [f"- {k}: {v:.1f}s" for k, v in summary["timing"].get("seconds", {}).items()]
+    for t in summary.get("invocations") or []:
+        if t.get("seconds"):
+            lines += ["", (f"## Timing: run of {t['at']} (concurrency {t['concurrency']}, "
+                           f"load average {t['loadavg_start'][0]:.1f} → "
+                           f"{t['loadavg_end'][0]:.1f} on {t['cpu_count']} CPUs)"), ""]
+            lines += [f"- {k}: {v:.1f}s" + (f" ({t['ran'][k]} examples)" if k in t["ran"] else "")
+                      for k, v in t["seconds"].items()]
     for label, items in highlights.items():
         lines += ["", f"## {label.capitalize()} examples (by {summary['highlights']['by']})", ""]
         for ex in items:

@@ -232,3 +232,15 @@ def test_reports_are_written_with_provenance_and_inline_plots(cli, tmp_path):
     assert "plot-metrics" in finder.svg_in and "plot-latency" in finder.svg_in
     assert finder.paths > 20 and finder.external == []
     assert "alice-a_sent_100" in html and "Gas contract 100" in html
+    assert "## Timing: run of" in md and "personalized:" in md
+
+    # Rerunning the finished command redoes nothing and rewrites the same reports.
+    code, text = cli("subject-lines", "--data", str(dev), "--out", str(out),
+                     "--variant", "personalized", "--variant", "rules", "--seed", "7")
+    assert code == 0, text
+    runs = [json.loads(x) for x in (out / "timings.jsonl").read_text().splitlines()]
+    assert len(runs) == 2 and runs[1]["ran"] == {}
+    assert runs[1]["skipped_done"] == {"personalized": 2, "rules": 2}
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["variants"]["personalized"]["metrics"] == v["metrics"]
+    assert len(again["invocations"]) == 2
