@@ -121,7 +121,7 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
 
     from evals import gate
     from evals.loaders import load_dataset, select
-    from evals.report import summarize, write_reports
+    from evals.report import git_info, summarize, write_reports
     from evals.runner import RESULTS, ResultStore, check_manifest, run_all
     from evals.scoring import Evaluator, grounding_checker
     from evals.targets import HttpTarget, InProcessTarget, in_process_settings
@@ -171,7 +171,8 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
     evaluator, stats, described, records = asyncio.run(main())
     timing = {"total_s": time.perf_counter() - t0, "seconds": stats.seconds, "ran": stats.ran,
               "skipped_done": stats.skipped, "concurrency": conc, "cpu_count": os.cpu_count(),
-              "loadavg_start": list(load_start), "loadavg_end": list(os.getloadavg())}
+              "loadavg_start": list(load_start), "loadavg_end": list(os.getloadavg()),
+              "git": git_info()}
     # Every invocation's timing is kept: a resumed run's report still shows the first one's.
     with open(out / "timings.jsonl", "a") as f:
         f.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

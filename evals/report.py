@@ -170,7 +170,8 @@ def render_markdown(summary: dict, highlights: dict[str, list[dict]]) -> str:
         if t.get("seconds"):
             lines += ["", (f"## Timing: run of {t['at']} (concurrency {t['concurrency']}, "
                            f"load average {t['loadavg_start'][0]:.1f} → "
-                           f"{t['loadavg_end'][0]:.1f} on {t['cpu_count']} CPUs)"), ""]
+                           f"{t['loadavg_end'][0]:.1f} on {t['cpu_count']} CPUs, git "
+                           f"{(t.get('git') or {}).get('revision') or 'unknown'})"), ""]
             lines += [f"- {k}: {v:.1f}s" + (f" ({t['ran'][k]} examples)" if k in t["ran"] else "")
                       for k, v in t["seconds"].items()]
     for label, items in highlights.items():
