@@ -28,7 +28,8 @@ class Candidate:
     origin: Origin
     support: float = 0.0  # history: how similar the email it came from is to this one
     checks: list[CheckResult] = field(default_factory=list)
-    score: float = 0.0
+    score: float = 0.0  # served: 0..1
+    raw: float = 0.0  # the ranker's weighted sum; ordering uses this (no rounding ties)
 
     @property
     def source(self) -> str:

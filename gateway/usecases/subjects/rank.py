@@ -108,7 +108,8 @@ def score(candidates: list[Candidate], *, embed: Embed | None, body: str, signal
                                  profile=profile)
     raw = feats @ weights.vector()
     for c, r in zip(candidates, raw):
-        c.score = round(1.0 / (1.0 + math.exp(-3.0 * (float(r) - 0.5))), 4)
+        c.raw = float(r)
+        c.score = round(1.0 / (1.0 + math.exp(-2.0 * (c.raw - 1.0))), 4)
     return vecs
 
 
@@ -116,7 +117,7 @@ def pick(candidates: list[Candidate], vecs: np.ndarray, n: int,
          max_similarity: float = 0.9) -> list[Candidate]:
     """The best ``n`` candidates, skipping any too close to one already picked; if
     that leaves fewer than ``n``, the next best with different wording fill up."""
-    order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+    order = sorted(range(len(candidates)), key=lambda i: -candidates[i].raw)
     chosen: list[int] = []
     for strict in (True, False):
         for i in order:
@@ -129,5 +130,5 @@ def pick(candidates: list[Candidate], vecs: np.ndarray, n: int,
                                             for j in chosen):
                 continue
             chosen.append(i)
-    chosen.sort(key=lambda i: -candidates[i].score)
+    chosen.sort(key=lambda i: -candidates[i].raw)
     return [candidates[i] for i in chosen]
