@@ -39,7 +39,8 @@ def test_body_without_offer_gets_topic_lines_and_no_claims():
 
 def test_model_output_is_cleaned_into_bare_lines():
     raw = ('Here are 3 subject lines:\n1. "Spring sale: 20% off"\n2) Subject: RUN FASTER THIS '
-           'SPRING\n- **Lighter runs**\n\n1. "Spring sale: 20% off"')
+           'SPRING\n- **Lighter runs**\nSentiment: positive\n<<<UNTRUSTED>>>\n\n'
+           '1. "Spring sale: 20% off"')
     assert split_model_output(raw) == ["Spring sale: 20% off", "Run faster this spring",
                                        "Lighter runs"]
 

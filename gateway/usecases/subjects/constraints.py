@@ -22,7 +22,8 @@ _PREFIX = re.compile(
 _QUOTES = "\"'“”‘’`*_"
 _NOT_A_SUBJECT = re.compile(
     r"^(?:here (?:are|is)|sure|certainly|of course|i (?:can|will|hope)|as an ai|these subject|"
-    r"note:|subject lines?:?$|body:|email:|dear |hi |hello )", re.IGNORECASE)
+    r"note:|subject lines?:?$|body:|email:|dear |hi |hello |(?:sentiment|tone|claims?[\w ]*|"
+    r"length|style|language)\s*:|.*untrusted)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
