@@ -70,9 +70,13 @@ def _rule_candidates(message_text: str, user: UserContext, *, sender: str,
                      max_chars: int) -> list[Candidate]:
     out = []
     for r in personal_candidates(user.pairs):
-        if len(r.text) <= max_chars:  # the user's own words, served as they wrote them
-            out.append(Candidate(text=r.text, bare=bare_reply(r.text) or r.text, source="rules",
-                                 intent=r.intent, prior=r.prior, context_id=r.context_id))
+        # The user's own words; greeting and sign-off redone (the old greeting named
+        # whoever they answered then, not this sender).
+        bare = bare_reply(r.text) or r.text
+        out.append(Candidate(text=apply_style(bare, user.profile, sender=sender,
+                                              max_chars=max_chars),
+                             bare=bare, source="rules", intent=reply_intent(bare),
+                             prior=r.prior, context_id=r.context_id))
     for r in canned_candidates(message_text):
         out.append(Candidate(text=apply_style(r.text, user.profile, sender=sender,
                                               max_chars=max_chars),
