@@ -141,7 +141,8 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
     check_manifest(out, {"task": task, "data_sha256": dataset.files["data"]["sha256"],
                          "seed": seed, "deadline_ms": deadline_ms,
                          "history_sha256": dataset.files.get("history", {}).get("sha256"),
-                         "history_cap": history_cap if dataset.histories else None})
+                         "history_cap": history_cap if dataset.histories else None,
+                         "history_dedup": True if dataset.format == "aeslc" else None})
     conc = concurrency or (4 if url else 1)
 
     async def make_target(cfg: Path | None):

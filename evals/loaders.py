@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +241,23 @@ def _aeslc_rows(path: Path):
         yield n, row
 
 
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    w = re.findall(r"\w+", text.lower())
+    return set(zip(w, w[1:], w[2:]))
+
+
+def near_copies(history: list[str], evals: list[str], *, threshold: float = 0.5) -> set[int]:
+    """Indexes of history texts sharing > ``threshold`` of the word trigrams of the
+    shorter of the pair with some eval text (quoted, forwarded or re-sent copies)."""
+    targets = [t for t in (_trigrams(e) for e in evals) if t]
+    out = set()
+    for j, text in enumerate(history):
+        g = _trigrams(text)
+        if g and any(len(g & t) / min(len(g), len(t)) > threshold for t in targets):
+            out.add(j)
+    return out
+
+
 def aeslc_history_item(row: dict) -> dict:
     """A train ``sent`` email as the author's history: what subject_lines reads."""
     return {"id": f"aeslc-{row['id']}", "kind": "sent_email", "text": row["body"].strip(),
@@ -247,13 +265,15 @@ def aeslc_history_item(row: dict) -> dict:
 
 
 def load_aeslc(dev: Path, train: Path | None = None, *, min_history: int = AESLC_MIN_HISTORY,
-               history_cap: int = AESLC_HISTORY_CAP, seed: int = 0) -> Dataset:
+               history_cap: int = AESLC_HISTORY_CAP, seed: int = 0,
+               dedup: bool = True) -> Dataset:
     """Dev ``sent`` emails whose author has >= ``min_history`` ``sent`` emails in train.
 
     References are the original subject first, then the annotators' subjects. Each
     author's history is a seeded sample of at most ``history_cap`` of their train
     ``sent`` emails (0 = all of them): embedding thousands of emails would dominate
-    the run, and retrieval reads the top few anyway."""
+    the run, and retrieval reads the top few anyway. With ``dedup``, train emails that
+    near-copy one of the author's eval emails are left out of the history first."""
     train = train or dev.with_name("train.jsonl")
     if not train.is_file():
         raise DataError(f"AESLC history file {train} not found; put train.jsonl beside "
@@ -295,8 +315,14 @@ def load_aeslc(dev: Path, train: Path | None = None, *, min_history: int = AESLC
                         "emails in the history file", path=dev)
     used = sorted({e.user for e in examples})
     histories = {}
+    dropped = 0
     for u in used:
         items = by_author[u]
+        if dedup:
+            copies = near_copies([i["text"] for i in items],
+                                 [e.request["campaign"]["body"] for e in examples if e.user == u])
+            dropped += len(copies)
+            items = [it for j, it in enumerate(items) if j not in copies]
         if history_cap and len(items) > history_cap:
             keep = sorted(random.Random(f"{seed}:{u}").sample(range(len(items)), history_cap))
             items = [items[i] for i in keep]
@@ -305,6 +331,9 @@ def load_aeslc(dev: Path, train: Path | None = None, *, min_history: int = AESLC
         notes = [f"author history capped at {history_cap} sent emails (seeded sample)"]
     else:
         notes = ["author history: all train sent emails"]
+    if dedup:
+        notes.append(f"dropped {dropped} train emails that near-copy an eval email of the same "
+                     "author (Enron threads repeat mails across splits; they would leak subjects)")
     return Dataset(
         task="subject-lines", format="aeslc", examples=examples, histories=histories,
         files={"data": _file_info(dev, dev_rows), "history": _file_info(train, train_rows)},

@@ -4,6 +4,7 @@ plus a fake use case and a fake target for exercising the harness without a mode
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 from evals.loaders import Example
@@ -33,9 +34,16 @@ def write_jsonl(path: Path, rows: list) -> Path:
     return path
 
 
+_WORDS = ("pipeline", "storage", "invoice", "tariff", "meeting", "budget", "desk", "trader",
+          "power", "credit", "curve", "volume", "schedule", "legal", "deal", "price", "swap",
+          "option", "hedge", "report", "plant", "transport", "index", "margin", "risk", "basis",
+          "capacity", "nomination", "outage", "settlement", "forward", "strip", "spread")
+
+
 def aeslc_row(i: int, user: str, folder: str = "sent", **kw) -> dict:
+    body = " ".join(random.Random(i).sample(_WORDS, 8))  # distinct words per email
     row = {"id": f"{user}_{folder}_{i}", "user": user, "folder": folder,
-           "body": f"Please review the gas contract number {i} before the meeting.",
+           "body": f"Please review the gas contract {i}: {body}.",
            "subject": f"Gas contract {i}"}
     row.update(kw)
     return row

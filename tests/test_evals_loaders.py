@@ -12,6 +12,7 @@ from evals.loaders import (
     load_api_jsonl,
     load_dataset,
     load_reply_tsv,
+    near_copies,
     select,
 )
 from gateway.errors import GatewayError
@@ -102,13 +103,13 @@ def test_aeslc_examples_need_author_history_and_carry_all_references(tmp_path):
     assert [e.id for e in ds.examples] == ["alice-a_sent_100", "alice-a_sent_101"]
     ex = ds.examples[0]
     assert ex.user == "alice-a"
-    assert ex.request == {"user_id": "alice-a", "n": 3, "campaign": {
-        "body": "Please review the gas contract number 100 before the meeting."}}
+    assert ex.request == {"user_id": "alice-a", "n": 3,
+                          "campaign": {"body": aeslc_row(100, "alice-a")["body"]}}
     assert ex.references == ["Gas contract 100", "contract review", "gas contract", "review"]
     assert set(ds.histories) == {"alice-a"} and len(ds.histories["alice-a"]) == 10
     assert ds.histories["alice-a"][0] == {
         "id": "aeslc-alice-a_sent_0", "kind": "sent_email",
-        "text": "Please review the gas contract number 0 before the meeting.",
+        "text": aeslc_row(0, "alice-a")["body"],
         "subject": "Gas contract 0"}
     assert set(ds.files) == {"data", "history"}
 
@@ -174,3 +175,24 @@ def test_aeslc_history_cap_is_a_seeded_sample(tmp_path):
     assert len(load_aeslc(dev, history_cap=0).histories["alice-a"]) == 10
     # eligibility counts every train email, not the capped sample
     assert len(load_aeslc(dev, history_cap=4).examples) == 2
+
+
+def test_near_copies_by_trigram_overlap():
+    # "please send the gas report today" vs a quoted copy: 4 of 4 trigrams shared
+    hist = ["Fwd: please send the gas report today. Thanks", "Lunch on Friday with the team?",
+            "please send the"]
+    assert near_copies(hist, ["Please send the gas report today"]) == {0, 2}
+    assert near_copies(hist, ["Completely unrelated words here"]) == set()
+
+
+def test_aeslc_history_leaves_out_copies_of_eval_emails(tmp_path):
+    dev = write_aeslc(tmp_path)
+    train = dev.with_name("train.jsonl")
+    rows = [json.loads(x) for x in train.read_text().splitlines()]
+    # alice re-sent eval email 100 (same body) in train, under the same subject
+    rows.append(aeslc_row(100, "alice-a", id="alice-a_sent_900"))
+    write_jsonl(train, rows)
+    kept = {i["id"] for i in load_aeslc(dev).histories["alice-a"]}
+    assert "aeslc-alice-a_sent_900" not in kept and len(kept) == 10
+    assert "aeslc-alice-a_sent_900" in {i["id"] for i in
+                                        load_aeslc(dev, dedup=False).histories["alice-a"]}
