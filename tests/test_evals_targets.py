@@ -120,3 +120,22 @@ def test_http_target_retries_429_and_records_4xx(tmp_path):
     errors = {k[1]: r["error"] for k, r in store.records.items() if r["error"]}
     assert errors == {"p-1": "GatewayError: HTTP 422 from /v1/smart-replies: message.body: too long"}
     assert len(store.records) == 6 and calls["n"] == 7  # one 429 retried
+
+
+def test_config_files_become_variants_on_the_same_examples(tmp_path, fake):
+    configs = []
+    for name, budget in (("base", 600), ("tight", 200)):
+        cfg = tmp_path / f"{name}.env"
+        cfg.write_text('PERSONA_MODELS=["fake/test"]\nPERSONA_EMBEDDING_MODEL=hash\n'
+                       f"PERSONA_LOAD_MODELS=false\nPERSONA_PROMPT_TOKEN_BUDGET={budget}\n")
+        configs += ["--config", str(cfg)]
+    out = tmp_path / "out"
+    res = CliRunner().invoke(eval_app, ["smart-replies", "--data", str(write_tsv(tmp_path / "p.tsv")),
+                                        "--out", str(out), "--limit", "3", *configs], env={})
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert list(m["variants"]) == ["full@base", "full@tight"]
+    assert m["variants"]["full@tight"]["settings"]["prompt_token_budget"] == 200
+    assert m["variants"]["full@tight"]["config"].endswith("tight.env")
+    assert m["comparisons"]["full@tight"]["mrs"]["n"] == 3  # paired on the same 3 examples
+    assert (out / "scratch" / "base").is_dir() and (out / "scratch" / "tight").is_dir()
