@@ -52,8 +52,9 @@ async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline
             out.error = out.error or ("timeout" if not out.texts else None)
             break
         except LLMError:
-            if not out.texts:
-                out.error = "llm_error"
+            if not out.texts:  # a failure at the deadline (e.g. "model busy") is a timeout
+                late = time.monotonic() >= deadline - CUT_OFF_S
+                out.error = "timeout" if late else "llm_error"
             break
         # Arrived late, or just at the deadline (the local model stops itself there and
         # returns a half sentence): dropped, as if it never came.
