@@ -30,6 +30,7 @@ import asyncio
 import dataclasses
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -120,6 +121,35 @@ class Recorder:
         return out
 
 
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    w = re.findall(r"\w+", text.lower())
+    return set(zip(w, w[1:], w[2:]))
+
+
+class NoCopies:
+    """Wraps the history so retrieval never returns a near-copy of the email being
+    titled (a quoted, forwarded or re-sent copy in train leaks its subject): items
+    sharing > 50% of the word trigrams of the shorter text are left out."""
+
+    def __init__(self, history):
+        self.history, self.body, self.dropped = history, "", 0
+
+    def __getattr__(self, name):
+        return getattr(self.history, name)
+
+    def retrieve(self, *args, **kw):
+        items = self.history.retrieve(*args, **kw)
+        target = _trigrams(self.body)
+        keep = []
+        for it in items:
+            g = _trigrams(f"{it.text} {it.context or ''}")
+            if target and g and len(g & target) / min(len(g), len(target)) > 0.5:
+                self.dropped += 1
+                continue
+            keep.append(it)
+        return keep
+
+
 def rouge_scores(pred: str, refs: list[str], scorer) -> dict[str, float]:
     orig = scorer.score(refs[0], pred)
     out = {f"orig_{k}": orig[k].fmeasure * 100 for k in ("rouge1", "rouge2", "rougeL")}
@@ -157,6 +187,9 @@ async def run(args) -> dict:
     cache = json.loads(args.cache.read_text()) if args.cache and args.cache.is_file() else {}
     recorder = Recorder(services.llm, cache, replay=args.model != "local")
     services.llm = recorder
+    no_copies = NoCopies(services.history) if args.dedup else None
+    if no_copies is not None:
+        services.history = no_copies
     weights = parse_weights(args.weights)
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
     captured: list = []
@@ -180,6 +213,8 @@ async def run(args) -> dict:
                 body=ex["body"].strip()[:50_000]), n=args.n, max_chars=args.max_chars,
                 deadline_ms=args.deadline_ms)
             captured.clear()
+            if no_copies is not None:
+                no_copies.body = ex["body"]
             resp = await suggest_subject_lines(
                 services=services, tenant_id=tenant_id, request=req, request_id=f"b{i}",
                 tenant=TENANT, mode=mode, personalize=personalize, weights=weights)
@@ -203,7 +238,8 @@ async def run(args) -> dict:
             **{k: round(statistics.fmean(v), 2) for k, v in per.items()},
             "oracle_top_n_rouge1": round(statistics.fmean(oracle), 2),
             "top_source": dict(sources), "fallback_reason": dict(reasons),
-            "latency_ms_p50": statistics.median(lat), "n": len(examples)}
+            "latency_ms_p50": statistics.median(lat), "n": len(examples),
+            "near_copies_dropped": no_copies.dropped if no_copies else 0}
         print(f"{name:13s} " + " ".join(f"{k}={v}" for k, v in results[name].items()),
               file=sys.stderr)
     if args.cache and args.model == "local":
@@ -232,6 +268,8 @@ def main(argv=None) -> None:
     p.add_argument("--deadline-ms", type=int, default=20_000)
     p.add_argument("--n", type=int, default=5)
     p.add_argument("--max-chars", type=int, default=60)
+    p.add_argument("--no-dedup", dest="dedup", action="store_false",
+                   help="let retrieval return train near-copies of the dev email (leaks)")
     p.add_argument("--weights", help="ranker weights, e.g. relevance=1,authorship=1.5")
     p.add_argument("--out", type=Path)
     p.add_argument("--pools", type=Path, help="write every candidate's ranking features and "
