@@ -6,15 +6,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    try:
-        from gateway.commands.ingest import ingest
-    except ImportError:  # feature module not present
-        ingest = None
-    if ingest is not None:
-        app.command()(ingest)
-    try:
-        from evals.cli import eval_app
-    except ImportError:
-        eval_app = None
-    if eval_app is not None:
-        app.add_typer(eval_app, name="eval")
+    from evals.cli import eval_app
+    from gateway.commands.ingest import ingest
+
+    app.command()(ingest)
+    app.add_typer(eval_app, name="eval")

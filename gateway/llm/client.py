@@ -128,6 +128,11 @@ class LLMClient:
                     outcome = "timeout"
                     raise LLMTimeout(f"model {model} did not answer within {budget:.2f}s",
                                      model=model) from exc
+                if time.monotonic() >= call_deadline:
+                    # The provider stopped itself at the deadline and handed back a cut-off
+                    # text: that is a timeout, not an answer.
+                    outcome = "timeout"
+                    raise LLMTimeout(f"model {model} was cut off at the deadline", model=model)
             finally:
                 self._slots.release()
             outcome = "ok"
