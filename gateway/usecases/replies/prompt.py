@@ -70,10 +70,16 @@ def build_prompt(
     version = lib.latest(TASK)
     examples = [Example(p.id, _safe(p.context, 300), _safe(p.reply, 200))
                 for p in pairs[:max_examples] if p.context and p.reply]
-    rendered = lib.render_chat(
-        version, examples=examples, budget_tokens=budget_tokens, count_tokens=count_tokens,
-        message=message_text(subject, body, max_chars=max_body_chars),
-    )
+    message = message_text(subject, body, max_chars=max_body_chars)
+    rendered = lib.render_chat(version, examples=examples, budget_tokens=budget_tokens,
+                               count_tokens=count_tokens, message=message)
+    kept = examples[: rendered.examples_used]
+    stable = sorted(kept, key=lambda e: e.id)
+    if stable != kept:
+        # The most similar examples were chosen; now put them in a fixed order, so the
+        # same examples give the same token prefix and llama.cpp reuses its prefill
+        # (about 250 tokens/s on 2 cores: a changed prefix costs most of the budget).
+        rendered = lib.render_chat(version, examples=stable, budget_tokens=10**9,
+                                   count_tokens=count_tokens, message=message)
     return ReplyPrompt(messages=split_turns(rendered.messages), version=version,
-                       tokens=rendered.tokens,
-                       example_ids=[e.id for e in examples[: rendered.examples_used]])
+                       tokens=rendered.tokens, example_ids=[e.id for e in stable])
