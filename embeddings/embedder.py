@@ -64,7 +64,9 @@ class SentenceTransformerEmbedder(Embedder):
                 if self.threads > 0:
                     torch.set_num_threads(self.threads)
                 self._model = SentenceTransformer(self.name, device=self.device)
-                self.dim = int(self._model.get_sentence_embedding_dimension())
+                dim_of = getattr(self._model, "get_embedding_dimension", None) or \
+                    self._model.get_sentence_embedding_dimension
+                self.dim = int(dim_of())
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         self.load()
