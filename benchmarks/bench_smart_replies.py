@@ -16,11 +16,12 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.harness import bench_client, pct
 
 EMAILS = [
     ("Bob <bob@example.com>", "Thursday", "Can we move our Thursday meeting to Friday at 3pm?"),
@@ -41,56 +42,34 @@ HISTORY = [
 ]
 
 
-def pct(values: list[float], q: float) -> float:
-    v = sorted(values)
-    return v[min(len(v) - 1, max(0, round(q / 100 * len(v)) - 1))]
-
-
 def run(kind: str, requests: int, deadline_ms: int | None) -> dict:
-    from fastapi.testclient import TestClient
+    with bench_client(kind) as (client, auth, settings):
+        items = [{"id": i, "kind": "sent_reply", "text": t, "context": c}
+                 for i, c, t in HISTORY]
+        client.post("/v1/users/sam/history", json={"items": items}, headers=auth)
 
-    from gateway.app import create_app
-    from gateway.auth import create_key
-    from gateway.settings import LOCAL_MODEL, Settings
-    from tests.conftest import wait_ready
+        def ask(i: int) -> tuple[float, dict]:
+            sender, subject, body = EMAILS[i % len(EMAILS)]
+            payload = {"user_id": "sam", "n": 3,
+                       "message": {"from": sender, "subject": subject, "body": body}}
+            if deadline_ms:
+                payload["deadline_ms"] = deadline_ms
+            t0 = time.perf_counter()
+            r = client.post("/v1/smart-replies", json=payload, headers=auth)
+            ms = (time.perf_counter() - t0) * 1000
+            assert r.status_code == 200, r.text
+            return ms, {**r.json(), "overhead_ms": float(r.headers["X-Gateway-Overhead-Ms"])}
 
-    with tempfile.TemporaryDirectory() as tmp:
-        opts = {"data_dir": Path(tmp) / "data", "rate_limit_per_minute": 0}
-        if kind == "fake":
-            opts.update(models=["fake/bench"], embedding_model="hash", load_models=False)
-        else:
-            opts.update(models=[LOCAL_MODEL])
-        settings = Settings(**opts)
-        with TestClient(create_app(settings)) as client:
-            wait_ready(client, timeout_s=600)
-            key = create_key(client.app.state.services.db, tenant="bench", scope="admin")
-            auth = {"Authorization": f"Bearer {key}"}
-            items = [{"id": i, "kind": "sent_reply", "text": t, "context": c}
-                     for i, c, t in HISTORY]
-            client.post("/v1/users/sam/history", json={"items": items}, headers=auth)
-
-            def ask(i: int) -> tuple[float, dict]:
-                sender, subject, body = EMAILS[i % len(EMAILS)]
-                payload = {"user_id": "sam", "n": 3,
-                           "message": {"from": sender, "subject": subject, "body": body}}
-                if deadline_ms:
-                    payload["deadline_ms"] = deadline_ms
-                t0 = time.perf_counter()
-                r = client.post("/v1/smart-replies", json=payload, headers=auth)
-                ms = (time.perf_counter() - t0) * 1000
-                assert r.status_code == 200, r.text
-                return ms, {**r.json(), "overhead_ms": float(r.headers["X-Gateway-Overhead-Ms"])}
-
-            for i in range(3):  # warm-up: imports, first prefill of the fixed prompt prefix
-                ask(i)
-            lat, overhead, reasons, sources = [], [], {}, {}
-            for i in range(requests):
-                ms, data = ask(i)
-                lat.append(ms)
-                overhead.append(data["overhead_ms"])
-                reasons[str(data["fallback_reason"])] = reasons.get(str(data["fallback_reason"]), 0) + 1
-                for s in data["suggestions"]:
-                    sources[s["source"]] = sources.get(s["source"], 0) + 1
+        for i in range(3):  # warm-up: imports, first prefill of the fixed prompt prefix
+            ask(i)
+        lat, overhead, reasons, sources = [], [], {}, {}
+        for i in range(requests):
+            ms, data = ask(i)
+            lat.append(ms)
+            overhead.append(data["overhead_ms"])
+            reasons[str(data["fallback_reason"])] = reasons.get(str(data["fallback_reason"]), 0) + 1
+            for s in data["suggestions"]:
+                sources[s["source"]] = sources.get(s["source"], 0) + 1
     return {"kind": kind, "requests": requests, "deadline_ms": deadline_ms or settings.smart_reply_deadline_ms,
             "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 95), 1),
             "max_ms": round(max(lat), 1), "overhead_p50_ms": round(statistics.median(overhead), 1),

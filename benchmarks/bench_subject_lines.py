@@ -11,13 +11,12 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_smart_replies import pct  # noqa: E402
+from benchmarks.harness import bench_client, pct
 
 CAMPAIGNS = [
     "Our spring sale: 20% off all running shoes until April 30.",
@@ -35,40 +34,23 @@ HISTORY = [
 
 
 def run(kind: str, requests: int) -> dict:
-    from fastapi.testclient import TestClient
-
-    from gateway.app import create_app
-    from gateway.auth import create_key
-    from gateway.settings import LOCAL_MODEL, Settings
-    from tests.conftest import wait_ready
-
-    with tempfile.TemporaryDirectory() as tmp:
-        opts = {"data_dir": Path(tmp) / "data", "rate_limit_per_minute": 0}
-        if kind == "fake":
-            opts.update(models=["fake/bench"], embedding_model="hash", load_models=False)
-        else:
-            opts.update(models=[LOCAL_MODEL])
-        settings = Settings(**opts)
-        with TestClient(create_app(settings)) as client:
-            wait_ready(client, timeout_s=600)
-            key = create_key(client.app.state.services.db, tenant="bench", scope="admin")
-            auth = {"Authorization": f"Bearer {key}"}
-            items = [{"id": i, "kind": k, "text": t} for i, k, t in HISTORY]
-            client.post("/v1/users/r1/history", json={"items": items}, headers=auth)
-            lat, late, reasons = [], 0, {}
-            for i in range(requests + 2):
-                body = {"user_id": "r1", "n": 5, "max_chars": 60,
-                        "campaign": {"body": CAMPAIGNS[i % len(CAMPAIGNS)], "brand": "Stride"}}
-                t0 = time.perf_counter()
-                r = client.post("/v1/subject-lines", json=body, headers=auth)
-                ms = (time.perf_counter() - t0) * 1000
-                assert r.status_code == 200, r.text
-                if i < 2:
-                    continue  # warm-up
-                lat.append(ms)
-                late += ms > settings.subject_line_deadline_ms
-                reason = str(r.json()["fallback_reason"])
-                reasons[reason] = reasons.get(reason, 0) + 1
+    with bench_client(kind) as (client, auth, settings):
+        items = [{"id": i, "kind": k, "text": t} for i, k, t in HISTORY]
+        client.post("/v1/users/r1/history", json={"items": items}, headers=auth)
+        lat, late, reasons = [], 0, {}
+        for i in range(requests + 2):
+            body = {"user_id": "r1", "n": 5, "max_chars": 60,
+                    "campaign": {"body": CAMPAIGNS[i % len(CAMPAIGNS)], "brand": "Stride"}}
+            t0 = time.perf_counter()
+            r = client.post("/v1/subject-lines", json=body, headers=auth)
+            ms = (time.perf_counter() - t0) * 1000
+            assert r.status_code == 200, r.text
+            if i < 2:
+                continue  # warm-up
+            lat.append(ms)
+            late += ms > settings.subject_line_deadline_ms
+            reason = str(r.json()["fallback_reason"])
+            reasons[reason] = reasons.get(reason, 0) + 1
     return {"kind": kind, "requests": requests, "deadline_ms": settings.subject_line_deadline_ms,
             "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 95), 1),
             "max_ms": round(max(lat), 1), "after_deadline": late, "fallback_reasons": reasons}
