@@ -89,8 +89,12 @@ def start_services(services: Services) -> None:
         # set-up): the local model when it is in the chain, else the free fake provider,
         # so start-up never spends tokens on a hosted model.
         warm_model = next((m for m in s.models if m.startswith("local/")), "fake/warm-up")
-        LLMClient._blocking_call(warm_model, [{"role": "user", "content": "Hi"}], 60.0,
-                                 {"max_tokens": 1})
+        warm_prompt = [{"role": "user", "content": "Hi"}]
+        if services.local_llm is not None:
+            from gateway.usecases.replies.prompt import warm_up_messages
+
+            warm_prompt = warm_up_messages(services.local_llm.count_tokens)
+        LLMClient._blocking_call(warm_model, warm_prompt, 60.0, {"max_tokens": 1})
         services.load_seconds["local_llm" if services.local_llm else "litellm"] = (
             time.monotonic() - t1)
         from guardrails import warm_up as warm_up_guardrails  # profanity list, langdetect

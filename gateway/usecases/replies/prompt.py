@@ -83,3 +83,11 @@ def build_prompt(
                                    count_tokens=count_tokens, message=message)
     return ReplyPrompt(messages=split_turns(rendered.messages), version=version,
                        tokens=rendered.tokens, example_ids=[e.id for e in stable])
+
+
+def warm_up_messages(count_tokens: Callable[[str], int]) -> list[dict]:
+    """A prompt with no user examples: generating from it at start prefills the fixed
+    instructions and shots, which every request then reuses from llama.cpp's cache
+    (measured: the first request otherwise spends ~3.5 s prefilling them)."""
+    return build_prompt(subject="", body="Are you free on Friday?", pairs=[],
+                        budget_tokens=10**9, count_tokens=count_tokens).messages
