@@ -9,6 +9,7 @@ bag-of-words hashing embedder with no model, for unit tests and dry runs).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -91,7 +92,7 @@ class HashEmbedder(Embedder):
     def _vec(self, text: str) -> np.ndarray:
         v = np.zeros(self.dim, dtype=np.float32)
         words = _TOKEN.findall(text.lower())
-        for feat in words + [a + " " + b for a, b in zip(words, words[1:])]:
+        for feat in words + [a + " " + b for a, b in itertools.pairwise(words)]:
             h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")
             v[h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
         n = float(np.linalg.norm(v))

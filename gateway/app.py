@@ -131,7 +131,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                 try:
                     await loader
                 except Exception:
-                    pass
+                    log.warning("start-up did not finish before shutdown", exc_info=True)
             svc.close()
 
     app = FastAPI(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from gateway.errors import GatewayError
+from gateway.offline import offline_env
 
 app = typer.Typer(help="Persona Gateway: personalized smart replies and subject lines.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -19,23 +19,7 @@ keys_app = typer.Typer(help="Manage API keys (only their hashes are stored).", n
 app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Settings file (KEY=value lines, PERSONA_ prefix).")]
-
-
-def offline_env() -> None:
-    """Environment that keeps every library off the network (set before imports)."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if "TIKTOKEN_CACHE_DIR" not in os.environ:
-        from importlib.util import find_spec
-
-        spec = find_spec("litellm")
-        if spec and spec.submodule_search_locations:
-            tok = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
-            if tok.is_dir():
-                os.environ["TIKTOKEN_CACHE_DIR"] = str(tok)
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file (KEY=value lines, PERSONA_ prefix).")]
 
 
 def _settings(config: Path | None, **overrides):
@@ -65,8 +49,8 @@ def _db(settings):
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Interface to bind.")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Start the gateway (models load in the background; watch /readyz)."""

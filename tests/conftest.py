@@ -15,12 +15,12 @@ from gateway.cli import offline_env
 
 offline_env()
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from gateway.app import create_app  # noqa: E402
-from gateway.auth import create_key  # noqa: E402
-from gateway.llm.providers import fake_llm  # noqa: E402
-from gateway.settings import LOCAL_MODEL, Settings  # noqa: E402
+from gateway.app import create_app
+from gateway.auth import create_key
+from gateway.llm.providers import fake_llm
+from gateway.settings import LOCAL_MODEL, Settings
 
 
 def wait_ready(client: TestClient, timeout_s: float = 180.0) -> None:

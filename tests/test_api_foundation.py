@@ -126,10 +126,10 @@ def test_readyz_is_503_until_loaded(tmp_path, fake):
                  load_models=False)
     services = build_services(s)
     app = create_app(s, services=services)
-    import gateway.app as app_mod
-
     # hold the loader so we can observe the not-ready state
     import threading
+
+    import gateway.app as app_mod
 
     gate = threading.Event()
     real_start = app_mod.start_services

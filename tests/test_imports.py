@@ -31,6 +31,6 @@ def test_litellm_import_stays_offline():
         "register_providers()\n"
         "print(len(litellm.model_cost) > 0)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("True")

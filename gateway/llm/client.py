@@ -89,7 +89,7 @@ class LLMClient:
                     if deadline is not None and time.monotonic() >= deadline:
                         raise LLMTimeout(str(exc), model=model, attempts=attempts) from exc
                     break  # a timed-out model is not retried; try the next one
-                except Exception as exc:  # litellm raises many types; all mean "this try failed"
+                except Exception as exc:  # noqa: BLE001 - litellm raises many types; all mean "this try failed"
                     errors.append(f"{model}: {type(exc).__name__}: {exc}"[:300])
                     log.warning("model call failed (%s, attempt %d): %s", model, attempt + 1, exc)
         if all(e.endswith(": timeout") for e in errors):
@@ -121,7 +121,7 @@ class LLMClient:
                 ctx = contextvars.copy_context()
                 ctx.run(set_deadline, call_deadline)
                 fut = asyncio.get_running_loop().run_in_executor(
-                    None, ctx.run, self._blocking_call, model, messages, left, params)
+                    None, ctx.run, self.call_blocking, model, messages, left, params)
                 try:
                     text = await asyncio.wait_for(fut, timeout=max(left, 0.0))
                 except TimeoutError as exc:
@@ -148,7 +148,8 @@ class LLMClient:
                 self.metrics.llm_latency.labels(model=model).observe(elapsed)
 
     @staticmethod
-    def _blocking_call(model: str, messages: list[dict], timeout: float, params: dict) -> str:
+    def call_blocking(model: str, messages: list[dict], timeout: float, params: dict) -> str:
+        """One litellm call in the calling thread, no deadline or retries (start-up warm-up)."""
         litellm = _litellm()
         kwargs = {k: v for k, v in params.items() if v is not None}
         resp = litellm.completion(

@@ -1,13 +1,12 @@
 """The wall-clock deadline of the current model call, visible to providers.
 
-Set by ``LLMClient`` before it hands the call to a worker thread
-(``asyncio.to_thread`` copies the context), read by in-process providers so a
+Set by ``LLMClient`` in a copied context that the worker thread runs the call in,
+read by in-process providers so a
 generation stops itself instead of holding the model after its caller gave up.
 """
 
 from __future__ import annotations
 
-import time
 from contextvars import ContextVar
 
 _deadline: ContextVar[float | None] = ContextVar("persona_llm_deadline", default=None)
@@ -18,17 +17,8 @@ def current_deadline() -> float | None:
     return _deadline.get()
 
 
-def seconds_left() -> float | None:
-    d = _deadline.get()
-    return None if d is None else d - time.monotonic()
-
-
 def set_deadline(value: float | None):
     return _deadline.set(value)
-
-
-def reset_deadline(token) -> None:
-    _deadline.reset(token)
 
 
 class LLMTimer:
