@@ -56,12 +56,6 @@ async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline
                 late = time.monotonic() >= deadline - CUT_OFF_S
                 out.error = "timeout" if late else "llm_error"
             break
-        # Arrived late, or just at the deadline (the local model stops itself there and
-        # returns a half sentence): dropped, as if it never came.
-        if time.monotonic() > deadline - CUT_OFF_S:
-            if not out.texts:
-                out.error = "timeout"
-            break
         last = time.monotonic() - t0
         out.model = c.model
         out.texts.append((c.text, temp))
