@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -94,8 +95,14 @@ class InProcessTarget(Target):
             return  # ingested by an earlier (interrupted) run
         parsed = [HistoryItemIn.model_validate(i) for i in items]
         step = min(self.settings.max_batch_items, 500)
+
+        def add(batch) -> None:
+            # Nothing else runs while an eval loads history: let the embedder use every core.
+            with self.services.embedder.bulk(os.cpu_count() or 1):
+                history.add(self.tenant_id, user_id, batch)
+
         for i in range(0, len(parsed), step):
-            await asyncio.to_thread(history.add, self.tenant_id, user_id, parsed[i:i + step])
+            await asyncio.to_thread(add, parsed[i:i + step])
 
     def _personalization_off(self, user_id: str) -> None:
         from gateway.tables import UserPreferences

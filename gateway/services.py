@@ -63,7 +63,8 @@ def build_services(settings: Settings) -> Services:
         metrics=metrics,
     )
     embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
-                             eager=False)
+                             eager=False, threads=settings.embedding_threads,
+                             max_tokens=settings.embedding_max_tokens)
     history = HistoryService(db=db, embedder=embedder, index_dir=settings.index_dir,
                              cache_mb=settings.history_index_cache_mb,
                              snapshot_every=settings.history_snapshot_every)

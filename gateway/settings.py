@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     embedding_model: str = Field(default_factory=default_embedding_model,
                                  description="sentence-transformers path/name, or `hash` (no model; tests).")
     embedding_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per embedding batch.")
+    embedding_max_tokens: int = Field(default=128, ge=16, le=512, description=(
+        "Word pieces of each text the embedder reads (the rest is cut). all-MiniLM-L6-v2 "
+        "was trained on 128; 256 reads more of long emails at ~1.5x the cost."))
+    embedding_threads: int = Field(default=1, ge=1, le=256, description=(
+        "CPU threads per embedding call while serving (requests share the cores with the "
+        "model). Bulk loads with nothing else running (`persona eval`) use every core."))
     load_models: bool = Field(default=True, description="Load embedder and local LLM on start.")
 
     # --- request behaviour

@@ -32,6 +32,29 @@ def fence(text: str) -> str:
     return f"{FENCE_OPEN}\n{clean.strip()}\n{FENCE_CLOSE}"
 
 
+_TURN = re.compile(r"^### (USER|ASSISTANT)\s*$", re.MULTILINE)
+_MARKER = re.compile(r"#{3,}")
+
+
+def one_line(text: str | None, limit: int) -> str:
+    """One line, clipped, with turn markers neutralized so no text can forge a chat turn."""
+    return _MARKER.sub("#", " ".join((text or "").split())[:limit])
+
+
+def split_turns(messages: list[dict]) -> list[dict]:
+    """Expand a rendered user text's ``### USER``/``### ASSISTANT`` markers into chat
+    turns: templates write few-shot transcripts, which tiny models imitate far
+    better than they follow instructions."""
+    out = [m for m in messages if m["role"] == "system"]
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    parts = _TURN.split("### USER\n" + user)
+    # parts: ["", "USER", text, "ASSISTANT", text, ...]
+    for role, text in zip(parts[1::2], parts[2::2]):
+        if text.strip():
+            out.append({"role": role.lower(), "content": text.strip()})
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _tiktoken_encoding():
     if "TIKTOKEN_CACHE_DIR" not in os.environ:

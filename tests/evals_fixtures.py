@@ -91,7 +91,7 @@ async def fake_suggest_subject_lines(*, services, tenant_id, request, request_id
     texts = [" ".join(body[:3]), "Gas contract review"] if mode != "rules" else ["Update"]
     return SubjectLineResponse(
         request_id=request_id, personalized=personalize, model="fake/test",
-        prompt_version="subject_line_v1", fallback_reason=None, latency_ms=1,
+        prompt_version="subject_line_v2", fallback_reason=None, latency_ms=1,
         subject_lines=[_suggestion(t, "llm" if mode != "rules" else "rules") for t in texts])
 
 

@@ -206,7 +206,7 @@ def test_reports_are_written_with_provenance_and_inline_plots(cli, tmp_path):
     assert m["data"]["files"]["history"]["path"].endswith("train.jsonl")
     assert set(m["git"]) == {"revision", "dirty"}
     v = m["variants"]["personalized"]
-    assert v["models_served"] == ["fake/test"] and "subject_line_v1" in v["prompt_versions"]
+    assert v["models_served"] == ["fake/test"] and "subject_line_v2" in v["prompt_versions"]
     assert v["settings"]["models"] == ["fake/test"]
     assert v["metrics"]["examples"] == 2
     assert "rouge1" in m["comparisons"]["rules"]

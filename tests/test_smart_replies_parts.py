@@ -7,7 +7,6 @@ import pytest
 
 from gateway.schemas.smart_replies import IncomingMessage
 from gateway.usecases.replies.clean import apply_style, clean, cut_to
-from gateway.usecases.replies.prompt import split_turns
 from gateway.usecases.replies.select import Candidate, pick_distinct
 from gateway.usecases.replies.style import build_profile, split_signoff
 from gateway.usecases.replies.trigger import decide
@@ -18,6 +17,7 @@ from guardrails.reply_rules import (
     personal_candidates,
     reply_intent,
 )
+from prompts.render import split_turns
 
 INCOMING = "Can we move our Thursday meeting to Friday at 3pm?"
 

@@ -42,7 +42,7 @@ def test_no_user_id_serves_n_distinct_model_and_rule_lines(client, auth, fake):
     assert len(texts) == 5 and len({t.lower() for t in texts}) == 5
     assert resp["personalized"] is False and resp["context_ids"] == []
     assert resp["fallback_reason"] is None
-    assert resp["prompt_version"] == "subject_line_v1"
+    assert resp["prompt_version"] == "subject_line_v2"
     assert "Spring sale: 20% off running shoes" in texts  # cleaned: no number, quotes
     assert {s["source"] for s in resp["subject_lines"]} <= {"llm", "rules"}
     assert all(0.0 <= s["score"] <= 1.0 for s in resp["subject_lines"])

@@ -40,7 +40,7 @@ from gateway.usecases.subjects.candidates import (
 )
 from gateway.usecases.subjects.checks import guard
 from gateway.usecases.subjects.constraints import Limits, enforce, split_model_output
-from gateway.usecases.subjects.prompt import PROMPT_TASK, build_prompt
+from gateway.usecases.subjects.prompt import MAX_TOKENS, PROMPT_TASK, STOP, build_prompt
 from guardrails.subject_rules import rule_subject_lines
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ async def suggest_subject_lines(
     llm_cands: list[Candidate] = []
     if mode != "rules":
         model_name, llm_cands, gen_reason = await _from_model(
-            services, request, signals, profile, deadline, reserve_ms)
+            services, request, signals, deadline, reserve_ms)
     pool = list(llm_cands)
     if mode != "model" or not llm_cands:
         pool += history_candidates(signals) + body_candidates(
@@ -163,18 +163,18 @@ async def _signals(services: Services, tenant_id: int, user_id: str | None, body
 
 
 async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,
-                      profile: style.StyleProfile, deadline: float, reserve_ms: float
+                      deadline: float, reserve_ms: float
                       ) -> tuple[str | None, list[Candidate], str | None]:
     """Ask the model; returns (model, candidates, fallback reason or None)."""
     left = ms_left(deadline) - reserve_ms
     if left < _MIN_MODEL_MS:
         return None, [], "timeout"
-    prompt = build_prompt(request, signals, profile, budget_tokens=services.settings
+    prompt = build_prompt(request, signals, budget_tokens=services.settings
                           .prompt_token_budget, count_tokens=token_counter(services))
     model_deadline = deadline - reserve_ms / 1000.0
     try:
         completion = await services.llm.complete(
-            prompt.messages, max_tokens=48, temperature=0.7, stop=["\n\n\n", "Email:"],
+            prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
             deadline=model_deadline)
     except LLMTimeout:
         return None, [], "timeout"

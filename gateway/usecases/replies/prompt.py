@@ -10,16 +10,13 @@ the end to fit the token budget), so the model writes in their voice.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from guardrails.reply_rules import Pair
-from prompts.render import PromptLibrary, default_library
+from prompts.render import PromptLibrary, default_library, one_line, split_turns
 
 TASK = "smart_reply"
-_TURN = re.compile(r"^### (USER|ASSISTANT)\s*$", re.MULTILINE)
-_MARKER = re.compile(r"#{3,}")
 
 
 @dataclass(frozen=True)
@@ -37,27 +34,10 @@ class ReplyPrompt:
     example_ids: list[str]
 
 
-def _safe(text: str, limit: int) -> str:
-    """One line, clipped, with turn markers neutralized so no text can forge a chat turn."""
-    return _MARKER.sub("#", " ".join((text or "").split())[:limit])
-
-
-def split_turns(messages: list[dict]) -> list[dict]:
-    """Expand the rendered user text's ``### USER``/``### ASSISTANT`` markers into turns."""
-    out = [m for m in messages if m["role"] == "system"]
-    user = next(m["content"] for m in messages if m["role"] == "user")
-    parts = _TURN.split("### USER\n" + user)
-    # parts: ["", "USER", text, "ASSISTANT", text, ...]
-    for role, text in zip(parts[1::2], parts[2::2]):
-        if text.strip():
-            out.append({"role": role.lower(), "content": text.strip()})
-    return out
-
-
 def message_text(subject: str, body: str, *, max_chars: int = 600) -> str:
     """What the model sees of the email: subject line and the start of the body."""
-    body = _safe(body, max_chars)
-    subject = _safe(subject, 120)
+    body = one_line(body, max_chars)
+    subject = one_line(subject, 120)
     return f"Subject: {subject}\n{body}" if subject else body
 
 
@@ -68,7 +48,7 @@ def build_prompt(
 ) -> ReplyPrompt:
     lib = library or default_library()
     version = lib.latest(TASK)
-    examples = [Example(p.id, _safe(p.context, 300), _safe(p.reply, 200))
+    examples = [Example(p.id, one_line(p.context, 300), one_line(p.reply, 200))
                 for p in pairs[:max_examples] if p.context and p.reply]
     message = message_text(subject, body, max_chars=max_body_chars)
     rendered = lib.render_chat(version, examples=examples, budget_tokens=budget_tokens,

@@ -1,44 +1,75 @@
-"""The subject-line prompt: a short excerpt of the body, the recipient's examples.
+"""The subject-line prompt: a few-shot transcript ending in this campaign.
 
-The embedded model prefills ~400 tokens/s on two shared cores, so the excerpt is
-cut hard and examples are few; ``render_chat`` drops the least similar examples
+The embedded model prefills ~250-400 tokens/s on two cores, so the fixed part
+(instructions and generic shots) comes first and is reused from llama.cpp's
+cache, the excerpts are cut hard, and the model answers one line (a dozen
+tokens) instead of a list. ``render_chat`` drops the least similar examples
 first to fit the token budget.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gateway.schemas.subject_lines import SubjectLineRequest
 from gateway.usecases.subjects.candidates import Signals
-from gateway.usecases.subjects.style import StyleProfile
 from guardrails.subject_phrases import clean_body
-from prompts.render import RenderedPrompt, TokenCounter, default_library
+from prompts.render import TokenCounter, default_library, one_line, split_turns
 
 PROMPT_TASK = "subject_line"
-BODY_WORDS = 90
-EXAMPLE_BODY_WORDS = 25
-MAX_EXAMPLES = 4
+BODY_WORDS = 60
+EXAMPLE_BODY_WORDS = 20
+MAX_EXAMPLES = 2
+MAX_LIKED = 4
+# One subject line: the answer is short, and its first line is all that is used.
+MAX_TOKENS = 20
+STOP = ["\n"]
+
+
+@dataclass(frozen=True)
+class SubjectPrompt:
+    messages: list[dict]
+    version: str
+    tokens: int
 
 
 def excerpt(text: str, words: int) -> str:
     parts = clean_body(text).split()
-    return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
+    return one_line(" ".join(parts[:words]) + (" ..." if len(parts) > words else ""), 2000)
 
 
 def examples_of(signals: Signals) -> list[dict]:
-    """Most similar first: the author's own emails (with their subjects), then opened."""
-    out = [{"subject": p.subject, "body": excerpt(p.body, EXAMPLE_BODY_WORDS) if p.body else None}
-           for p in sorted(signals.sent, key=lambda p: -p.similarity)]
-    out += [{"subject": p.subject, "body": None}
-            for p in sorted(signals.opened, key=lambda p: -p.similarity)]
-    return out[:MAX_EXAMPLES]
+    """Most similar first: the author's own emails, then opened campaigns with a body."""
+    with_body = sorted(signals.sent, key=lambda p: -p.similarity) + sorted(
+        (p for p in signals.opened if p.body), key=lambda p: -p.similarity)
+    return [{"subject": one_line(p.subject, 120), "body": excerpt(p.body, EXAMPLE_BODY_WORDS)}
+            for p in with_body if p.body][:MAX_EXAMPLES]
 
 
-def build_prompt(request: SubjectLineRequest, signals: Signals, profile: StyleProfile, *,
-                 budget_tokens: int, count_tokens: TokenCounter) -> RenderedPrompt:
+def liked_of(signals: Signals) -> list[str]:
+    """Opened subjects without a body: listed for the model to lean towards."""
+    return [one_line(p.subject, 120)
+            for p in sorted(signals.opened, key=lambda p: -p.similarity) if not p.body][:MAX_LIKED]
+
+
+def build_prompt(request: SubjectLineRequest, signals: Signals, *,
+                 budget_tokens: int, count_tokens: TokenCounter,
+                 version: str | None = None) -> SubjectPrompt:
     lib = default_library()
+    version = version or lib.latest(PROMPT_TASK)
     camp = request.campaign
-    return lib.render_chat(
-        lib.latest(PROMPT_TASK), examples=examples_of(signals), budget_tokens=budget_tokens,
-        count_tokens=count_tokens, campaign=excerpt(camp.body, BODY_WORDS), brand=camp.brand,
-        tone=camp.tone, n=min(request.n, 5), max_chars=request.max_chars, emoji=request.emoji,
-        banned_words=request.banned_words, style=profile.describe() if profile.n else "")
+    rendered = lib.render_chat(
+        version, examples=examples_of(signals), budget_tokens=budget_tokens,
+        count_tokens=count_tokens, campaign=excerpt(camp.body, BODY_WORDS),
+        liked=liked_of(signals), brand=one_line(camp.brand, 80) or None,
+        tone=one_line(camp.tone, 40) or None, max_chars=request.max_chars,
+        banned_words=[one_line(w, 40) for w in request.banned_words])
+    return SubjectPrompt(messages=split_turns(rendered.messages), version=version,
+                         tokens=rendered.tokens)
+
+
+def warm_up_messages(count_tokens: TokenCounter) -> list[dict]:
+    """The prompt with no recipient examples, to prefill the fixed part at start."""
+    request = SubjectLineRequest.model_validate({"campaign": {"body": "Team lunch on Friday."}})
+    return build_prompt(request, Signals(), budget_tokens=10**9,
+                        count_tokens=count_tokens).messages
