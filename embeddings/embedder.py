@@ -19,6 +19,10 @@ from contextlib import contextmanager
 import numpy as np
 
 
+# Beyond this many characters every text fills the encoder's token window anyway.
+_LONG_CHARS = 1024
+
+
 class Embedder(ABC):
     dim: int
     name: str
@@ -34,11 +38,30 @@ class Embedder(ABC):
         """Embed up to ``batch_size`` texts; returns (len(texts), dim) float32, unit norm."""
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed any number of texts, in batches of similar length.
+
+        An encoder pads a batch to its longest text: one email body among 25 short
+        subject lines made that batch cost 26 bodies (668 ms instead of 80 ms), so
+        texts are sorted by length and a batch never mixes lengths that differ much.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [self.embed_batch(texts[i:i + self.batch_size])
-                 for i in range(0, len(texts), self.batch_size)]
-        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+        size = [min(len(t), _LONG_CHARS) for t in texts]
+        order = sorted(range(len(texts)), key=size.__getitem__)
+        batches: list[list[int]] = []
+        for i in order:
+            b = batches[-1] if batches else None
+            if b is None or len(b) >= self.batch_size or size[i] > 2 * size[b[0]] + 32:
+                batches.append([i])
+            else:
+                b.append(i)
+        out: np.ndarray | None = None
+        for b in batches:
+            vecs = self.embed_batch([texts[i] for i in b])
+            if out is None:
+                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[b] = vecs
+        return out
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
