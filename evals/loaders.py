@@ -34,7 +34,10 @@ REDDIT_USER = "reddit-user"
 REDDIT_SENDER = "friend@example.com"
 AESLC_MIN_HISTORY = 10
 AESLC_N = 3  # subject lines asked per email; best-of-n metrics depend on it
-AESLC_HISTORY_CAP = 100  # per author: keeps ingest to minutes on 2 cores; 0 = all
+# Per author, 0 = all their train emails (the task's protocol). Retrieval finds a
+# related past email far more often in the whole history: capping at 100 cut the
+# personalization lift on 200 examples from +3.8% to -3.7% (rules mode).
+AESLC_HISTORY_CAP = 0
 
 
 class DataError(GatewayError):

@@ -25,6 +25,7 @@ VARIANTS: dict[str, dict[str, dict]] = {
         "personalized": {"mode": "full", "personalize": True},
         "plain": {"mode": "full", "personalize": False},
         "rules": {"mode": "rules", "personalize": True},
+        "rules-plain": {"mode": "rules", "personalize": False},
         "model": {"mode": "model", "personalize": True},
     },
 }

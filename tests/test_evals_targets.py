@@ -50,15 +50,19 @@ def test_in_process_subject_lines_personalized_vs_plain(tmp_path, fake):
     out = tmp_path / "out"
     res = CliRunner().invoke(eval_app, [
         "subject-lines", "--data", str(write_aeslc(tmp_path)), "--out", str(out),
-        "--variant", "personalized", "--variant", "plain"], env=ENV)
+        "--variant", "personalized", "--variant", "plain", "--variant", "rules-plain"], env=ENV)
     assert res.exit_code == 0, res.output
     recs = _records(out)
     pers = [r["response"] for r in recs if r["variant"] == "personalized"]
     plain = [r["response"] for r in recs if r["variant"] == "plain"]
-    assert len(pers) == len(plain) == 2
+    rules_plain = [r["response"] for r in recs if r["variant"] == "rules-plain"]
+    assert len(pers) == len(plain) == len(rules_plain) == 2
     assert all(p["personalized"] and p["context_ids"] for p in pers)
     assert all(any(c.startswith("aeslc-alice-a_sent_") for c in p["context_ids"]) for p in pers)
-    assert all(not p["personalized"] and not p["context_ids"] for p in plain)
+    assert all(not p["personalized"] and not p["context_ids"] for p in plain + rules_plain)
+    # rules-plain never calls the model
+    assert all(p["model"] is None and p["prompt_version"] is None for p in rules_plain)
+    assert all(s["source"] == "rules" for p in rules_plain for s in p["suggestions"])
 
 
 def test_http_target_ingests_history_and_runs_variants(tmp_path, client, auth, fake):
