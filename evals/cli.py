@@ -34,7 +34,7 @@ LimitOpt = Annotated[int | None, typer.Option("--limit", min=1,
                      help="Evaluate a seeded sample of N examples (same seed, same sample).")]
 VariantOpt = Annotated[list[str] | None, typer.Option("--variant", help="Variant to run; "
                        "repeat to compare (first = baseline). smart-replies: full, rules, model, "
-                       "plain. subject-lines: personalized, plain, rules, model.")]
+                       "plain. subject-lines: personalized, plain, rules, rules-plain, model.")]
 ConfigOpt = Annotated[list[Path] | None, typer.Option("--config", help="Settings file (KEY=value "
                       "lines, PERSONA_ prefix); repeat to compare models or prompt versions.")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Evaluate a running gateway "
@@ -51,7 +51,7 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling and boot
 HistoryOpt = Annotated[Path | None, typer.Option("--history", help="AESLC train file for "
                        "author history (default: train.jsonl beside --data).")]
 CapOpt = Annotated[int, typer.Option("--history-per-author", min=0, help="AESLC: ingest a seeded "
-                   "sample of at most N train emails per author (0 = all).")]
+                   "sample of at most N train emails per author (default 0 = all of them).")]
 DeadlineOpt = Annotated[int | None, typer.Option("--deadline-ms", min=50, max=60000,
                         help="Set deadline_ms on every request (default: the gateway's).")]
 
