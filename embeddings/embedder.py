@@ -18,7 +18,6 @@ from contextlib import contextmanager
 
 import numpy as np
 
-
 # Beyond this many characters every text fills the encoder's token window anyway.
 _LONG_CHARS = 1024
 
