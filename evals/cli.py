@@ -122,7 +122,7 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
     from evals import gate
     from evals.loaders import load_dataset, select
     from evals.report import git_info, summarize, write_reports
-    from evals.runner import RESULTS, ResultStore, check_manifest, run_all
+    from evals.runner import RESULTS, ResultStore, check_manifest, rescore_stale, run_all
     from evals.scoring import Evaluator, grounding_checker
     from evals.targets import HttpTarget, InProcessTarget, in_process_settings
     from evals.variants import resolve
@@ -162,6 +162,11 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
                     task=task, dataset=dataset, examples=examples, variants=variants,
                     make_target=make_target, evaluator=evaluator, store=store, concurrency=conc,
                     progress=_progress_factory(progress))
+            rescored = await asyncio.to_thread(rescore_stale, examples=examples,
+                                               variants=variants, evaluator=evaluator,
+                                               store=store)
+            if rescored:
+                err.print(f"re-scored {rescored} results saved by an older harness")
             records = {v.name: store.for_variant(v.name, examples) for v in variants}
         finally:
             store.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-BAR_METRICS = ("mrs", "rouge1", "rouge2", "rougeL", "bleu", "embed_sim", "distinct2",
+BAR_METRICS = ("mrs", "rouge1", "rouge2", "rougeL", "rouge1_alt", "bleu", "embed_sim", "distinct2",
                "self_sim", "unsupported_rate", "model_fallback_rate", "trigger_rate")
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.loaders import Dataset, Example
-from evals.scoring import Evaluator
+from evals.scoring import SCORE_VERSION, Evaluator
 from evals.targets import Target, TargetUnavailable
 from evals.variants import Variant
 from gateway.errors import ConfigError
@@ -134,7 +134,7 @@ async def run_variant(*, task: str, examples: list[Example], variant: Variant, t
             wall_ms = (time.perf_counter() - started) * 1000
             scores = await asyncio.to_thread(evaluator.score, example, response, wall_ms)
             store.append({"variant": variant.name, "id": example.id, "response": response,
-                          "error": error, "scores": scores})
+                          "error": error, "scores": scores, "scored": SCORE_VERSION})
             advance(1)
 
     try:
@@ -144,6 +144,24 @@ async def run_variant(*, task: str, examples: list[Example], variant: Variant, t
     except BaseExceptionGroup as group:  # surface the cause, not the group
         raise group.exceptions[0] from None
     return len(todo)
+
+
+def rescore_stale(*, examples: list[Example], variants: list[Variant], evaluator: Evaluator,
+                  store: ResultStore) -> int:
+    """Re-score finished records written by an older ``Evaluator`` (``SCORE_VERSION``) from
+    their saved responses and wall times, so a harness upgrade never needs the model again.
+    The new record is appended (the last record of a key wins); returns how many."""
+    n = 0
+    for v in variants:
+        for e in examples:
+            rec = store.records.get((v.name, e.id))
+            if rec is None or rec.get("scored", 1) >= SCORE_VERSION:
+                continue
+            wall_ms = rec["scores"].get("latency_ms") or 0.0
+            scores = evaluator.score(e, rec["response"], wall_ms)
+            store.append({**rec, "scores": scores, "scored": SCORE_VERSION})
+            n += 1
+    return n
 
 
 async def run_all(*, task: str, dataset: Dataset, examples: list[Example],

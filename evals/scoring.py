@@ -29,6 +29,7 @@ GUARD_TASK = {"smart-replies": "smart_reply", "subject-lines": "subject_line"}
 # Per-example metrics and whether higher is better (for the report's best/worst and arrows).
 HIGHER_IS_BETTER = {
     "mrs": True, "rouge1": True, "rouge2": True, "rougeL": True, "bleu": True,
+    "rouge1_alt": True, "rouge2_alt": True, "rougeL_alt": True,
     "embed_sim": True, "distinct1": True, "distinct2": True, "self_sim": False,
     "unsupported_rate": False, "fallback": False, "triggered": True, "llm_share": True,
     "personalized": True, "error": False, "latency_ms": False,
@@ -43,6 +44,9 @@ RENAME = {"error": "error_rate", "fallback": "fallback_rate", "triggered": "trig
 # Fallback reasons that mean the model's answer was not served (vs. personalization ones).
 MODEL_FAILURES = ("timeout", "llm_error", "guardrail")
 NO_CI = {"latency_ms", "n_suggestions"}  # summarised by percentiles / not a quality signal
+# Bumped whenever ``Evaluator.score`` changes what it computes: stored records scored by an
+# older version are re-scored from their saved responses (no model call) on the next run.
+SCORE_VERSION = 2
 
 
 def grounding_checker() -> Grounding | None:
@@ -96,6 +100,7 @@ class Evaluator:
         top = texts[0] if texts else ""
         r = M.rouge(top, refs[0]) if top else {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
         out.update(r)
+        out.update(self._alternative_rouge(top, refs[1:]))
         out["mrs"] = M.best_of_n_weighted_rouge(texts, refs)
         out["bleu"] = M.sentence_bleu(top, refs) if top else 0.0
         out["distinct1"] = M.distinct_n(texts, 1)
@@ -112,6 +117,17 @@ class Evaluator:
             if self.task == "smart-replies":
                 out["triggered"] = 1.0 if response.get("triggered", True) else 0.0
         return out
+
+    @staticmethod
+    def _alternative_rouge(top: str, alts: list[str]) -> dict[str, float]:
+        """ROUGE-1/2/L of the top suggestion, each the max over the alternative references
+        (AESLC: the three annotators' subjects); absent with a single reference."""
+        if not alts:
+            return {}
+        if not top:
+            return {"rouge1_alt": 0.0, "rouge2_alt": 0.0, "rougeL_alt": 0.0}
+        scores = [M.rouge(top, ref) for ref in alts]
+        return {f"{k}_alt": max(sc[k] for sc in scores) for k in ("rouge1", "rouge2", "rougeL")}
 
     def _embedding_scores(self, texts: list[str], refs: list[str]):
         if self.embed is None:

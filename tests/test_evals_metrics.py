@@ -110,6 +110,23 @@ def test_evaluator_scores_one_example():
     assert failed["distinct1"] is None and failed["unsupported_rate"] is None
 
 
+def test_alternative_references_score_the_best_match_per_metric():
+    # AESLC: the original subject first, then three annotators' subjects.
+    ex = Example("a", {"campaign": {"body": "gas contract review"}},
+                 ["Contract", "gas contract review", "review", "contract"])
+    s = Evaluator("subject-lines").score(ex, _response(["gas contract"]), 1.0)
+    # vs the original "Contract": P=1/2 R=1 -> F1 2/3.
+    assert s["rouge1"] == pytest.approx(2 / 3)
+    # Alternatives: "gas contract review" P=1 R=2/3 -> F1 .8 (best); "review" 0; "contract"
+    # P=1/2 R=1 -> 2/3. R2: only the first has the bigram (gas contract): P=1 R=1/2 -> 2/3.
+    assert s["rouge1_alt"] == pytest.approx(0.8)
+    assert s["rouge2_alt"] == pytest.approx(2 / 3)
+    assert s["rougeL_alt"] == pytest.approx(0.8)
+    assert Evaluator("subject-lines").score(ex, None, 1.0)["rouge1_alt"] == 0.0
+    single = Example("b", ex.request, ["Contract"])
+    assert "rouge1_alt" not in Evaluator("subject-lines").score(single, _response(["x"]), 1.0)
+
+
 def test_evaluator_aggregates_rates_and_percentiles():
     ev = Evaluator("subject-lines")
     assert ev.primary_metric == "rouge1"

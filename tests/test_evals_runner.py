@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from evals.cli import eval_app
 from evals.loaders import load_dataset
-from evals.runner import ResultStore, check_manifest, run_all
+from evals.runner import ResultStore, check_manifest, rescore_stale, run_all
 from evals.scoring import Evaluator
 from evals.variants import resolve
 from gateway.errors import ConfigError
@@ -112,6 +112,36 @@ def test_history_ingested_once_per_author_not_per_example(tmp_path):
     assert len(ds.examples) == 2  # both by alice
     assert target.history_calls == ["alice-a"]
     assert stats.ran == {"personalized": 2, "plain": 2}
+
+
+def test_results_of_an_older_harness_are_rescored_from_saved_responses(tmp_path):
+    dev = write_aeslc(tmp_path)
+    target = FakeTarget()
+    ds, _ = _run(tmp_path, target, variants=("personalized",), task="subject-lines", data=dev)
+    path = tmp_path / "out" / "results.jsonl"
+    # Rewrite the file as a version-1 harness left it: no "scored" mark, no rouge*_alt.
+    old = [json.loads(x) for x in path.read_text().splitlines()]
+    for rec in old:
+        rec.pop("scored")
+        rec["scores"] = {k: v for k, v in rec["scores"].items() if not k.endswith("_alt")}
+    path.write_text("".join(json.dumps(r) + "\n" for r in old))
+
+    store = ResultStore(path)
+    variants = resolve("subject-lines", ["personalized"], None)
+    n = rescore_stale(examples=ds.examples, variants=variants,
+                      evaluator=Evaluator("subject-lines"), store=store)
+    assert n == 2
+    assert rescore_stale(examples=ds.examples, variants=variants,
+                         evaluator=Evaluator("subject-lines"), store=store) == 0
+    store.close()
+    reloaded = ResultStore(path)
+    for rec in old:
+        new = reloaded.records[(rec["variant"], rec["id"])]
+        assert new["response"] == rec["response"]  # nothing generated again
+        assert new["scores"]["latency_ms"] == rec["scores"]["latency_ms"]
+        assert new["scores"]["rouge1"] == rec["scores"]["rouge1"]
+        assert 0.0 <= new["scores"]["rouge1_alt"] <= 1.0 and new["scored"] == 2
+    reloaded.close()
 
 
 def test_manifest_refuses_to_mix_runs(tmp_path):
