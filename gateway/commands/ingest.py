@@ -7,6 +7,7 @@ items already stored with the same content are counted as skipped.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -131,8 +132,13 @@ def ingest(
         batcher = _Batcher(lambda items: ingest_items(services=services, tenant_id=tenant_id,
                                                       user_id=user, items=items),
                            summary, batch_size)
-        with Progress(TextColumn("[bold]ingest[/] {task.description}"), BarColumn(),
-                      MofNCompleteColumn(), TimeRemainingColumn(), console=err) as bar:
+        # An offline load: let the embedder use every core (the gateway's setting is 1
+        # thread, which suits serving requests side by side, not a bulk load).
+        with (
+            services.embedder.bulk(os.cpu_count() or 1),
+            Progress(TextColumn("[bold]ingest[/] {task.description}"), BarColumn(),
+                     MofNCompleteColumn(), TimeRemainingColumn(), console=err) as bar,
+        ):
             task = bar.add_task(file.name, total=total)
             for rec in records:
                 batcher.add(rec)
