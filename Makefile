@@ -13,7 +13,10 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: serve test test-fast bench lint clean
+# The eval report test renders report.html in headless Chromium (Debian's package).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: serve test test-fast bench lint clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,11 +27,16 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/persona serve
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e"
+	$(BIN)/python -m pytest -q -m "not e2e and not browser"
+
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium (headless report test)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

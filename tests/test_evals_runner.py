@@ -3,11 +3,14 @@
 import asyncio
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from evals_fixtures import FakeTarget, fake_usecase, write_aeslc, write_tsv
 from typer.testing import CliRunner
@@ -274,3 +277,52 @@ def test_reports_are_written_with_provenance_and_inline_plots(cli, tmp_path):
     again = json.loads((out / "metrics.json").read_text())
     assert again["variants"]["personalized"]["metrics"] == v["metrics"]
     assert len(again["invocations"]) == 2
+
+
+def _chromium() -> str:
+    path = os.environ.get("PERSONA_TEST_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        pytest.fail("Chromium is needed to render the HTML report: 'make test' installs Debian's "
+                    "chromium, or set PERSONA_TEST_CHROMIUM to a Chromium binary")
+    return path
+
+
+@pytest.mark.browser
+def test_html_report_renders_its_plots_in_a_headless_browser(cli, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    dev = write_aeslc(tmp_path)
+    out = tmp_path / "rep"
+    code, text = cli("subject-lines", "--data", str(dev), "--out", str(out),
+                     "--variant", "personalized", "--variant", "rules")
+    assert code == 0, text
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            requests, errors = [], []
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto((out / "report.html").as_uri())
+            for figure in ("#plot-metrics", "#plot-latency"):
+                fig = page.locator(figure)
+                assert fig.is_visible(), figure
+                box = page.locator(f"{figure} svg").bounding_box()
+                assert box and box["width"] > 300 and box["height"] > 150, (figure, box)
+                drawn = page.evaluate(
+                    """sel => [...document.querySelectorAll(sel + ' svg path, ' + sel + ' svg rect')]
+                       .filter(e => { const r = e.getBoundingClientRect();
+                                      return r.width > 0 && r.height > 0; }).length""", figure)
+                assert drawn > 5, (figure, drawn)
+                # Pixels, not just elements: the plot's screenshot has ink of several colours.
+                png = tmp_path / f"{figure[1:]}.png"
+                fig.screenshot(path=str(png))
+                rgb = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
+                ink = float((rgb.min(axis=1) < 200).mean())
+                assert ink > 0.01, (figure, ink)
+                assert len(np.unique(rgb, axis=0)) > 20, figure
+            assert errors == []
+            assert requests == [(out / "report.html").as_uri()]  # self-contained: nothing fetched
+        finally:
+            browser.close()
