@@ -29,6 +29,13 @@ def test_mocked_response_comes_back_through_litellm(fake):
     # the provider saw our messages and parameters, passed through litellm
     assert fake.calls[0]["messages"][0]["content"] == "Can we meet Friday?"
     assert fake.calls[0]["params"]["max_tokens"] == 20
+    assert out.finish_reason == "stop"
+
+
+def test_finish_reason_length_survives_litellm(fake):
+    fake.enqueue("Friday works for me and I", finish_reason="length")
+    out = run(LLMClient(["fake/test"]).complete(MSGS, max_tokens=6))
+    assert out.finish_reason == "length" and out.text == "Friday works for me and I"
 
 
 def test_timeout_really_fires_and_the_slow_call_stops_itself(fake):
@@ -95,6 +102,11 @@ def test_embedded_model_returns_text():
         max_tokens=24, temperature=0.2, seed=1))
     assert out.model == LOCAL_MODEL
     assert len(out.text.strip()) > 0
+    # Three tokens cannot hold a sentence: the provider reports the cut, as hosted ones do.
+    cut = run(LLMClient([LOCAL_MODEL], timeout_s=120).complete(
+        [{"role": "user", "content": "Write a long story about a ship."}],
+        max_tokens=3, temperature=0.2, seed=1))
+    assert cut.finish_reason == "length"
 
 
 @pytest.mark.e2e
@@ -108,7 +120,8 @@ def test_embedded_model_stops_itself_at_the_deadline():
     before = local.stopped_at_deadline
     ctx = contextvars.copy_context()
     ctx.run(set_deadline, time.monotonic() + 0.3)
-    text = ctx.run(local.generate, [{"role": "user", "content": "Write a long story about a ship."}],
-                   {"max_tokens": 400, "temperature": 0.8})
+    text, _ = ctx.run(local.generate,
+                      [{"role": "user", "content": "Write a long story about a ship."}],
+                      {"max_tokens": 400, "temperature": 0.8})
     assert local.stopped_at_deadline == before + 1
     assert local.count_tokens(text) < 400

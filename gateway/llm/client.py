@@ -28,6 +28,8 @@ class Completion:
     text: str
     model: str
     latency_ms: float
+    # As the provider reported it: "stop", or "length" when max_tokens cut the text off.
+    finish_reason: str | None = None
 
 
 class LLMClient:
@@ -123,7 +125,7 @@ class LLMClient:
                 fut = asyncio.get_running_loop().run_in_executor(
                     None, ctx.run, self.call_blocking, model, messages, left, params)
                 try:
-                    text = await asyncio.wait_for(fut, timeout=max(left, 0.0))
+                    text, finish_reason = await asyncio.wait_for(fut, timeout=max(left, 0.0))
                 except TimeoutError as exc:
                     outcome = "timeout"
                     raise LLMTimeout(f"model {model} did not answer within {budget:.2f}s",
@@ -137,7 +139,8 @@ class LLMClient:
                 self._slots.release()
             outcome = "ok"
             return Completion(text=text, model=model,
-                              latency_ms=(time.monotonic() - started) * 1000)
+                              latency_ms=(time.monotonic() - started) * 1000,
+                              finish_reason=finish_reason)
         finally:
             elapsed = time.monotonic() - started
             timer = llm_timer.get()
@@ -148,14 +151,16 @@ class LLMClient:
                 self.metrics.llm_latency.labels(model=model).observe(elapsed)
 
     @staticmethod
-    def call_blocking(model: str, messages: list[dict], timeout: float, params: dict) -> str:
-        """One litellm call in the calling thread, no deadline or retries (start-up warm-up)."""
+    def call_blocking(model: str, messages: list[dict], timeout: float,
+                      params: dict) -> tuple[str, str | None]:
+        """One litellm call in the calling thread, no deadline or retries (start-up warm-up):
+        the text and the finish reason."""
         litellm = _litellm()
         kwargs = {k: v for k, v in params.items() if v is not None}
         resp = litellm.completion(
             model=model, messages=messages, timeout=max(timeout, 0.01), num_retries=0, **kwargs
         )
-        content = resp.choices[0].message.content
-        if content is None:
+        choice = resp.choices[0]
+        if choice.message.content is None:
             raise LLMError(f"model {model} returned no text", model=model)
-        return content
+        return choice.message.content, getattr(choice, "finish_reason", None)

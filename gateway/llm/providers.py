@@ -20,11 +20,11 @@ from gateway.llm.client import _litellm
 from gateway.llm.deadline import current_deadline
 
 
-def _response(text: str, model: str):
+def _response(text: str, model: str, finish_reason: str = "stop"):
     litellm = _litellm()
     return litellm.ModelResponse(
         model=model,
-        choices=[{"index": 0, "finish_reason": "stop",
+        choices=[{"index": 0, "finish_reason": finish_reason,
                   "message": {"role": "assistant", "content": text}}],
     )
 
@@ -38,6 +38,7 @@ class Scripted:
     text: str | None = None
     error: Exception | None = None
     delay_s: float = 0.0
+    finish_reason: str = "stop"
 
 
 _DEFAULT_REPLIES = (
@@ -62,12 +63,15 @@ class FakeLLM:
         self.calls: list[dict] = []
         self.stopped_at_deadline = 0
 
-    def enqueue(self, *texts: str, delay_s: float = 0.0, error: Exception | None = None) -> None:
+    def enqueue(self, *texts: str, delay_s: float = 0.0, error: Exception | None = None,
+                finish_reason: str = "stop") -> None:
+        """Queue answers; ``finish_reason="length"`` plays a text cut off by max_tokens."""
         with self._lock:
             if error is not None:
                 self._queue.append(Scripted(error=error, delay_s=delay_s))
             for t in texts:
-                self._queue.append(Scripted(text=t, delay_s=delay_s))
+                self._queue.append(Scripted(text=t, delay_s=delay_s,
+                                            finish_reason=finish_reason))
 
     def reset(self) -> None:
         with self._lock:
@@ -77,7 +81,7 @@ class FakeLLM:
             self.error = None
             self.stopped_at_deadline = 0
 
-    def next(self, messages: list[dict], params: dict) -> str:
+    def next(self, messages: list[dict], params: dict) -> tuple[str, str]:
         with self._lock:
             self.calls.append({"messages": messages, "params": params})
             item = self._queue.popleft() if self._queue else Scripted(
@@ -88,7 +92,7 @@ class FakeLLM:
                 self.stopped_at_deadline += 1
         if item.error is not None:
             raise item.error
-        return item.text or ""
+        return item.text or "", item.finish_reason
 
     @staticmethod
     def _sleep(seconds: float) -> bool:
@@ -133,7 +137,8 @@ class LocalLlama:
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode(), add_bos=False, special=True))
 
-    def generate(self, messages: list[dict], params: dict) -> str:
+    def generate(self, messages: list[dict], params: dict) -> tuple[str, str]:
+        """The completion's text and finish reason ("length": cut off by max_tokens)."""
         deadline = current_deadline()
         wait = -1 if deadline is None else max(deadline - time.monotonic(), 0.0)
         if not self._lock.acquire(timeout=wait):
@@ -152,15 +157,18 @@ class LocalLlama:
                 stream=True,
             )
             parts: list[str] = []
+            finish_reason = "stop"
             try:
                 for chunk in stream:
-                    parts.append(chunk["choices"][0]["delta"].get("content") or "")
+                    choice = chunk["choices"][0]
+                    parts.append(choice["delta"].get("content") or "")
+                    finish_reason = choice.get("finish_reason") or finish_reason
                     if deadline is not None and time.monotonic() >= deadline:
                         self.stopped_at_deadline += 1
                         break
             finally:
                 stream.close()
-            return "".join(parts)
+            return "".join(parts), finish_reason
         finally:
             self._lock.release()
 
@@ -181,7 +189,8 @@ def _handler(generate):
         def completion(self, model: str, messages: list, *args, **kwargs):
             params = _params(kwargs)
             params["model"] = model
-            return _response(generate(messages, params), model)
+            text, finish_reason = generate(messages, params)
+            return _response(text, model, finish_reason)
 
     return Handler()
 
