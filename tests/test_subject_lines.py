@@ -53,6 +53,27 @@ def test_no_user_id_serves_n_distinct_model_and_rule_lines(client, auth, fake):
     assert "<<<UNTRUSTED>>>" in user_msg and "20% off all running shoes" in user_msg
 
 
+@pytest.mark.parametrize("completion, finish, served", [
+    ("Lighter runs start this spring. Stride shoes are", "length", "Lighter runs start this spring"),
+    ("Lighter runs start this spring with", "length", "Lighter runs start this spring"),
+    ("What are you waiting for", "stop", "What are you waiting for"),  # finished: kept whole
+])
+def test_a_model_line_cut_off_at_the_token_limit_loses_its_tail(services, fake, completion,
+                                                               finish, served):
+    import asyncio
+
+    from gateway.auth import get_or_create_tenant
+    from gateway.schemas.subject_lines import SubjectLineRequest
+    from gateway.usecases.subject_lines import suggest_subject_lines
+
+    fake.enqueue(completion, finish_reason=finish)
+    request = SubjectLineRequest(campaign={"body": SALE}, n=3, deadline_ms=30_000)
+    resp = asyncio.run(suggest_subject_lines(
+        services=services, tenant_id=get_or_create_tenant(services.db, "acme"),
+        request=request, request_id="r-cut", mode="model"))
+    assert [s.text for s in resp.subject_lines if s.source == "llm"] == [served]
+
+
 def test_max_chars_emoji_and_banned_words_are_enforced(client, auth, fake):
     fake.enqueue("🔥 Sale on running shoes 🔥\nThe SALE of the season is finally here for you "
                  "and all your running friends\nLighter runs with Stride")

@@ -45,6 +45,35 @@ def test_model_output_is_cleaned_into_bare_lines():
                                        "Lighter runs"]
 
 
+@pytest.mark.parametrize("raw, cut, clean", [
+    # Cut off at max_tokens: the unfinished sentence or dangling words go.
+    ("Masters is over Saturday and Sunday. I'm", True, "Masters is over Saturday and Sunday"),
+    ("Filing in District Court in L.A., and I'm", True, "Filing in District Court in L.A"),
+    ("Concerns about the deal; they are concerned", True, "Concerns about the deal"),
+    ("Enron North America Corp. GISB for your review and", True,
+     "Enron North America Corp. GISB for your review"),
+    ("Move all meters to the pool at 304-", True, "Move all meters to the pool"),
+    # A line the model finished itself is left alone.
+    ("What are you waiting for", False, "What are you waiting for"),
+    ("Sale ends Friday. Shop now", False, "Sale ends Friday. Shop now"),
+])
+def test_a_line_cut_off_by_the_token_limit_loses_its_unfinished_tail(raw, cut, clean):
+    assert split_model_output(raw, cut_off=cut) == [clean]
+
+
+def test_only_the_last_line_of_a_cut_off_completion_is_unfinished():
+    raw = "Spring sale for runners and\nNew trail shoes are here and"
+    assert split_model_output(raw, cut_off=True) == ["Spring sale for runners and",
+                                                    "New trail shoes are here"]
+
+
+@pytest.mark.parametrize("raw", ["I'm sorry, but I don't have the ability to send emails.",
+                                 "Sorry, but I cannot write that", "I don't have access to email",
+                                 "Unfortunately, I am unable to help"])
+def test_apologies_and_refusals_are_not_subject_lines(raw):
+    assert split_model_output(raw) == []
+
+
 def test_enforce_drops_banned_words_and_strips_emoji():
     limits = Limits(max_chars=30, emoji=False, banned_words=("free",))
     assert enforce("Free shoes", limits) is None

@@ -181,7 +181,8 @@ async def _from_model(services: Services, request: SubjectLineRequest, signals: 
     except LLMError as exc:
         log.warning("subject-line model call failed: %s", exc)
         return None, [], "llm_error"
-    lines = split_model_output(completion.text, limit=max(request.n * 2, 6))
+    lines = split_model_output(completion.text, limit=max(request.n * 2, 6),
+                               cut_off=completion.finish_reason == "length")
     return completion.model, [Candidate(t, "llm") for t in lines], None
 
 

@@ -23,7 +23,25 @@ _QUOTES = "\"'“”‘’`*_"
 _NOT_A_SUBJECT = re.compile(
     r"^(?:here (?:are|is)|sure|certainly|of course|i (?:can|will|hope)|as an ai|these subject|"
     r"note:|subject lines?:?$|body:|email:|dear |hi |hello |(?:sentiment|tone|claims?[\w ]*|"
-    r"length|style|language)\s*:|.*untrusted)", re.IGNORECASE)
+    r"length|style|language)\s*:|.*untrusted|i'?m sorry|i am sorry|sorry,? but|"
+    r"unfortunately,? i|i (?:don't|do not|am not able|am unable))", re.IGNORECASE)
+# A sentence ends at . ! ? before a capital, or at ; — but not after an abbreviation.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'“‘])|(?<=;)\s+")
+_ABBREVIATIONS = frozenset([
+    "corp", "inc", "ltd", "co", "dept", "assn", "bros", "mr", "mrs", "ms", "dr", "st",
+    "jr", "sr", "no", "vs", "etc", "approx", "est", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue", "wed", "thu", "fri",
+    "sat", "sun",
+])
+_DANGLING = frozenset([
+    "a", "an", "the", "and", "or", "but", "nor", "so", "to", "of", "for", "in", "on",
+    "at", "by", "with", "from", "into", "as", "than", "that", "which", "who", "whom",
+    "whose", "is", "are", "was", "were", "be", "been", "will", "would", "can", "could",
+    "should", "shall", "may", "might", "must", "i", "we", "you", "he", "she", "they",
+    "it", "my", "our", "your", "his", "her", "their", "its", "this", "these", "those",
+    "if", "when", "while", "because", "about",
+])
+_PRONOUN_CONTRACTION = re.compile(r"(?i)(?:i|we|you|they|he|she|it|that|there)'(?:m|ll|ve|re|s|d)")
 
 
 @dataclass(frozen=True)
@@ -48,13 +66,45 @@ def strip_emoji(text: str) -> str:
     return " ".join(_EMOJI.sub(" ", text).split())
 
 
-def clean_line(line: str) -> str:
-    """One raw model line -> a bare subject (no numbering, quotes, labels), or ''."""
+def _sentences(text: str) -> list[str]:
+    out: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        last = out[-1].split()[-1].rstrip(".").lower() if out else ""
+        if out and out[-1].endswith(".") and (last in _ABBREVIATIONS or "." in last):
+            out[-1] += " " + part  # "Corp. GISB", "L.A. Office": not a sentence end
+        else:
+            out.append(part)
+    return out
+
+
+def drop_cut_off_tail(text: str) -> str:
+    """A line the model was cut off in (max_tokens): drop its unfinished last sentence,
+    or, in a single sentence, the dangling words ("… in L.A., and I'm" -> "… in L.A.")."""
+    parts = _sentences(text)
+    if len(parts) > 1:
+        return " ".join(parts[:-1]).rstrip(" ;")
+    words = text.split()
+    # "and" / "I'm" promise words that never came; "304-" or "A/" is half a token (half
+    # a phone number must not survive as a whole one).
+    while len(words) > 1:
+        last = words[-1].strip(",;:–").lower()
+        if not (last in _DANGLING or _PRONOUN_CONTRACTION.fullmatch(last)
+                or last.endswith(("-", "/", "(", "&", "+", "$")) or not last):
+            break
+        words.pop()
+    return " ".join(words).rstrip(",;:-– ")
+
+
+def clean_line(line: str, *, cut_off: bool = False) -> str:
+    """One raw model line -> a bare subject (no numbering, quotes, labels), or ''.
+    ``cut_off``: the model stopped mid-line at its token limit."""
     s = " ".join(line.split())
     for _ in range(3):
         s = _PREFIX.sub("", s).strip().strip(_QUOTES).strip()
     if not s or _NOT_A_SUBJECT.match(s):
         return ""
+    if cut_off:
+        s = drop_cut_off_tail(s)
     s = s.rstrip(".").strip()
     letters = [c for c in s if c.isalpha()]
     if len(letters) >= 6 and all(c.isupper() for c in letters):
@@ -62,12 +112,14 @@ def clean_line(line: str) -> str:
     return s
 
 
-def split_model_output(text: str, limit: int = 12) -> list[str]:
-    """A completion -> distinct cleaned subject lines, in the model's order."""
+def split_model_output(text: str, limit: int = 12, *, cut_off: bool = False) -> list[str]:
+    """A completion -> distinct cleaned subject lines, in the model's order. ``cut_off``:
+    the completion ended at max_tokens, so its last line is unfinished."""
     out: list[str] = []
     seen: set[str] = set()
-    for raw in re.split(r"\n+|\s+(?=\d{1,2}[.)]\s)", text or ""):
-        s = clean_line(raw)
+    raws = re.split(r"\n+|\s+(?=\d{1,2}[.)]\s)", (text or "").rstrip())
+    for n, raw in enumerate(raws):
+        s = clean_line(raw, cut_off=cut_off and n == len(raws) - 1)
         if s and s.lower() not in seen and re.search(r"[A-Za-z]", s):
             seen.add(s.lower())
             out.append(s)
