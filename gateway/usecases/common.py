@@ -16,13 +16,34 @@ class Preferences:
     signature: str | None = None
 
 
-def deadline_after(ms: int) -> float:
-    """A ``time.monotonic()`` deadline ``ms`` from now."""
-    return time.monotonic() + ms / 1000.0
+@dataclass(frozen=True)
+class Deadline:
+    """One request's time plan on the ``time.monotonic()`` clock: when the answer is due
+    (``at``) and when the model must stop (``model_at``), which leaves a reserve for
+    guardrails and ranking and, optionally, caps sampling at a latency budget."""
 
+    start: float
+    at: float
+    model_at: float
 
-def ms_left(deadline: float) -> float:
-    return (deadline - time.monotonic()) * 1000.0
+    @classmethod
+    def plan(cls, total_ms: float, *, reserve_ms: float,
+             model_budget_ms: float | None = None) -> Deadline:
+        start = time.monotonic()
+        at = start + total_ms / 1000.0
+        model_at = at - reserve_ms / 1000.0
+        if model_budget_ms is not None:
+            model_at = min(model_at, start + model_budget_ms / 1000.0)
+        return cls(start=start, at=at, model_at=model_at)
+
+    def left_ms(self) -> float:
+        return (self.at - time.monotonic()) * 1000.0
+
+    def model_left_ms(self) -> float:
+        return (self.model_at - time.monotonic()) * 1000.0
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.start) * 1000)
 
 
 def load_preferences(services: Services, tenant_id: int, user_id: str | None) -> Preferences:

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from gateway.errors import BadInput
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
 from gateway.services import Services
-from gateway.usecases.common import load_preferences, record_generation, token_counter
+from gateway.usecases.common import (
+    Deadline,
+    load_preferences,
+    record_generation,
+    token_counter,
+)
 from gateway.usecases.replies import generate, trigger
 from gateway.usecases.replies.checks import make_context, run_checks
 from gateway.usecases.replies.clean import apply_style, clean
@@ -150,18 +154,16 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
 
     The CPU-bound parts (embedding, retrieval, guardrails) run in a worker thread so
     the event loop keeps every other request's deadline timers on time."""
-    started = time.monotonic()
     if mode not in MODES:
         raise BadInput(f"mode must be one of {', '.join(MODES)}", field="mode")
     s = services.settings
     deadline_ms = request.deadline_ms or s.smart_reply_deadline_ms
-    deadline = started + deadline_ms / 1000.0
     # Keep a margin for guardrails and selection (at most half the deadline). Without an
     # explicit deadline from the client, sampling also stops at the model budget (the
     # latency target); a client that asks for a long deadline is willing to wait.
-    model_deadline = deadline - min(s.smart_reply_margin_ms, deadline_ms * 0.5) / 1000.0
-    if request.deadline_ms is None:
-        model_deadline = min(model_deadline, started + s.smart_reply_model_budget_ms / 1000.0)
+    deadline = Deadline.plan(
+        deadline_ms, reserve_ms=min(s.smart_reply_margin_ms, deadline_ms * 0.5),
+        model_budget_ms=None if request.deadline_ms else s.smart_reply_model_budget_ms)
     msg = request.message
     tenant = str(tenant_id)
 
@@ -171,7 +173,7 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
             request_id=request_id, triggered=triggered, suggestions=suggestions,
             personalized=personalized, context_ids=list(context_ids), model=model,
             prompt_version=version, fallback_reason=reason,
-            latency_ms=int((time.monotonic() - started) * 1000))
+            latency_ms=deadline.elapsed_ms())
 
     decision = trigger.decide(msg, max_body_chars=s.smart_reply_max_body_chars)
     if not decision.triggered:
@@ -185,7 +187,7 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     raw_count = 0
     if plan.prompt is not None:
         got = await generate.sample(services.llm, plan.prompt.messages,
-                                    samples=s.smart_reply_samples, deadline=model_deadline,
+                                    samples=s.smart_reply_samples, deadline=deadline.model_at,
                                     max_tokens=s.smart_reply_max_tokens)
         model, error, raw_count = got.model or services.llm.primary, got.error, len(got.texts)
         llm = _llm_candidates(got.texts, incoming=plan.incoming, style=user.profile,

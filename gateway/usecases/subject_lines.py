@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Literal
 
 from gateway.errors import LLMError, LLMTimeout
@@ -24,9 +23,8 @@ from gateway.schemas.common import Suggestion
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
 from gateway.services import Services
 from gateway.usecases.common import (
-    deadline_after,
+    Deadline,
     load_preferences,
-    ms_left,
     record_generation,
     token_counter,
 )
@@ -62,11 +60,10 @@ async def suggest_subject_lines(
     tenant: str | None = None, mode: Mode = "full", personalize: bool = True,
     weights: rank.Weights = rank.DEFAULT_WEIGHTS,
 ) -> SubjectLineResponse:
-    started = time.monotonic()
     settings = services.settings
     budget_ms = request.deadline_ms or settings.subject_line_deadline_ms
-    deadline = deadline_after(budget_ms)
-    reserve_ms = max(_RESERVE_MIN_MS, budget_ms * _RESERVE_FRACTION)
+    deadline = Deadline.plan(budget_ms,
+                             reserve_ms=max(_RESERVE_MIN_MS, budget_ms * _RESERVE_FRACTION))
     label = tenant or str(tenant_id)
     camp = request.campaign
     limits = Limits(max_chars=request.max_chars, emoji=request.emoji,
@@ -82,8 +79,8 @@ async def suggest_subject_lines(
     gen_reason: str | None = None
     llm_cands: list[Candidate] = []
     if mode != "rules":
-        model_name, llm_cands, gen_reason = await _from_model(
-            services, request, signals, deadline, reserve_ms)
+        model_name, llm_cands, gen_reason = await _from_model(services, request, signals,
+                                                              deadline)
     pool = list(llm_cands)
     if mode != "model" or not llm_cands:
         pool += history_candidates(signals) + body_candidates(
@@ -100,7 +97,7 @@ async def suggest_subject_lines(
         kept = _last_resort(camp.body, limits, services, label)
         gen_reason = gen_reason or ("guardrail" if mode != "rules" else None)
 
-    embed = services.embedder.embed if ms_left(deadline) > _EMBED_MIN_MS else None
+    embed = services.embedder.embed if deadline.left_ms() > _EMBED_MIN_MS else None
     vecs = await asyncio.to_thread(
         rank.score, kept, embed=embed, body=camp.body, signals=signals,
         profile=profile, weights=weights)
@@ -126,7 +123,7 @@ async def suggest_subject_lines(
         model=model_name if any(c.origin == "llm" for c in chosen) else None,
         prompt_version=prompt_version,
         fallback_reason=fallback_reason,
-        latency_ms=int((time.monotonic() - started) * 1000),
+        latency_ms=deadline.elapsed_ms(),
     )
 
 
@@ -163,19 +160,16 @@ async def _signals(services: Services, tenant_id: int, user_id: str | None, body
 
 
 async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,
-                      deadline: float, reserve_ms: float
-                      ) -> tuple[str | None, list[Candidate], str | None]:
+                      deadline: Deadline) -> tuple[str | None, list[Candidate], str | None]:
     """Ask the model; returns (model, candidates, fallback reason or None)."""
-    left = ms_left(deadline) - reserve_ms
-    if left < _MIN_MODEL_MS:
+    if deadline.model_left_ms() < _MIN_MODEL_MS:
         return None, [], "timeout"
     prompt = build_prompt(request, signals, budget_tokens=services.settings
                           .prompt_token_budget, count_tokens=token_counter(services))
-    model_deadline = deadline - reserve_ms / 1000.0
     try:
         completion = await services.llm.complete(
             prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
-            deadline=model_deadline)
+            deadline=deadline.model_at)
     except LLMTimeout:
         return None, [], "timeout"
     except LLMError as exc:
