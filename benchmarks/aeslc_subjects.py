@@ -220,7 +220,8 @@ async def run(args) -> dict:
                 tenant=TENANT, mode=mode, personalize=personalize, weights=weights)
             if captured:
                 feats, texts = captured[-1]
-                pools[name].append({"features": feats.tolist(), "rouge1": [
+                pools[name].append({"id": ex["id"], "user": ex["user"],
+                                    "features": feats.tolist(), "rouge1": [
                     scorer.score(ex["subject"], t)["rouge1"].fmeasure * 100 for t in texts]})
             top = resp.subject_lines[0]
             refs = [ex["subject"]] + list(ex.get("annotations") or [])
