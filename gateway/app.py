@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from contextlib import asynccontextmanager
 
@@ -14,25 +13,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.errors import GatewayError, PayloadTooLarge
-from gateway.llm.deadline import LLMTimer, llm_timer
+from gateway.edge import EdgeMiddleware, error_response
+from gateway.errors import GatewayError, error_body
 from gateway.services import Services, build_services, start_services
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+               405: "method_not_allowed", 408: "request_timeout", 409: "conflict", 413: "payload_too_large",
                422: "invalid_request", 429: "rate_limited", 503: "not_ready"}
+
+
+def _request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", None) or uuid.uuid4().hex
 
 
 def _error(request: Request, status: int, type_: str, message: str, *,
            field: str | None = None, headers: dict | None = None) -> JSONResponse:
-    rid = getattr(request.state, "request_id", None) or uuid.uuid4().hex
-    body = {"error": {"type": type_, "message": message, "request_id": rid}}
-    if field:
-        body["error"]["field"] = field
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(type_, message, _request_id(request), field=field),
+                        status_code=status, headers=headers)
 
 
 def _field_path(loc) -> str:
@@ -45,10 +45,11 @@ def _field_path(loc) -> str:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    # Anything else a route raises is answered 500 by gateway.edge (on the same
+    # connection: Starlette's own 500 handler re-raises, and the server drops it).
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError):
-        return _error(request, exc.status_code, exc.type, exc.message,
-                      field=exc.field, headers=exc.headers)
+        return error_response(exc, _request_id(request))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -68,50 +69,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, exc.status_code, _HTTP_TYPES.get(exc.status_code, "http_error"),
                       str(exc.detail), headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(request, 500, "internal_error",
-                      "internal error; this is a bug, please report it with the request_id")
-
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    @app.middleware("http")
-    async def _request_context(request: Request, call_next):
-        started = time.monotonic()
-        rid = request.headers.get("x-request-id", "")
-        if not rid or len(rid) > 64 or not rid.replace("-", "").replace("_", "").isalnum():
-            rid = uuid.uuid4().hex
-        request.state.request_id = rid
-        timer = LLMTimer()
-        token = llm_timer.set(timer)
-        try:
-            length = request.headers.get("content-length")
-            too_big = (length is not None and length.isdigit()
-                       and int(length) > settings.max_body_bytes)
-            if not too_big and request.method in ("POST", "PUT", "PATCH") and length is None:
-                too_big = len(await request.body()) > settings.max_body_bytes
-            if too_big:
-                exc = PayloadTooLarge(
-                    f"request body is larger than {settings.max_body_bytes} bytes; "
-                    "send fewer items per request", field="body")
-                response = _error(request, 413, exc.type, exc.message, field="body")
-            else:
-                response = await call_next(request)
-        finally:
-            llm_timer.reset(token)
-        total = time.monotonic() - started
-        response.headers["X-Request-ID"] = rid
-        response.headers["X-Gateway-Overhead-Ms"] = f"{max(total - timer.seconds, 0) * 1000:.1f}"
-        services: Services | None = getattr(app.state, "services", None)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        if services is not None:
-            tenant = getattr(request.state, "tenant", "-")
-            services.metrics.requests.labels(tenant=tenant, route=path,
-                                             status=str(response.status_code)).inc()
-            services.metrics.latency.labels(route=path).observe(total)
-        return response
+    # Request ids, auth before body, body limits and timeout, the 500 answer, metrics.
+    app.add_middleware(EdgeMiddleware, settings=settings)
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:

@@ -73,8 +73,24 @@ def serve(
 
     typer.echo(f"Persona Gateway on http://{settings.host}:{settings.port} "
                f"(data in {settings.data_dir.resolve()}, models {settings.models})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, timeout_graceful_shutdown=5)
+    uvicorn.run(create_app(settings), **server_options(settings))
+
+
+def server_options(settings) -> dict:
+    """uvicorn's connection limits from settings. It has no header or body read
+    timeout: the app bounds the body (``body_read_timeout_s``), a reverse proxy the
+    headers (docs/deploy.md)."""
+    return {
+        "host": settings.host, "port": settings.port, "log_level": settings.log_level,
+        "timeout_graceful_shutdown": 5,
+        "http": "h11",  # the parser that enforces max_header_bytes
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "limit_concurrency": settings.max_connections,
+        # X-Forwarded-For names the client only when it comes from a named proxy.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
+    }
 
 
 @keys_app.command("create")

@@ -29,9 +29,15 @@ def get_principal(
     services: ServicesDep,
     authorization: Annotated[str | None, Depends(_bearer)] = None,
 ) -> Principal:
-    principal = authenticate(services.db, authorization)
+    # gateway.edge has looked the key up (and rate-limited the tenant) before the body
+    # was read; a route outside its reach authenticates here.
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        if error := getattr(request.state, "auth_error", None):
+            raise error
+        principal = authenticate(services.db, authorization)
+        services.rate_limiter.hit(principal.tenant_id)
     request.state.tenant = principal.tenant
-    services.rate_limiter.hit(principal.tenant_id)
     return principal
 
 

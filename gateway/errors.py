@@ -18,6 +18,14 @@ class GatewayError(Exception):
         self.headers = headers or {}
 
 
+def error_body(type_: str, message: str, request_id: str, *, field: str | None = None) -> dict:
+    """The API.md error body: ``{"error": {"type", "message", "request_id"[, "field"]}}``."""
+    err = {"type": type_, "message": message, "request_id": request_id}
+    if field:
+        err["field"] = field
+    return {"error": err}
+
+
 class ConfigError(GatewayError):
     type = "config_error"
 
@@ -30,6 +38,11 @@ class BadInput(GatewayError):
 class PayloadTooLarge(GatewayError):
     status_code = 413
     type = "payload_too_large"
+
+
+class RequestTimeout(GatewayError):
+    status_code = 408
+    type = "request_timeout"
 
 
 class Unauthorized(GatewayError):

@@ -27,6 +27,7 @@ class Services:
     metrics: Metrics
     llm: LLMClient
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter  # per client address
     embedder: object | None = None  # embeddings.embedder.Embedder
     history: object | None = None  # embeddings.history.HistoryService
     local_llm: LocalLlama | None = None
@@ -70,6 +71,10 @@ def build_services(settings: Settings) -> Services:
                              snapshot_every=settings.history_snapshot_every)
     return Services(settings=settings, db=db, metrics=metrics, llm=llm,
                     rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+                    auth_failures=RateLimiter(
+                        settings.auth_failures_per_minute,
+                        what="failed authentications/minute from this address",
+                        setting="PERSONA_AUTH_FAILURES_PER_MINUTE (or send a valid key)"),
                     embedder=embedder, history=history, local_llm=local)
 
 

@@ -107,6 +107,22 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=20_000, ge=100, description="Longest history text/context.")
     max_batch_items: int = Field(default=500, ge=1, le=100_000, description="Most items per history POST.")
     rate_limit_per_minute: int = Field(default=600, ge=0, description="Per tenant; 0 = off.")
+    auth_failures_per_minute: int = Field(default=30, ge=0, description=(
+        "Failed authentications per client address per minute (burst the same); "
+        "past it /v1 answers 429 before looking up the key. 0 = off."))
+    trusted_proxies: list[str] = Field(default_factory=list, description=(
+        "Proxy addresses (IPs or CIDRs) whose `X-Forwarded-For` names the client; "
+        "empty = the header is ignored (see docs/deploy.md)."))
+
+    # --- connections (see docs/deploy.md: run behind a reverse proxy)
+    body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600, description=(
+        "The whole request body must arrive within this; a stalled body gets 408."))
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=3600, description=(
+        "Idle keep-alive connections are closed after this."))
+    max_connections: int = Field(default=1000, ge=1, description=(
+        "Open connections and in-flight requests the server takes before answering 503."))
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576, description=(
+        "Largest request line plus headers; more closes the connection."))
 
     # --- history store (owner: history; see docs/history.md)
     history_index_cache_mb: int = Field(
@@ -134,6 +150,21 @@ class Settings(BaseSettings):
                     "'openai/gpt-4o-mini' or 'local/smollm2-135m-instruct'"
                 )
         return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for p in v:
+            try:
+                ipaddress.ip_network(p.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {p!r} is not an IP address or CIDR; use e.g. "
+                    "PERSONA_TRUSTED_PROXIES='[\"127.0.0.1\", \"10.0.0.0/8\"]'"
+                ) from None
+        return [p.strip() for p in v]
 
     @model_validator(mode="after")
     def _local_model_present(self) -> Settings:
