@@ -7,16 +7,16 @@ import pytest
 
 from gateway.schemas.smart_replies import IncomingMessage
 from gateway.usecases.replies.clean import apply_style, clean, cut_to
-from gateway.usecases.replies.select import Candidate, pick_distinct
-from gateway.usecases.replies.style import build_profile, split_signoff
-from gateway.usecases.replies.trigger import decide
-from guardrails.reply_rules import (
+from gateway.usecases.replies.rules import (
     Pair,
     canned_candidates,
     message_intent,
     personal_candidates,
     reply_intent,
 )
+from gateway.usecases.replies.select import Candidate, pick_distinct
+from gateway.usecases.replies.style import build_profile, split_signoff
+from gateway.usecases.replies.trigger import decide
 from prompts.render import split_turns
 
 INCOMING = "Can we move our Thursday meeting to Friday at 3pm?"

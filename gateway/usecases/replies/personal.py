@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from gateway.usecases.replies.rules import Pair
 from gateway.usecases.replies.style import (
     StyleProfile,
     build_profile,
     split_greeting,
     split_signoff,
 )
-from guardrails.reply_rules import Pair
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gateway.schemas.subject_lines import SubjectLineRequest
 from gateway.usecases.subjects.candidates import Signals
-from guardrails.subject_phrases import clean_body
+from gateway.usecases.subjects.phrases import clean_body
 from prompts.render import TokenCounter, default_library, one_line, split_turns
 
 PROMPT_TASK = "subject_line"
