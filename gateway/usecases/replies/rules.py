@@ -208,8 +208,3 @@ def canned_candidates(message_text: str) -> list[RuleReply]:
     n = len(CANNED[intent])
     return [RuleReply(text=text, intent=ri, prior=0.5 - 0.05 * i, origin=f"canned:{intent}")
             for i, (ri, text) in enumerate(CANNED[intent][:n])]
-
-
-def rule_candidates(message_text: str, pairs: Sequence[Pair] = ()) -> list[RuleReply]:
-    """Personal replies first, then canned ones: the pool a rules answer is picked from."""
-    return personal_candidates(pairs) + canned_candidates(message_text)
