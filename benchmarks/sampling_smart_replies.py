@@ -42,7 +42,7 @@ def main() -> None:
     from gateway.usecases.replies.clean import clean
     from gateway.usecases.replies.generate import STOP, TEMPERATURES
     from gateway.usecases.replies.prompt import build_prompt
-    from guardrails.reply_rules import reply_intent
+    from gateway.usecases.replies.rules import reply_intent
     from prompts.render import fence
 
     model = LocalLlama(default_gguf_path(), n_ctx=2048, n_threads=2)

@@ -71,10 +71,5 @@ class Database:
                 s.rollback()
                 raise
 
-    def checkpoint(self) -> None:
-        """Fold the WAL back into the main file (used after deletes so no copy lingers)."""
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
     def close(self) -> None:
         self.engine.dispose()

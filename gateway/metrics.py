@@ -37,9 +37,6 @@ class Metrics:
             "persona_suggestions_total", "Suggestions served by source",
             ["tenant", "task", "source"], registry=r,
         )
-        self.history_items = Counter(
-            "persona_history_items_ingested_total", "History items accepted", ["tenant"], registry=r
-        )
         self.ready = Gauge("persona_ready", "1 when models and store are loaded", registry=r)
 
     def render(self) -> bytes:

@@ -16,6 +16,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_MODEL = "local/smollm2-135m-instruct"
+# The request schemas' bound on one history text; ``max_text_chars`` may only lower it.
+MAX_TEXT_CHARS = 20_000
 
 
 def _package_dir(name: str) -> Path | None:
@@ -104,7 +106,10 @@ class Settings(BaseSettings):
 
     # --- limits
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger request bodies get 413.")
-    max_text_chars: int = Field(default=20_000, ge=100, description="Longest history text/context.")
+    max_text_chars: int = Field(default=MAX_TEXT_CHARS, ge=100, le=MAX_TEXT_CHARS,
+                                description="Longest history text/context (at most 20000, "
+                                            "the request schema's bound); also the most of an "
+                                            "input kept with a served generation.")
     max_batch_items: int = Field(default=500, ge=1, le=100_000, description="Most items per history POST.")
     rate_limit_per_minute: int = Field(default=600, ge=0, description="Per tenant; 0 = off.")
     auth_failures_per_minute: int = Field(default=30, ge=0, description=(

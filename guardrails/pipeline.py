@@ -15,7 +15,7 @@ for every verdict and may not fail the request either.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from guardrails.checks.banned_words import BannedWordsCheck
@@ -153,10 +153,6 @@ class Pipeline:
             self._notify(verdict)
         return GuardrailResult(text=current, original=text or "", blocked=blocked,
                                verdicts=verdicts)
-
-    def run_many(self, texts: Sequence[str], context: CheckContext) -> list[GuardrailResult]:
-        """Check several candidates against one context (source entities are memoized)."""
-        return [self.run(t, context) for t in texts]
 
     @staticmethod
     def _run_rule(rule: Rule, text: str, ctx: CheckContext) -> tuple[Verdict, str | None]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from guardrails.emailtext import GREETED_NAME, SIGNED_NAME
 from guardrails.normalize import clean
 
 COMMON_WORDS = frozenset("""
@@ -108,17 +109,6 @@ def is_name_grounded(name: str, keys: tuple[frozenset, frozenset]) -> bool:
     return False
 
 
-_GREETING_RE = re.compile(
-    r"(?:^|\n)[ \t]*(?:hi|hello|hey|dear|hiya|greetings|good\s+(?:morning|afternoon|evening)|"
-    r"morning|thanks|thank\s+you)[ \t]*,?[ \t]+(?:(?:mr|mrs|ms|dr|prof)\.?[ \t]+)?((?:[A-Z][\w'’-]+)(?:[ \t]+[A-Z][\w'’-]+)?)",
-    re.IGNORECASE)
-_SIGNOFF_RE = re.compile(
-    r"(?:^|\n)[ \t]*(?:best|regards|best\s+regards|kind\s+regards|warm\s+regards|cheers|thanks|"
-    r"thank\s+you|many\s+thanks|sincerely|yours|warmly|all\s+the\s+best|talk\s+soon|take\s+care)"
-    r"[ \t]*[,!.]?[ \t]*\n[ \t]*(?:[-–—~][ \t]*)?((?:[A-Z][\w'’-]+)(?:[ \t]+[A-Z][\w'’.-]+){0,2})"
-    r"[ \t]*(?=\n|$)", re.IGNORECASE)
-
-
 def addressed_names(text: str) -> list[str]:
     """Names in a greeting ("Hi Alex,") or under a sign-off ("Best,\\nJohn Smith").
 
@@ -127,7 +117,7 @@ def addressed_names(text: str) -> list[str]:
     """
     text = clean(text).replace("’", "'")
     out: list[str] = []
-    for rx in (_GREETING_RE, _SIGNOFF_RE):
+    for rx in (GREETED_NAME, SIGNED_NAME):
         for m in rx.finditer(text):
             for word in re.split(r"[ \t]+", m.group(1)):
                 word = _SUFFIX_RE.sub("", word).strip("-.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from guardrails.measure import main
+from evals.guardrails_measure import main
 
 REDTEAM = Path(__file__).parent / "redteam"
 

@@ -148,7 +148,7 @@ def test_to_check_results_matches_the_api_schema():
 def test_context_memo_builds_source_entities_once():
     ctx = CheckContext(sources=(MEETING,))
     pipe = Pipeline.default("smart_reply")
-    results = pipe.run_many(["Friday at 3pm.", "Saturday at 3pm."], ctx)
+    results = [pipe.run(t, ctx) for t in ("Friday at 3pm.", "Saturday at 3pm.")]
     assert [r.blocked for r in results] == [False, True]
     assert "grounding.keys" in ctx._memo
     assert isinstance(results[0], GuardrailResult)

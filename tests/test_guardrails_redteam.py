@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from guardrails.redteam import load_cases, run_case
+from evals.redteam import load_cases, run_case
 
 CORPUS = Path(__file__).parent / "redteam"
 CASES = list(load_cases(CORPUS))
@@ -48,8 +48,8 @@ def test_category_meets_its_target(category):
 
 def test_injection_attacks_are_caught_by_the_injection_check():
     """Injected links/addresses are in the message, so grounding alone cannot catch them."""
+    from evals.redteam import context_of
     from guardrails.pipeline import Pipeline
-    from guardrails.redteam import context_of
 
     for case in CASES:
         if case["category"] in ("injected_link", "injected_address"):

@@ -8,7 +8,6 @@ import pytest
 
 from gateway.auth import create_key, get_or_create_tenant
 from gateway.tables import Feedback, Generation
-from gateway.usecases.history import personal_context
 
 
 def item(i, text=None, kind="sent_reply", **extra):
@@ -203,7 +202,7 @@ def test_invalid_user_id_is_422(client, auth, services, acme, user):
     assert err["field"] == "user_id"
 
 
-def test_preferences_round_trip_and_switch_off_history_reads(client, auth, services, acme, monkeypatch):
+def test_preferences_round_trip(client, auth):
     r = client.get("/v1/users/u1/preferences", headers=auth)
     assert r.json() == {"personalization": True, "locale": "en", "signature": None}
     r = client.put("/v1/users/u1/preferences", headers=auth,
@@ -213,21 +212,6 @@ def test_preferences_round_trip_and_switch_off_history_reads(client, auth, servi
     assert client.get("/v1/users/u1/preferences", headers=auth).json() == r.json()
     assert error_of(client.put("/v1/users/u1/preferences", headers=auth,
                                json={"locale": "not a locale"}), 422)["field"] == "locale"
-
-    assert post(client, auth, [item(1, "meeting on friday")]).status_code == 200
-
-    def no_reads(*a, **kw):
-        raise AssertionError("history was read although personalization is off")
-
-    monkeypatch.setattr(services.history, "retrieve", no_reads)
-    ctx = personal_context(services=services, tenant_id=acme, user_id="u1", query="friday meeting")
-    assert (ctx.items, ctx.reason) == ([], "personalization_off")
-    monkeypatch.undo()
-    client.put("/v1/users/u1/preferences", headers=auth, json={"personalization": True})
-    ctx = personal_context(services=services, tenant_id=acme, user_id="u1", query="friday meeting")
-    assert [i.id for i in ctx.items] == ["msg-1"] and ctx.reason is None
-    ctx = personal_context(services=services, tenant_id=acme, user_id="nobody", query="friday")
-    assert (ctx.items, ctx.reason) == ([], "no_history")
 
 
 def test_retrieve_filters_kinds_and_recent_orders_newest_first(client, auth, services, acme):

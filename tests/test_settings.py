@@ -29,6 +29,7 @@ def test_env_prefix_is_read(monkeypatch, tmp_path):
         ({"models": ["gpt4"]}, "models"),
         ({"llm_timeout_s": 0}, "llm_timeout_s"),
         ({"smart_reply_deadline_ms": 10}, "smart_reply_deadline_ms"),
+        ({"max_text_chars": 20_001}, "max_text_chars"),  # over the request schema's bound
         ({"no_such_setting": 1}, "no_such_setting"),
     ],
 )

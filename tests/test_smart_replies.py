@@ -153,3 +153,14 @@ def test_generation_is_recorded_for_feedback(client, auth, fake, services):
         assert g.task == "smart_reply"
         assert g.outputs == [x["text"] for x in r.json()["suggestions"]]
         assert g.prompt_version == "smart_reply_v1"
+
+
+def test_recorded_input_is_cut_at_the_max_text_chars_setting(client, auth, fake, services,
+                                                             monkeypatch):
+    monkeypatch.setattr(services.settings, "max_text_chars", 120)  # was a fixed 20,000
+    message = dict(MEETING, body="Can we move our Thursday meeting to Friday at 3pm? " * 5)
+    rid = post(client, auth, body(message)).json()["request_id"]
+    from gateway.tables import Generation
+
+    with services.db.session() as s:
+        assert len(s.get(Generation, rid).input_text) == 120

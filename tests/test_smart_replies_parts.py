@@ -6,20 +6,24 @@ import numpy as np
 import pytest
 
 from gateway.schemas.smart_replies import IncomingMessage
+from gateway.settings import Settings
 from gateway.usecases.replies.clean import apply_style, clean, cut_to
-from gateway.usecases.replies.select import Candidate, pick_distinct
-from gateway.usecases.replies.style import build_profile, split_signoff
-from gateway.usecases.replies.trigger import decide
-from guardrails.reply_rules import (
+from gateway.usecases.replies.rules import (
     Pair,
     canned_candidates,
     message_intent,
     personal_candidates,
     reply_intent,
 )
+from gateway.usecases.replies.select import Candidate, pick_distinct
+from gateway.usecases.replies.style import build_profile, split_signoff
+from gateway.usecases.replies.trigger import decide
 from prompts.render import split_turns
 
 INCOMING = "Can we move our Thursday meeting to Friday at 3pm?"
+
+
+MAX_BODY = Settings.model_fields["smart_reply_max_body_chars"].default
 
 
 def msg(**kw) -> IncomingMessage:
@@ -38,7 +42,7 @@ def msg(**kw) -> IncomingMessage:
     ({"body": "x " * 4000}, "long_body"),
 ])
 def test_trigger_says_why_not(kw, reason):
-    d = decide(msg(**kw))
+    d = decide(msg(**kw), max_body_chars=MAX_BODY)
     assert (d.triggered, d.reason) == (False, reason)
 
 
@@ -47,7 +51,7 @@ def test_trigger_says_why_not(kw, reason):
     {"body": "Can you subscribe me to the design list?"},
 ])
 def test_trigger_accepts_personal_mail(kw):
-    assert decide(msg(**kw)).triggered
+    assert decide(msg(**kw), max_body_chars=MAX_BODY).triggered
 
 
 @pytest.mark.parametrize("raw, want", [

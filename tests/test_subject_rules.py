@@ -9,8 +9,8 @@ import pytest
 
 from gateway.usecases.subjects.candidates import past_subject
 from gateway.usecases.subjects.constraints import Limits, enforce, split_model_output
+from gateway.usecases.subjects.rules import extract_facts, rule_subject_lines
 from gateway.usecases.subjects.style import fit, profile_of
-from guardrails.subject_rules import extract_facts, rule_subject_lines
 
 SALE = "Our spring sale: 20% off all running shoes until April 30."
 

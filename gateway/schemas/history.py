@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from gateway.schemas.common import StrictModel
+from gateway.settings import MAX_TEXT_CHARS
 
 Kind = Literal["sent_reply", "sent_email", "subject_opened", "subject_ignored", "note"]
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-/]{0,199}$"
@@ -14,8 +15,8 @@ ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-/]{0,199}$"
 class HistoryItemIn(StrictModel):
     id: str = Field(pattern=ITEM_ID_PATTERN)
     kind: Kind
-    text: str = Field(min_length=1, max_length=20_000)
-    context: str | None = Field(default=None, max_length=20_000)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    context: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
     subject: str | None = Field(default=None, max_length=1000)
     timestamp: datetime | None = None
 

@@ -61,9 +61,10 @@ def record_generation(
     input_text: str, outputs: list[str], model: str | None, prompt_version: str | None,
 ) -> None:
     """Keep what was served so feedback (request_id + index) can refer back to it."""
+    kept = input_text[:services.settings.max_text_chars]
     with services.db.session() as s:
         s.merge(Generation(request_id=request_id, tenant_id=tenant_id, user_id=user_id,
-                           task=task, input_text=input_text[:20_000], outputs=outputs,
+                           task=task, input_text=kept, outputs=outputs,
                            model=model, prompt_version=prompt_version))
 
 

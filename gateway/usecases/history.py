@@ -8,9 +8,8 @@ behaviour and the same field-naming errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from embeddings.history import AddResult, Retrieved, check_user_id
+from embeddings.history import AddResult, check_user_id
 from gateway.errors import BadInput, PayloadTooLarge
 from gateway.schemas.history import (
     HistoryAccepted,
@@ -88,21 +87,3 @@ def get_preferences(*, services: Services, tenant_id: int, user_id: str) -> Pref
     p = load_preferences(services, tenant_id, user_id)
     return PreferencesOut(personalization=p.personalization, locale=p.locale,
                           signature=p.signature)
-
-
-@dataclass(frozen=True)
-class PersonalContext:
-    items: list[Retrieved]
-    reason: str | None  # None, "personalization_off" or "no_history" (API.md fallback_reason)
-
-
-def personal_context(*, services: Services, tenant_id: int, user_id: str | None, query: str,
-                     k: int = 5, kinds: Sequence[str] | None = None) -> PersonalContext:
-    """Retrieval that honours the user's preferences: with personalization off, no
-    history is read at all. Generators may call this instead of ``retrieve``."""
-    if not user_id:
-        return PersonalContext([], "no_history")
-    if not load_preferences(services, tenant_id, user_id).personalization:
-        return PersonalContext([], "personalization_off")
-    items = services.history.retrieve(tenant_id, user_id, query, k=k, kinds=kinds)
-    return PersonalContext(items, None if items else "no_history")

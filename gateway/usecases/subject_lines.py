@@ -39,7 +39,7 @@ from gateway.usecases.subjects.candidates import (
 from gateway.usecases.subjects.checks import guard
 from gateway.usecases.subjects.constraints import Limits, enforce, split_model_output
 from gateway.usecases.subjects.prompt import MAX_TOKENS, PROMPT_TASK, STOP, build_prompt
-from guardrails.subject_rules import rule_subject_lines
+from gateway.usecases.subjects.rules import rule_subject_lines
 
 log = logging.getLogger(__name__)
 

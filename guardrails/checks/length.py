@@ -7,16 +7,13 @@ there is no repair and a ``repair`` action falls back to blocking.
 
 from __future__ import annotations
 
-import re
-
+from guardrails.emailtext import split_sentences
 from guardrails.types import CheckContext, Finding
-
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 
 
 def fit_sentences(text: str, max_chars: int) -> str | None:
     kept = ""
-    for sentence in _SENTENCE_END_RE.split(text.strip()):
+    for sentence in split_sentences(text):
         trial = f"{kept} {sentence}".strip()
         if len(trial) > max_chars:
             break

@@ -3,7 +3,7 @@
 Hand-written templates, expanded over a few attack phrasings, payloads and reply
 wordings, so every category has enough cases to measure a rate. Categories ending in
 ``_tn`` are true negatives: text the guardrails must let through. The schema is
-described in ``guardrails/redteam.py``. Deterministic: re-running gives the same file.
+described in ``evals/redteam.py``. Deterministic: re-running gives the same file.
 """
 
 from __future__ import annotations

@@ -12,36 +12,25 @@ from __future__ import annotations
 
 import re
 
-from gateway.usecases.replies.style import (
-    EMOJI,
+from gateway.usecases.replies.style import StyleProfile
+from guardrails.emailtext import (
+    ASSISTANT_TALK,
     GREETING,
-    StyleProfile,
+    MODEL_PREAMBLE,
+    SIGNOFF_LINE,
+    TEMPLATE_SLOT,
     split_greeting,
+    split_sentences,
     split_signoff,
+    strip_emoji,
 )
 
-_PREAMBLE = re.compile(
-    r"^\s*(?:(?:sure|certainly|of course|okay|ok|absolutely)[,!.]?\s+)?"
-    r"(?:here(?:'s| is| are)\b[^:\n]{0,60}[:\n]|"
-    r"(?:a |my |the )?(?:short |brief |possible |suggested )?(?:reply|response|answer|email)"
-    r"(?: \d+)?\s*[:\-]|"
-    r"(?:i (?:would|'d) (?:reply|respond|say|write)(?: with)?)[^:\n]{0,20}[:\n])\s*",
-    re.IGNORECASE,
-)
 _LEADING_LABEL = re.compile(r"^\s*(?:\d+[.)]|[-*•]|\(?[a-c]\))\s+")
 _SUBJECT_LINE = re.compile(r"^\s*(subject|re|to|from)\s*:.*$", re.IGNORECASE | re.MULTILINE)
-_PLACEHOLDER = re.compile(r"\[[^\]]{1,40}\]|\{[^}]{1,40}\}|<[^>]{1,40}>")
 _QUOTES = "\"'“”‘’`"
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'“])")
 _SCAFFOLD = re.compile(r"<<<|>>>|UNTRUSTED|###|\bemail:|\bthe user\b|\bassistant\b",
                        re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9']+")
-# The instruct model's assistant habits: refusals and self-references are never a reply.
-_ASSISTANT_TALK = re.compile(
-    r"\b(as an ai|an ai (language )?model|language model|i (can't|cannot|can not) (help|assist) "
-    r"with (that|this)|i'm (just )?an? (ai|assistant)|how can i (help|assist) you|"
-    r"i (do not|don't) have the (ability|capability)|as an assistant)\b",
-    re.IGNORECASE)
 
 
 def _strip_quotes(text: str) -> str:
@@ -55,7 +44,7 @@ def _strip_quotes(text: str) -> str:
 
 def first_sentences(text: str, k: int) -> str:
     """The first ``k`` sentences; a one-or-two-word opener ("Sure!") does not count."""
-    parts = [p.strip() for p in _SENTENCE.split(text.strip()) if p.strip()]
+    parts = split_sentences(text)
     if parts and len(parts[0].split()) <= 2:
         k += 1
     return " ".join(parts[:k])
@@ -67,7 +56,7 @@ def drop_unfinished(text: str) -> str:
     t = text.rstrip()
     if not t or t[-1] in ".!?)\"'”":
         return t
-    parts = [p for p in _SENTENCE.split(t) if p.strip()]
+    parts = split_sentences(t)
     return " ".join(parts[:-1]) if len(parts) > 1 else t
 
 
@@ -95,19 +84,19 @@ def overlap(a: str, b: str) -> float:
 
 def _is_filler(para: str) -> bool:
     """A paragraph that is only a greeting, a sign-off, a name placeholder or a label."""
-    bare = _PLACEHOLDER.sub("", para).strip(" \n,.!:-–—\"'")
+    bare = TEMPLATE_SLOT.sub("", para).strip(" \n,.!:-–—\"'")
     if not bare:
         return True
     if GREETING.fullmatch(para.strip() + "\n") or GREETING.fullmatch(para.strip()):
         return True
     first = bare.splitlines()[0].strip()
-    return bool(_SIGNOFF_ONLY.match(first)) and len(bare.split()) <= 4
+    return bool(SIGNOFF_LINE.match(first)) and len(bare.split()) <= 4
 
 
 def clean(raw: str, *, incoming: str, max_sentences: int = 2, max_chars: int = 200) -> str | None:
     """The reply inside ``raw``, bare (no greeting/sign-off), or None if unusable."""
     text = _SUBJECT_LINE.sub("", raw or "")
-    text = _strip_quotes(_PREAMBLE.sub("", text.strip(), count=1))
+    text = _strip_quotes(MODEL_PREAMBLE.sub("", text.strip(), count=1))
     paras = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     paras = [p for p in paras if not _is_filler(p)]
     if not paras:
@@ -115,26 +104,21 @@ def clean(raw: str, *, incoming: str, max_sentences: int = 2, max_chars: int = 2
     _, para = split_greeting(_strip_quotes(paras[0]))
     para, _ = split_signoff(para)
     lines = [_LEADING_LABEL.sub("", ln).strip() for ln in para.splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not _SIGNOFF_ONLY.match(ln)]
+    lines = [ln for ln in lines if not SIGNOFF_LINE.match(ln)]
     text = re.split(r"\s+(?:\d[.)]|[-*•])\s+", " ".join(lines))[0]  # inline "1. a 2. b" lists
-    text = _strip_quotes(_PREAMBLE.sub("", text, count=1))
-    if _SCAFFOLD.search(text) or _ASSISTANT_TALK.search(text):
+    text = _strip_quotes(MODEL_PREAMBLE.sub("", text, count=1))
+    if _SCAFFOLD.search(text) or ASSISTANT_TALK.search(text):
         return None
-    text = _PLACEHOLDER.sub("", text)
+    text = TEMPLATE_SLOT.sub("", text)
     text = re.sub(r"\s+", " ", text).strip(" -–—:")
     text = re.sub(r"\s+([,.!?])", r"\1", text)
     text = drop_unfinished(first_sentences(text, max_sentences))
     text = cut_to(text, max_chars)
     if len(_WORD.findall(text.lower())) < 1 or len(text) < 2:
         return None
-    if any(overlap(p, incoming) > 0.7 and len(p.split()) > 4 for p in _SENTENCE.split(text)):
+    if any(overlap(p, incoming) > 0.7 and len(p.split()) > 4 for p in split_sentences(text)):
         return None  # the model parroted the email back
     return text[:1].upper() + text[1:]
-
-
-_SIGNOFF_ONLY = re.compile(
-    r"^(best|cheers|regards|kind regards|best regards|thanks|thank you|sincerely|"
-    r"yours|warmly|all the best)[,!.]?$", re.IGNORECASE)
 
 
 def _first_name(sender: str) -> str | None:
@@ -175,7 +159,7 @@ def apply_style(text: str, style: StyleProfile, *, sender: str, max_chars: int) 
         body = _CONTRACTION_RE.sub(_expand, body.replace("’", "'"))
         body = body.replace("!", ".")
     if not style.emoji:
-        body = EMOJI.sub("", body).strip()
+        body = strip_emoji(body)
     first = body.split(" ", 1)[0].strip(",.!?").lower()
     if style.lowercase and style.formality <= 0.4 and first in _LOWERABLE:
         body = body[:1].lower() + body[1:]

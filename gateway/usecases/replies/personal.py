@@ -13,13 +13,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from gateway.usecases.replies.style import (
-    StyleProfile,
-    build_profile,
-    split_greeting,
-    split_signoff,
-)
-from guardrails.reply_rules import Pair
+from gateway.usecases.replies.rules import Pair
+from gateway.usecases.replies.style import StyleProfile, build_profile
+from guardrails.emailtext import split_greeting, split_signoff
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from guardrails.reply_rules import Pair
+from gateway.usecases.replies.rules import Pair
 from prompts.render import PromptLibrary, default_library, one_line, split_turns
 
 TASK = "smart_reply"

@@ -15,24 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-GREETING = re.compile(
-    r"^\s*(hi|hey|hello|hiya|dear|good (morning|afternoon|evening)|morning|greetings|yo)\b"
-    r"[ \t]*([A-Z][\w.'-]*( [A-Z][\w.'-]*)?)?[ \t]*[,!.:\-–—]?[ \t]*\n?",
-    re.IGNORECASE,
-)
-_SIGNOFF_WORDS = (
-    r"cheers|thanks|thank you|thanks again|many thanks|thx|best|best regards|kind regards|"
-    r"warm regards|regards|sincerely|yours sincerely|yours truly|all the best|talk soon|"
-    r"speak soon|take care|warmly|best wishes|ttyl|later"
-)
-# A sign-off at the very end: "Cheers, Sam" / "Best regards,\nJane Doe" / "- Sam".
-SIGNOFF = re.compile(
-    rf"(?:^|(?<=[.!?\n])|(?<=[.!?] ))[ \t]*(?P<word>{_SIGNOFF_WORDS})[ \t]*[,!.]?[ \t]*\n?[ \t]*"
-    r"(?P<name>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?)?[ \t]*[.!]?\s*$",
-    re.IGNORECASE,
-)
-_DASH_NAME = re.compile(r"\n?[ \t]*[-–—~][ \t]*[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?\s*$")
-EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\U0001F1E6-\U0001F1FF]")
+from guardrails.emailtext import has_emoji, split_greeting, split_signoff
+
 _CONTRACTION = re.compile(r"\b\w+'(s|re|ll|ve|d|m|t)\b", re.IGNORECASE)
 _INFORMAL = re.compile(
     r"\b(hey|yeah|yep|yup|nope|cool|awesome|gonna|wanna|lol|haha|thx|cheers|ok|okay|sure|np|"
@@ -78,29 +62,6 @@ class StyleProfile:
         return ", ".join(parts)
 
 
-def split_signoff(text: str) -> tuple[str, str | None]:
-    """``("Sounds good.", "Cheers, Sam")`` for ``"Sounds good. Cheers, Sam"``."""
-    t = text.rstrip()
-    m = SIGNOFF.search(t)
-    if m and m.start() > 0:
-        body = t[: m.start()].rstrip()
-        return body, " ".join(t[m.start():].split()).replace(" ,", ",")
-    m = _DASH_NAME.search(t)
-    if m and m.start() > 0:
-        return t[: m.start()].rstrip(), t[m.start():].strip()
-    return t, None
-
-
-def split_greeting(text: str) -> tuple[str | None, str]:
-    """``("Hi", "Sure, works.")`` for ``"Hi Bob, sure, works."`` (greeting word only)."""
-    m = GREETING.match(text)
-    if not m or m.end() >= len(text.rstrip()):
-        return None, text
-    rest = text[m.end():].lstrip()
-    word = m.group(1)
-    return word[:1].upper() + word[1:].lower(), rest[:1].upper() + rest[1:]
-
-
 def _formality(texts: Sequence[str]) -> float:
     formal = informal = 0
     for t in texts:
@@ -132,7 +93,7 @@ def build_profile(replies: Sequence[str], *, signature: str | None = None,
             signoffs[s] += 1
         bodies.append(body)
         words.append(len(body.split()))
-        emoji += bool(EMOJI.search(r))
+        emoji += has_emoji(r)
         lower += body[:1].islower()
     n = len(replies)
     greeting = None

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from gateway.schemas.smart_replies import IncomingMessage
 
-MAX_BODY_CHARS = 6000  # a longer body is a document, not a message to answer briefly
 MIN_BODY_CHARS = 2
 
 _NO_REPLY_LOCAL = re.compile(
@@ -51,8 +50,9 @@ def _header(headers: dict[str, str], name: str) -> str | None:
     return None
 
 
-def decide(message: IncomingMessage, *, max_body_chars: int = MAX_BODY_CHARS) -> TriggerDecision:
-    """Decide whether suggesting a reply makes sense for ``message``."""
+def decide(message: IncomingMessage, *, max_body_chars: int) -> TriggerDecision:
+    """Decide whether suggesting a reply makes sense for ``message``; a body over
+    ``max_body_chars`` (``smart_reply_max_body_chars``) is a document, not a message."""
     headers = message.headers or {}
     if _header(headers, "list-unsubscribe") is not None or _header(headers, "list-id") is not None:
         return TriggerDecision(False, "bulk_header")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.schemas.common import CheckResult
-from guardrails.subject_phrases import capitalize_first, key_phrases, shorten, topic_words
-from guardrails.subject_rules import rule_subject_lines
+from gateway.usecases.subjects.phrases import capitalize_first, key_phrases, shorten, topic_words
+from gateway.usecases.subjects.rules import rule_subject_lines
 
 Origin = Literal["llm", "history", "body"]
 SIGNAL_KINDS = ("subject_opened", "subject_ignored", "sent_email")

@@ -10,11 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from guardrails.subject_phrases import shorten
+from gateway.usecases.subjects.phrases import shorten
+from guardrails.emailtext import split_sentences, strip_emoji
 
-_EMOJI = re.compile(
-    "[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F900-\U0001F9FF\U00002B00-\U00002BFF"
-    "\U0000FE0F\U0000200D\U000020E3\U0001F1E6-\U0001F1FF]+")
 _PREFIX = re.compile(
     r"^\s*(?:(?:\d{1,2}|[a-e])[.)\]:]\s+|[-*•·>]+\s*|#+\s*|(?:email\s+)?subject(?:\s+line)?"
     r"(?:\s*\d+)?\s*[:\-–]\s*|option\s*\d*\s*[:\-–]\s*|variant\s*\d*\s*[:\-–]\s*)+",
@@ -25,14 +23,6 @@ _NOT_A_SUBJECT = re.compile(
     r"note:|subject lines?:?$|body:|email:|dear |hi |hello |(?:sentiment|tone|claims?[\w ]*|"
     r"length|style|language)\s*:|.*untrusted|i'?m sorry|i am sorry|sorry,? but|"
     r"unfortunately,? i|i (?:don't|do not|am not able|am unable))", re.IGNORECASE)
-# A sentence ends at . ! ? before a capital, or at ; — but not after an abbreviation.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'“‘])|(?<=;)\s+")
-_ABBREVIATIONS = frozenset([
-    "corp", "inc", "ltd", "co", "dept", "assn", "bros", "mr", "mrs", "ms", "dr", "st",
-    "jr", "sr", "no", "vs", "etc", "approx", "est", "jan", "feb", "mar", "apr", "jun",
-    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue", "wed", "thu", "fri",
-    "sat", "sun",
-])
 _DANGLING = frozenset([
     "a", "an", "the", "and", "or", "but", "nor", "so", "to", "of", "for", "in", "on",
     "at", "by", "with", "from", "into", "as", "than", "that", "which", "who", "whom",
@@ -58,29 +48,10 @@ class Limits:
         return re.compile(rf"(?<!\w)(?:{alt})(?!\w)", re.IGNORECASE)
 
 
-def has_emoji(text: str) -> bool:
-    return bool(_EMOJI.search(text))
-
-
-def strip_emoji(text: str) -> str:
-    return " ".join(_EMOJI.sub(" ", text).split())
-
-
-def _sentences(text: str) -> list[str]:
-    out: list[str] = []
-    for part in _SENTENCE_END.split(text):
-        last = out[-1].split()[-1].rstrip(".").lower() if out else ""
-        if out and out[-1].endswith(".") and (last in _ABBREVIATIONS or "." in last):
-            out[-1] += " " + part  # "Corp. GISB", "L.A. Office": not a sentence end
-        else:
-            out.append(part)
-    return out
-
-
 def drop_cut_off_tail(text: str) -> str:
     """A line the model was cut off in (max_tokens): drop its unfinished last sentence,
     or, in a single sentence, the dangling words ("… in L.A., and I'm" -> "… in L.A.")."""
-    parts = _sentences(text)
+    parts = split_sentences(text, semicolons=True)
     if len(parts) > 1:
         return " ".join(parts[:-1]).rstrip(" ;")
     words = text.split()
@@ -133,7 +104,7 @@ def enforce(text: str, limits: Limits) -> str | None:
     honestly (a banned word, nothing left after cutting)."""
     s = " ".join(text.split())
     if not limits.emoji:
-        s = strip_emoji(s)
+        s = " ".join(strip_emoji(s).split())
     pattern = limits.banned_pattern()
     if pattern is not None and pattern.search(s):
         return None

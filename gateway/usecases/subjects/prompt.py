@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gateway.schemas.subject_lines import SubjectLineRequest
 from gateway.usecases.subjects.candidates import Signals
-from guardrails.subject_phrases import clean_body
+from gateway.usecases.subjects.phrases import clean_body
 from prompts.render import TokenCounter, default_library, one_line, split_turns
 
 PROMPT_TASK = "subject_line"
@@ -66,10 +66,3 @@ def build_prompt(request: SubjectLineRequest, signals: Signals, *,
         banned_words=[one_line(w, 40) for w in request.banned_words])
     return SubjectPrompt(messages=split_turns(rendered.messages), version=version,
                          tokens=rendered.tokens)
-
-
-def warm_up_messages(count_tokens: TokenCounter) -> list[dict]:
-    """The prompt with no recipient examples, to prefill the fixed part at start."""
-    request = SubjectLineRequest.model_validate({"campaign": {"body": "Team lunch on Friday."}})
-    return build_prompt(request, Signals(), budget_tokens=10**9,
-                        count_tokens=count_tokens).messages

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.usecases.subjects.constraints import has_emoji
+from guardrails.emailtext import has_emoji
 
 _YOU = re.compile(r"\b(?:you|your|you're|yours)\b", re.IGNORECASE)
 _NUM = re.compile(r"\d")

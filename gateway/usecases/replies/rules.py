@@ -20,6 +20,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from guardrails.emailtext import split_sentences
+
 # ---- message intents -------------------------------------------------------------
 
 _SCHEDULING = re.compile(
@@ -143,7 +145,7 @@ _THANK_START = re.compile(r"^\W*(thanks|thank you|thx|many thanks|much appreciat
 def reply_intent(text: str) -> str:
     """What a reply says: ``positive``, ``negative``, ``question``, ``thanks``, ``ack``, ``other``."""
     t = " ".join((text or "").split())
-    first = re.split(r"(?<=[.!?])\s+", t, maxsplit=1)[0]
+    first = next(iter(split_sentences(t)), "")
     if t.rstrip().endswith("?") and not _POS.match(first) and not _NEG.match(first):
         return "question"
     neg = re.sub(r"\bno (problem|worries)\b", "", first, flags=re.IGNORECASE)
@@ -206,8 +208,3 @@ def canned_candidates(message_text: str) -> list[RuleReply]:
     n = len(CANNED[intent])
     return [RuleReply(text=text, intent=ri, prior=0.5 - 0.05 * i, origin=f"canned:{intent}")
             for i, (ri, text) in enumerate(CANNED[intent][:n])]
-
-
-def rule_candidates(message_text: str, pairs: Sequence[Pair] = ()) -> list[RuleReply]:
-    """Personal replies first, then canned ones: the pool a rules answer is picked from."""
-    return personal_candidates(pairs) + canned_candidates(message_text)

@@ -4,7 +4,7 @@ Human-written replies and subject lines are, by construction, acceptable outputs
 any check that fails on them is a false positive (with one caveat the report states:
 humans do mention facts the message lacks, which a model must not). Run::
 
-    python -m guardrails.measure \
+    python -m evals.guardrails_measure \
         --reddit /path/to/reddit-replies/valid.tsv \
         --aeslc /path/to/aeslc/dev.jsonl \
         --redteam tests/redteam
@@ -128,7 +128,7 @@ def _rate(n: int, d: int) -> float:
 
 def redteam_rates(directory: Path) -> dict:
     """Catch rate per category (attacks) and pass rate of true negatives."""
-    from guardrails.redteam import load_cases, run_case
+    from evals.redteam import load_cases, run_case
 
     per: dict[str, list[bool]] = defaultdict(list)
     misses: dict[str, list[str]] = defaultdict(list)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from guardrails.subject_phrases import (
+from gateway.usecases.subjects.phrases import (
     Phrase,
     capitalize_first,
     clean_body,
