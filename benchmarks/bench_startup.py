@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -36,7 +37,9 @@ def _rss_mb(pid: int) -> float:
 def one_run() -> dict:
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "PERSONA_DATA_DIR": str(Path(tmp) / "data")}
+        token = secrets.token_urlsafe(24)  # /readyz gives load_seconds only to the operator
+        env = {**os.environ, "PERSONA_DATA_DIR": str(Path(tmp) / "data"),
+               "PERSONA_METRICS_TOKEN": token}
         started = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-c", "from gateway.cli import main; main()",
                                  "serve", "--port", str(port)], env=env,
@@ -47,7 +50,8 @@ def one_run() -> dict:
                 try:
                     if healthy is None and httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
                         healthy = time.monotonic() - started
-                    r = httpx.get(f"http://127.0.0.1:{port}/readyz")
+                    r = httpx.get(f"http://127.0.0.1:{port}/readyz",
+                                  headers={"Authorization": f"Bearer {token}"})
                     if r.status_code == 200:
                         ready = time.monotonic() - started
                         load = r.json().get("load_seconds", {})

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from gateway.edge import EdgeMiddleware, error_response
 from gateway.errors import GatewayError, error_body
@@ -44,6 +45,23 @@ def _field_path(loc) -> str:
     return ".".join(str(p) for p in loc) or "body"
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path (for a 405's Allow).
+
+    Asks the routes themselves (``matches`` with each method), since included routers
+    nest and a path's methods may come from several routes."""
+    allowed = []
+    for method in _METHODS:
+        probe = {"type": "http", "path": request.scope["path"], "method": method,
+                 "root_path": request.scope.get("root_path", "")}
+        if any(route.matches(dict(probe))[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     # Anything else a route raises is answered 500 by gateway.edge (on the same
     # connection: Starlette's own 500 handler re-raises, and the server drops it).
@@ -66,8 +84,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        headers = getattr(exc, "headers", None)
+        allow = _allowed_methods(request) if exc.status_code == 405 else []
+        if allow:
+            # Starlette names only the first route that matched the path; list them all.
+            headers = {**(headers or {}), "Allow": ", ".join(allow)}
+            detail = f"method {request.method} is not allowed here; use {' or '.join(allow)}"
+        else:
+            detail = str(exc.detail)
         return _error(request, exc.status_code, _HTTP_TYPES.get(exc.status_code, "http_error"),
-                      str(exc.detail), headers=getattr(exc, "headers", None))
+                      detail, headers=headers)
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
@@ -100,6 +126,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         version="1.0.0",
         summary="Personalized smart replies and subject lines from each user's history.",
         lifespan=lifespan,
+        # Off in production (docs_enabled=false): the API reference is in the repo.
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     _install_error_handlers(app)
     _install_middleware(app, settings)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from gateway.auth import Principal, authenticate
-from gateway.errors import NotReady
+from gateway.errors import GatewayError, NotReady, Unauthorized
 from gateway.services import Services
 
 
@@ -59,3 +60,45 @@ def require_ready(services: ServicesDep) -> Services:
 
 
 ReadyServicesDep = Annotated[Services, Depends(require_ready)]
+
+
+# /metrics and the details of /readyz: the operator's token (settings.metrics_token).
+# Read from the header, not declared as a security scheme: both routes answer
+# anonymous callers too (with less), and the schema should say so.
+def operator_authorization(request: Request) -> str | None:
+    return request.headers.get("authorization")
+
+
+MetricsAuthorization = Annotated[str | None, Depends(operator_authorization)]
+
+
+def matches_metrics_token(services: Services, authorization: str | None) -> bool:
+    token = services.settings.metrics_token
+    scheme, _, given = (authorization or "").partition(" ")
+    return (token is not None and scheme.lower() == "bearer"
+            and secrets.compare_digest(given.strip().encode(), token.get_secret_value().encode()))
+
+
+def require_metrics_access(
+    services: ServicesDep,
+    authorization: MetricsAuthorization,
+) -> None:
+    """Open when no metrics token is set; otherwise the token must be sent."""
+    if services.settings.metrics_token is None or matches_metrics_token(services, authorization):
+        return
+    raise Unauthorized("/metrics needs 'Authorization: Bearer <token>' with the token set in "
+                       "PERSONA_METRICS_TOKEN")
+
+
+def is_operator(services: Services, authorization: str | None) -> bool:
+    """The caller sent the metrics token or an admin API key (never raises: anonymous
+    callers just see less). Call it once the store is open."""
+    if not authorization:
+        return False
+    if matches_metrics_token(services, authorization):
+        return True
+    try:
+        return authenticate(services.db, authorization).scope == "admin"
+    except GatewayError:
+        return False
+

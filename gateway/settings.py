@@ -12,7 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_MODEL = "local/smollm2-135m-instruct"
@@ -137,6 +137,14 @@ class Settings(BaseSettings):
         default=512, ge=1, le=1_000_000,
         description="Write a user's index snapshot after this many new vectors (and on close).")
 
+    # --- exposure of the operational endpoints (see README "Running in production")
+    docs_enabled: bool = Field(default=True, description=(
+        "Serve `/docs`, `/redoc` and `/openapi.json` without a key. Turn off in production."))
+    metrics_token: SecretStr | None = Field(default=None, description=(
+        "When set (16+ characters), `/metrics` needs `Authorization: Bearer <token>`; "
+        "unset, it is open. `/readyz` details (model chain, load times) need this token "
+        "or an admin key either way."))
+
     # --- logging
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
 
@@ -170,6 +178,18 @@ class Settings(BaseSettings):
                     "PERSONA_TRUSTED_PROXIES='[\"127.0.0.1\", \"10.0.0.0/8\"]'"
                 ) from None
         return [p.strip() for p in v]
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value():
+            return None  # PERSONA_METRICS_TOKEN= (empty) means unset
+        if v is not None and len(v.get_secret_value().strip()) < 16:
+            raise ValueError(
+                "metrics_token is shorter than 16 characters; use a random one, e.g. "
+                "PERSONA_METRICS_TOKEN=$(python -c 'import secrets;print(secrets.token_urlsafe(32))')"
+            )
+        return v
 
     @model_validator(mode="after")
     def _local_model_present(self) -> Settings:

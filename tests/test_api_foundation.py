@@ -151,7 +151,7 @@ def test_readyz_is_503_until_loaded(tmp_path, fake):
 
 
 @pytest.mark.e2e
-def test_real_models_load_and_answer_ready(e2e_client):
-    r = e2e_client.get("/readyz")
+def test_real_models_load_and_answer_ready(e2e_client, e2e_auth):
+    r = e2e_client.get("/readyz", headers=e2e_auth)  # details need an admin key
     assert r.status_code == 200
     assert set(r.json()["load_seconds"]) >= {"embedder", "local_llm"}

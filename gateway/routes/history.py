@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from gateway.deps import AdminDep, PrincipalDep, ReadyServicesDep, ServicesDep
-from gateway.schemas.common import USER_ID_PATTERN
-from gateway.schemas.history import HistoryAccepted, HistoryBatchIn, HistoryPage
-from gateway.usecases.history import MAX_PAGE, add_history, export_history
+from gateway.schemas.common import USER_ID_PATTERN, ErrorBody
+from gateway.schemas.history import HistoryAccepted, HistoryBatchIn, HistoryPage, HistoryQuery
+from gateway.usecases.history import add_history, export_history
 
 router = APIRouter(tags=["history"])
 
@@ -18,8 +18,10 @@ UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="The tenant's 
 
 @router.post("/users/{user_id}/history", response_model=HistoryAccepted,
              summary="Add history items (idempotent on id; any key)",
-             responses={409: {"description": "an id is already stored with different content"},
-                        413: {"description": "too many items or a text over the limit"}})
+             responses={409: {"model": ErrorBody,
+                              "description": "an id is already stored with different content"},
+                        413: {"model": ErrorBody,
+                              "description": "too many items or a text over the limit"}})
 def post_history(user_id: UserId, body: HistoryBatchIn, principal: PrincipalDep,
                  services: ReadyServicesDep) -> HistoryAccepted:
     """Store the batch all or nothing. A 2xx means every item is committed and
@@ -31,9 +33,8 @@ def post_history(user_id: UserId, body: HistoryBatchIn, principal: PrincipalDep,
 @router.get("/users/{user_id}/history", response_model=HistoryPage,
             summary="Export a user's history, oldest first (admin key)")
 def get_history(user_id: UserId, principal: AdminDep, services: ServicesDep,
-                limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-                cursor: Annotated[str | None, Query(max_length=64)] = None) -> HistoryPage:
+                query: Annotated[HistoryQuery, Query()]) -> HistoryPage:
     """Pages of up to ``limit`` items; pass ``next_cursor`` back as ``cursor`` until it
     is null."""
     return export_history(services=services, tenant_id=principal.tenant_id, user_id=user_id,
-                          limit=limit, cursor=cursor)
+                          limit=query.limit, cursor=query.cursor)

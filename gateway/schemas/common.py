@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_serializer
 
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"
 
@@ -11,7 +12,20 @@ Source = Literal["llm", "rules"]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, (int, float)):  # lax parsing reads numbers as Unix time
+        # ValueError, not TypeError: pydantic turns only this into a 422 naming the field.
+        raise ValueError(  # noqa: TRY004
+            'timestamp must be an ISO 8601 string, e.g. "2026-01-31T09:30:00Z"')
+    return value
+
+
+# FastAPI validates the parsed JSON in Python mode, where a strict datetime refuses
+# strings; this one takes ISO 8601 strings (and datetimes from Python callers) only.
+IsoDatetime = Annotated[datetime, Strict(False), BeforeValidator(_iso_text)]
 
 
 class CheckResult(BaseModel):
@@ -57,6 +71,7 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES = {
     status: {"model": ErrorBody, "description": desc}
     for status, desc in {
+        400: "Body is not parseable JSON (e.g. not UTF-8)",
         401: "Missing or unknown API key", 403: "Key lacks the needed scope",
         413: "Body too large", 422: "Invalid input (the message names the field)",
         429: "Rate limited (see Retry-After)", 503: "Not ready",

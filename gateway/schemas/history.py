@@ -3,13 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.schemas.common import StrictModel
+from gateway.schemas.common import IsoDatetime, StrictModel
 from gateway.settings import MAX_TEXT_CHARS
 
 Kind = Literal["sent_reply", "sent_email", "subject_opened", "subject_ignored", "note"]
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-/]{0,199}$"
+MAX_PAGE = 500
 
 
 class HistoryItemIn(StrictModel):
@@ -18,7 +19,7 @@ class HistoryItemIn(StrictModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     context: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
     subject: str | None = Field(default=None, max_length=1000)
-    timestamp: datetime | None = None
+    timestamp: IsoDatetime | None = None
 
     @field_validator("text")
     @classmethod
@@ -45,6 +46,17 @@ class HistoryItemOut(BaseModel):
     subject: str | None
     timestamp: datetime | None
     created_at: datetime
+
+
+class HistoryQuery(BaseModel):
+    """Query of a history export. Not strict (query values arrive as text), but an
+    unknown parameter (``?limt=50``) is a 422 rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE, description="Items per page.")
+    cursor: str | None = Field(default=None, max_length=64,
+                               description="`next_cursor` of the previous page.")
 
 
 class HistoryPage(BaseModel):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from embeddings.history import AddResult, check_user_id
 from gateway.errors import BadInput, PayloadTooLarge
 from gateway.schemas.history import (
+    MAX_PAGE,
     HistoryAccepted,
     HistoryItemIn,
     HistoryItemOut,
@@ -22,8 +23,6 @@ from gateway.schemas.history import (
 from gateway.services import Services
 from gateway.tables import UserPreferences
 from gateway.usecases.common import load_preferences
-
-MAX_PAGE = 500
 
 
 def check_batch(services: Services, items: Sequence[HistoryItemIn]) -> None:

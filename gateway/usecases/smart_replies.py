@@ -149,8 +149,12 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
 
 
 async def suggest_replies(*, services: Services, tenant_id: int, request: SmartReplyRequest,
-                          request_id: str, mode: str = "full") -> SmartReplyResponse:
+                          request_id: str, tenant: str | None = None,
+                          mode: str = "full") -> SmartReplyResponse:
     """Suggest ``request.n`` distinct replies, always within the request's deadline.
+
+    ``tenant`` is the tenant's name, the label of its metrics (as for HTTP requests and
+    subject lines); callers without one (evals, benchmarks) get the id.
 
     The CPU-bound parts (embedding, retrieval, guardrails) run in a worker thread so
     the event loop keeps every other request's deadline timers on time."""
@@ -165,7 +169,7 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
         deadline_ms, reserve_ms=min(s.smart_reply_margin_ms, deadline_ms * 0.5),
         model_budget_ms=None if request.deadline_ms else s.smart_reply_model_budget_ms)
     msg = request.message
-    tenant = str(tenant_id)
+    tenant = tenant or str(tenant_id)
 
     def respond(suggestions, *, triggered=True, personalized=False, context_ids=(),
                 model=None, version=None, reason=None) -> SmartReplyResponse:
