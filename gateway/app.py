@@ -35,6 +35,15 @@ def _error(request: Request, status: int, type_: str, message: str, *,
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def correlation_id(header: str | None) -> str | None:
+    """The client's ``X-Request-ID`` when it is a usable id (1-64 ASCII letters, digits,
+    ``-`` and ``_``), else None. Never a key: only echoed, logged and stored for tracing."""
+    if (not header or len(header) > 64 or not header.isascii()
+            or not header.replace("-", "").replace("_", "").isalnum()):
+        return None
+    return header
+
+
 def _field_path(loc) -> str:
     # Only the leading location names where the field is; a field may itself be
     # called "body" (campaign.body, message.body).
@@ -70,7 +79,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s (request_id=%s correlation_id=%s)",
+                      request.method, request.url.path, getattr(request.state, "request_id", "-"),
+                      getattr(request.state, "correlation_id", None) or "-")
         return _error(request, 500, "internal_error",
                       "internal error; this is a bug, please report it with the request_id")
 
@@ -79,10 +90,10 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def _request_context(request: Request, call_next):
         started = time.monotonic()
-        rid = request.headers.get("x-request-id", "")
-        if not rid or len(rid) > 64 or not rid.replace("-", "").replace("_", "").isalnum():
-            rid = uuid.uuid4().hex
-        request.state.request_id = rid
+        # The gateway's own id keys records and is the body's request_id; the client's
+        # X-Request-ID is only a correlation id, echoed in the header (README "Request ids").
+        rid = request.state.request_id = uuid.uuid4().hex
+        cid = request.state.correlation_id = correlation_id(request.headers.get("x-request-id"))
         timer = LLMTimer()
         token = llm_timer.set(timer)
         try:
@@ -101,7 +112,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         finally:
             llm_timer.reset(token)
         total = time.monotonic() - started
-        response.headers["X-Request-ID"] = rid
+        response.headers["X-Request-ID"] = cid or rid
         response.headers["X-Gateway-Overhead-Ms"] = f"{max(total - timer.seconds, 0) * 1000:.1f}"
         services: Services | None = getattr(app.state, "services", None)
         route = request.scope.get("route")

@@ -58,8 +58,10 @@ class Database:
         # Import every module that declares tables so they register on Base.
         import embeddings.store  # noqa: F401
         import gateway.tables  # noqa: F401
+        from gateway.schema_upgrade import upgrade_schema
 
         Base.metadata.create_all(self.engine)
+        upgrade_schema(self.engine)  # data dirs from before per-tenant keys
 
     @contextmanager
     def session(self) -> Iterator[Session]:

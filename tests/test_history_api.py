@@ -156,7 +156,7 @@ def test_delete_user_leaves_no_trace_in_api_or_data_dir(client, auth, services, 
     assert services.history.retrieve(acme, "u1", f"my secret {marker}") == []
     assert client.get("/v1/users/u1/preferences", headers=auth).json()["signature"] is None
     with services.db.session() as s:
-        assert s.get(Generation, "req-1") is None
+        assert s.get(Generation, (acme, "req-1")) is None
         assert s.query(Feedback).count() == 0
     leaks = [str(p) for p, data in _all_bytes(settings.data_dir) if marker.encode() in data]
     assert leaks == []

@@ -16,4 +16,5 @@ router = APIRouter(tags=["smart replies"])
 async def smart_replies(body: SmartReplyRequest, request: Request, principal: PrincipalDep,
                         services: ReadyServicesDep) -> SmartReplyResponse:
     return await suggest_replies(services=services, tenant_id=principal.tenant_id,
-                                 request=body, request_id=request.state.request_id)
+                                 request=body, request_id=request.state.request_id,
+                                 correlation_id=request.state.correlation_id)
