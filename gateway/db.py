@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+SQLITE_MAX_INT = 2**63 - 1  # an input int above this cannot be bound to a query: check first
+
 
 class Base(DeclarativeBase):
     pass
