@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from gateway.db import Base, Database, utcnow
+from gateway.db import SQLITE_MAX_INT, Base, Database, utcnow
 from gateway.errors import BadInput
 
 
@@ -99,7 +99,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         tag, _, pk = raw.partition(":")
-        if tag != "h1" or not pk.isdigit():
+        if tag != "h1" or not pk.isdigit() or int(pk) > SQLITE_MAX_INT:
             raise ValueError
         return int(pk)
     except (ValueError, UnicodeDecodeError):

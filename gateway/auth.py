@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from gateway.db import Database, utcnow
+from gateway.db import SQLITE_MAX_INT, Database, utcnow
 from gateway.errors import BadInput, Forbidden, NotFound, Unauthorized
 from gateway.tables import ApiKey, Tenant
 
@@ -88,7 +88,8 @@ def list_keys(db: Database) -> list[KeyInfo]:
 
 def revoke_key(db: Database, key_id: int) -> None:
     with db.session() as s:
-        key = s.get(ApiKey, key_id)
+        # An id SQLite cannot hold names no key (and would overflow the query).
+        key = s.get(ApiKey, key_id) if 0 < key_id <= SQLITE_MAX_INT else None
         if key is None:
             raise NotFound(f"no API key with id {key_id}; see 'persona keys list'")
         key.revoked_at = key.revoked_at or utcnow()

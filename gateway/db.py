@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+SQLITE_MAX_INT = 2**63 - 1  # an input int above this cannot be bound to a query: check first
+
 
 class Base(DeclarativeBase):
     pass
@@ -58,8 +60,10 @@ class Database:
         # Import every module that declares tables so they register on Base.
         import embeddings.store  # noqa: F401
         import gateway.tables  # noqa: F401
+        from gateway.schema_upgrade import upgrade_schema
 
         Base.metadata.create_all(self.engine)
+        upgrade_schema(self.engine)  # data dirs from before per-tenant keys
 
     @contextmanager
     def session(self) -> Iterator[Session]:

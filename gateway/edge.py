@@ -1,7 +1,8 @@
 """The gateway's edge: one pure ASGI middleware between the server and the app.
 
 Per HTTP request, in this order, before any body byte is read:
-  1. a request id (the caller's if it is safe, else a new one) and the model timer;
+  1. the gateway's own request id (a safe ``X-Request-ID`` from the caller is kept only
+     as a correlation id and echoed) and the model timer;
   2. on ``/v1/*``: a client address out of failed-authentication tokens gets 429,
      then the key is looked up from the header; a failure is counted against the
      address, and a body-carrying request (POST/PUT/PATCH) is answered 401 at once;
@@ -39,11 +40,12 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 INTERNAL_ERROR = "internal error; this is a bug, please report it with the request_id"
 
 
-def request_id_from(headers: Headers) -> str:
-    """The caller's ``X-Request-ID`` if it is 1-64 ASCII letters, digits, '-' or '_';
-    otherwise a new one."""
-    rid = headers.get("x-request-id", "")
-    return rid if _REQUEST_ID.fullmatch(rid) else uuid.uuid4().hex
+def correlation_id_from(headers: Headers) -> str | None:
+    """The caller's ``X-Request-ID`` if it is 1-64 ASCII letters, digits, '-' or '_', else
+    None. Never the key of anything: only echoed, logged and stored for tracing; records
+    are keyed by the gateway's own request id (README "Request ids")."""
+    cid = headers.get("x-request-id", "")
+    return cid if _REQUEST_ID.fullmatch(cid) else None
 
 
 def error_response(exc: GatewayError, request_id: str) -> JSONResponse:
@@ -68,7 +70,8 @@ class EdgeMiddleware:
         started = time.monotonic()
         headers = Headers(scope=scope)
         state = scope.setdefault("state", {})
-        rid = state["request_id"] = request_id_from(headers)
+        rid = state["request_id"] = uuid.uuid4().hex
+        cid = state["correlation_id"] = correlation_id_from(headers)
         timer = LLMTimer()
         token = llm_timer.set(timer)
         sent = {"status": 0, "complete": False, "close": False}
@@ -77,7 +80,7 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 sent["status"] = message["status"]
                 h = MutableHeaders(scope=message)
-                h["X-Request-ID"] = rid
+                h["X-Request-ID"] = cid or rid
                 overhead = max(time.monotonic() - started - timer.seconds, 0.0)
                 h["X-Gateway-Overhead-Ms"] = f"{overhead * 1000:.1f}"
                 if sent["close"]:
@@ -98,8 +101,8 @@ class EdgeMiddleware:
                 return
             await self.app(scope, receive, send_with_context)
         except Exception:
-            log.exception("unhandled error on %s %s request_id=%s",
-                          scope["method"], scope["path"], rid)
+            log.exception("unhandled error on %s %s request_id=%s correlation_id=%s",
+                          scope["method"], scope["path"], rid, cid or "-")
             if sent["status"] and not sent["complete"]:
                 raise  # half a response is out: only closing the connection tells the client
             if not sent["status"]:

@@ -44,11 +44,18 @@ class UserPreferences(Base):
 
 
 class Generation(Base):
-    """What was served for a request: lets feedback refer back by request_id + index."""
+    """What was served for a request: lets feedback refer back by request_id + index.
+
+    Keyed per tenant by the gateway's own ``request_id`` (a uuid4 it generates for every
+    generation); the client's ``X-Request-ID`` is only kept as ``correlation_id``, so no
+    tenant can name, overwrite or read another tenant's record."""
 
     __tablename__ = "generations"
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     task: Mapped[str] = mapped_column(String(32))
     input_text: Mapped[str] = mapped_column(Text, default="")
@@ -60,7 +67,8 @@ class Generation(Base):
 
 class Feedback(Base):
     __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("request_id", "index", "event", name="uq_feedback_event"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "request_id", "index", "event",
+                                       name="uq_feedback_tenant_event"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)

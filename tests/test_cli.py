@@ -7,6 +7,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
@@ -44,9 +45,12 @@ def test_keys_create_rejects_bad_scope_and_tenant(tmp_path):
     assert res.exit_code == 2
 
 
-def test_revoke_unknown_key_is_an_error(tmp_path):
-    res = runner.invoke(app, ["keys", "revoke", "99"], env=_env(tmp_path))
-    assert res.exit_code == 2
+@pytest.mark.parametrize("key_id", ["99", "0", "-1", str(2**63)])
+def test_revoke_unknown_key_is_an_error(tmp_path, key_id):
+    # 2**63 does not fit an SQLite integer: it is an unknown key, not an OverflowError.
+    res = runner.invoke(app, ["keys", "revoke", "--", key_id], env=_env(tmp_path))
+    assert res.exit_code == 2, res.output
+    assert "no API key with id" in res.output
 
 
 def test_invalid_setting_is_reported_by_name(tmp_path):

@@ -94,10 +94,35 @@ def test_pagination_walks_every_item_once(client, auth):
 
 
 @pytest.mark.parametrize("params,field", [({"cursor": "garbage!"}, "cursor"),
+                                          # "h1:9223372036854775808", past SQLite's int64
+                                          ({"cursor": "aDE6OTIyMzM3MjAzNjg1NDc3NTgwOA"}, "cursor"),
                                           ({"limit": 0}, "limit"), ({"limit": 501}, "limit")])
 def test_bad_page_parameters_name_the_field(client, auth, params, field):
     assert error_of(client.get("/v1/users/u1/history", headers=auth, params=params),
                     422)["field"] == field
+
+
+def test_the_largest_cursor_sqlite_holds_is_an_empty_page(client, auth):
+    assert post(client, auth, [item(1)]).status_code == 200
+    r = client.get("/v1/users/u1/history", headers=auth,
+                   params={"cursor": "aDE6OTIyMzM3MjAzNjg1NDc3NTgwNw"})  # h1:2**63-1
+    assert r.status_code == 200, r.text
+    assert r.json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("timestamp", ["9999-12-31T23:00:00-01:00", "0001-01-01T00:30:00+01:00"])
+def test_a_timestamp_outside_the_utc_range_names_the_field(client, auth, timestamp):
+    err = error_of(post(client, auth, [item(1), item(2, timestamp=timestamp)]), 422)
+    assert err["field"] == "items.1.timestamp"
+    assert "UTC" in err["message"]
+    assert export_all(client, auth) == []  # all or nothing
+
+
+def test_timestamps_at_the_edges_of_the_range_are_stored(client, auth):
+    edges = ["9999-12-31T23:00:00+01:00", "0001-01-01T00:30:00-01:00", "9999-12-31T23:59:59Z"]
+    assert post(client, auth, [item(i, timestamp=t) for i, t in enumerate(edges)]).status_code == 200
+    assert [i["timestamp"] for i in export_all(client, auth)] == [
+        "9999-12-31T22:00:00Z", "0001-01-01T01:30:00Z", "9999-12-31T23:59:59Z"]
 
 
 def test_tenants_and_users_are_isolated(client, auth, services, acme):
@@ -155,7 +180,7 @@ def test_delete_user_leaves_no_trace_in_api_or_data_dir(client, auth, services, 
     assert services.history.retrieve(acme, "u1", f"my secret {marker}") == []
     assert client.get("/v1/users/u1/preferences", headers=auth).json()["signature"] is None
     with services.db.session() as s:
-        assert s.get(Generation, "req-1") is None
+        assert s.get(Generation, (acme, "req-1")) is None
         assert s.query(Feedback).count() == 0
     leaks = [str(p) for p, data in _all_bytes(settings.data_dir) if marker.encode() in data]
     assert leaks == []

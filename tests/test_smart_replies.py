@@ -144,12 +144,14 @@ def test_suggestions_respect_max_chars(client, auth, fake):
 
 
 def test_generation_is_recorded_for_feedback(client, auth, fake, services):
+    from sqlalchemy import select
+
     from gateway.tables import Generation
 
     r = post(client, auth, body())
     rid = r.json()["request_id"]
     with services.db.session() as s:
-        g = s.get(Generation, rid)
+        g = s.scalars(select(Generation).where(Generation.request_id == rid)).one()
         assert g.task == "smart_reply"
         assert g.outputs == [x["text"] for x in r.json()["suggestions"]]
         assert g.prompt_version == "smart_reply_v1"

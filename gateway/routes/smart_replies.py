@@ -17,4 +17,5 @@ async def smart_replies(body: SmartReplyRequest, request: Request, principal: Pr
                         services: ReadyServicesDep) -> SmartReplyResponse:
     return await suggest_replies(services=services, tenant_id=principal.tenant_id,
                                  request=body, request_id=request.state.request_id,
-                                 tenant=principal.tenant)
+                                 tenant=principal.tenant,
+                                 correlation_id=request.state.correlation_id)

@@ -18,4 +18,5 @@ async def subject_lines(body: SubjectLineRequest, request: Request, principal: P
     Every claim is grounded in the campaign body; the answer arrives within the deadline."""
     return await suggest_subject_lines(
         services=services, tenant_id=principal.tenant_id, request=body,
-        request_id=request.state.request_id, tenant=principal.tenant)
+        request_id=request.state.request_id, tenant=principal.tenant,
+        correlation_id=request.state.correlation_id)

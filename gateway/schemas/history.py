@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -26,6 +26,20 @@ class HistoryItemIn(StrictModel):
     def _not_blank(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("text is blank")
+        return v
+
+    @field_validator("timestamp")
+    @classmethod
+    def _fits_in_utc(cls, v: datetime | None) -> datetime | None:
+        # Stored as UTC: an offset that pushes the instant past year 9999 or before
+        # year 1 cannot be stored (and used to be a 500 from datetime arithmetic).
+        if v is not None and v.tzinfo is not None:
+            try:
+                v.astimezone(UTC)
+            except OverflowError:
+                raise ValueError(
+                    "timestamp is outside years 1-9999 once converted to UTC; send it in "
+                    "UTC (with a Z suffix) or with a smaller offset") from None
         return v
 
 

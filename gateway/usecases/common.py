@@ -59,13 +59,19 @@ def load_preferences(services: Services, tenant_id: int, user_id: str | None) ->
 def record_generation(
     services: Services, *, request_id: str, tenant_id: int, user_id: str | None, task: str,
     input_text: str, outputs: list[str], model: str | None, prompt_version: str | None,
+    correlation_id: str | None = None,
 ) -> None:
-    """Keep what was served so feedback (request_id + index) can refer back to it."""
-    kept = input_text[:services.settings.max_text_chars]
+    """Keep what was served so feedback (request_id + index) can refer back to it.
+
+    A plain insert keyed by (tenant_id, request_id): ``request_id`` is the gateway's own
+    id, so a second record under the same key is a bug and fails loudly instead of
+    silently replacing what was served. ``correlation_id`` is the client's
+    ``X-Request-ID``, stored for tracing only."""
     with services.db.session() as s:
-        s.merge(Generation(request_id=request_id, tenant_id=tenant_id, user_id=user_id,
-                           task=task, input_text=kept, outputs=outputs,
-                           model=model, prompt_version=prompt_version))
+        s.add(Generation(request_id=request_id, tenant_id=tenant_id, user_id=user_id,
+                         correlation_id=correlation_id, task=task,
+                         input_text=input_text[:services.settings.max_text_chars], outputs=outputs, model=model,
+                         prompt_version=prompt_version))
 
 
 def token_counter(services: Services):

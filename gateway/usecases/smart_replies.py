@@ -150,7 +150,7 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
 
 async def suggest_replies(*, services: Services, tenant_id: int, request: SmartReplyRequest,
                           request_id: str, tenant: str | None = None,
-                          mode: str = "full") -> SmartReplyResponse:
+                          mode: str = "full", correlation_id: str | None = None) -> SmartReplyResponse:
     """Suggest ``request.n`` distinct replies, always within the request's deadline.
 
     ``tenant`` is the tenant's name, the label of its metrics (as for HTTP requests and
@@ -219,7 +219,8 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     await asyncio.to_thread(
         record_generation, services, request_id=request_id, tenant_id=tenant_id,
         user_id=request.user_id, task=TASK, input_text=msg.body,
-        outputs=[x.text for x in suggestions], model=served_model, prompt_version=version)
+        outputs=[x.text for x in suggestions], model=served_model, prompt_version=version,
+        correlation_id=correlation_id)
     m = services.metrics
     if reason is not None:
         m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()

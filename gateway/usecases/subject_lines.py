@@ -58,7 +58,7 @@ _MIN_MODEL_MS = 150.0
 async def suggest_subject_lines(
     *, services: Services, tenant_id: int, request: SubjectLineRequest, request_id: str,
     tenant: str | None = None, mode: Mode = "full", personalize: bool = True,
-    weights: rank.Weights = rank.DEFAULT_WEIGHTS,
+    weights: rank.Weights = rank.DEFAULT_WEIGHTS, correlation_id: str | None = None,
 ) -> SubjectLineResponse:
     settings = services.settings
     budget_ms = request.deadline_ms or settings.subject_line_deadline_ms
@@ -108,7 +108,7 @@ async def suggest_subject_lines(
     record_generation(services, request_id=request_id, tenant_id=tenant_id,
                       user_id=request.user_id, task=TASK, input_text=camp.body, outputs=texts,
                       model=model_name if any(c.origin == "llm" for c in chosen) else None,
-                      prompt_version=prompt_version)
+                      prompt_version=prompt_version, correlation_id=correlation_id)
     m = services.metrics
     if fallback_reason:
         m.fallbacks.labels(tenant=label, task=TASK, reason=fallback_reason).inc()
