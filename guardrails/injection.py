@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from guardrails.injection_patterns import CONTROL_TOKEN_RE as _CONTROL_TOKEN_RE
 from guardrails.injection_patterns import STRONG, WEAK
 
+_QUALIFIERS = frozenset({"claim-directive", "question-relay"})  # count only with a carrier
 PATTERNS = STRONG  # kept for callers that list the strong patterns
 _SENTENCE_RE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")  # "evil.io" stays whole
 
@@ -101,8 +102,26 @@ def _decoded_base64(blob: str) -> str | None:
 
 def _weak_signals(sentence: str) -> set[str]:
     """Distinct weak signals in one sentence; a link and a verb like "click" count as one
-    ("payload-request"), and neither counts alone — that is every newsletter."""
-    found = {name for name, rx in WEAK if rx.search(sentence)}
+    ("payload-request"), and neither counts alone — that is every newsletter.
+
+    A claim to assert or a question to relay is everyday mail ("tell him that…", "let
+    me know what…") and counts only next to a reply carrier ("in your response…");
+    a signal matched only by the carrier's own words ("the correct answer is") is the
+    same evidence and is not counted twice."""
+    hits = {name: [m.span() for m in rx.finditer(sentence)] for name, rx in WEAK}
+    hits = {name: spans for name, spans in hits.items() if spans}
+    carrier = hits.get("reply-carrier", [])
+
+    def inside_carrier(span: tuple[int, int]) -> bool:
+        return any(a <= span[0] and span[1] <= b for a, b in carrier)
+
+    found = set()
+    for name, spans in hits.items():
+        if name in _QUALIFIERS and not carrier:
+            continue
+        if name != "reply-carrier" and carrier and all(inside_carrier(s) for s in spans):
+            continue
+        found.add(name)
     if {"payload", "payload-verb"} <= found:
         found.add("payload-request")
     return found - {"payload", "payload-verb"}

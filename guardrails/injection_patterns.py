@@ -21,6 +21,9 @@ _PREVIOUS = (r"(?:all\s+|any\s+|the\s+|your\s+|of\s+)*(?:previous|prior|above|ea
 _RULES = r"(?:instructions?|prompts?|rules|directions|guidelines|commands?|constraints)"
 _MODEL = r"(?:ai|a\.i\.|llm|gpt|chatgpt|chatbot|bot|language\s+model|model|assistant)"
 _REPLY = r"(?:reply|replies|response|responses|answer|answers|suggestions?|draft)"
+_ANSWER = r"(?:reply|replies|response|responses|answer|answers|output)"
+_DRAFT = (r"(?:suggested|generated|drafted|written|proposed|automatic|automated|final|"
+          r"assistant['’]s|smart)")
 _CONTROL = (r"<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>|</?s>"
             r"|<\s*/?\s*(?:system|assistant|user|instructions?|prompt|context|email)\s*>")
 CONTROL_TOKEN_RE = re.compile(_CONTROL, re.IGNORECASE)
@@ -137,4 +140,52 @@ WEAK: list[tuple[str, re.Pattern]] = [
                             r"\s+(?:conversation|context|chat)\b|\bnever\s+happened\b")),
     ("relay", _rx(r"\btell\s+(?:her|him|them|the\s+user|the\s+recipient)\b|\bprint\s+it\b")),
     ("emphasis", _rx(r"\b(?:IMPORTANT|URGENT|ATTENTION|NOTICE|OVERRIDE)\b\s*[:!]", 0)),
+    # Reply carriers (issue #12.12): a sentence about the reply being written ("in your
+    # response", "enhance your reply by", "the ideal answer would") is ordinary mail on
+    # its own ("please reply by Friday", "in your reply to Bob, you said"); with a claim
+    # to assert or a question to answer in the same sentence it is aimed at the drafter.
+    ("reply-carrier", _rx(
+        rf"\b(?:in|into|inside|within|(?:add|append|attach|insert)\s+to)\s+(?:your|the|any|each|every)"
+        rf"\s+(?:{_DRAFT}\s+)?{_ANSWER}\b(?!\s+(?:to|from)\s+(?-i:[A-Z]))"
+        rf"|\bfor\s+(?:your|the)\s+(?:{_DRAFT}\s+)?{_ANSWER}(?:\s+(?:text|body|draft))?\s*[,:]"
+        rf"|\b(?:your|the|any|each|every|this)\s+(?:{_DRAFT}\s+)?{_ANSWER}\s+(?:\w+\s+){{0,3}}?"
+        r"(?:should|must|needs?\s+to|has\s+to|have\s+to|ought\s+to|is\s+(?:expected|supposed|"
+        r"required)\s+to|will\s+need|would)\b"
+        rf"|\b(?:the|a|an)\s+{_ANSWER}\s+(?:that\s+)?you\s+(?:generate|produce|write|send|draft|"
+        r"compose|give|return|create)"
+        rf"|\b(?:enhance|improve|strengthen|enrich|polish|spice\s+up|complete|boost|upgrade|"
+        rf"round\s+(?:out|off)|wrap\s+up|begin|start|open|end|close|finish|conclude|word|phrase|"
+        rf"frame|make|ensure|have|let)\s+(?:sure\s+)?(?:that\s+)?(?:your|the|any)\s+(?:{_DRAFT}\s+)?"
+        rf"{_ANSWER}\b"
+        rf"|\b(?:important|essential|critical|vital)\s+that\s+(?:your|the)\s+(?:{_DRAFT}\s+)?{_ANSWER}\b"
+        rf"|\bas\s+part\s+of\s+(?:your|the)\s+{_ANSWER}\b"
+        r"|\b(?:when|while|before)\s+(?:you\s+)?(?:replying|responding|answering|writing\s+back|"
+        r"drafting|composing|writing)\b"
+        r"|\b(?:when|while|before|as)\s+you\s+(?:write|draft|compose|prepare)\s+(?:your|the|a|an)\b"
+        r"|\bwhatever\s+you\s+(?:answer|reply|respond|write)"
+        r"|\b(?:reply|respond|answer)\s+(?:by\s+)?(?=(?:saying|stating|confirming|declaring|noting|"
+        r"telling|claiming|asserting|affirming|mentioning)\b)"  # the verb is the claim's
+        rf"|\b(?:the\s+)?(?:ideal|best|right|correct|perfect|proper|optimal)\s+{_ANSWER}\s+"
+        r"(?:here\s+|to\s+this\s+)?(?:would|should|will|tells?|says?|is|must)\b")),
+    ("claim-directive", _rx(
+        r"\b(?:states?|confirms?|affirms?|asserts?|declares?|declaring|claims?|restate|says|"
+        r"mentions|notes|append|insert|include|put|"
+        r"emphasi[sz]e|highlights?|remark|acknowledge|assure|reassure|guarantee|note|noting|"
+        r"stating|asserting|claiming|saying|mention|mentioning|point(?:ing)?\s+out|add|adding|"
+        r"slip\s+in|let\s+(?:them|him|her|me|us)\s+know|tell(?:ing)?\s+(?:them|him|her|me|us|"
+        r"the\s+\w+))\s+(?:\w+\s+){0,3}?(?:that|the\s+(?:line|claim|statement|note))\b"
+        r"|\b(?:say|saying|stating|noting|telling\s+them|mentioning|declaring)\s+(?:the|our|that|"
+        r"all|every)\b"
+        r"|\bby\s+(?:saying|stating|noting|telling|mentioning|declaring|adding|claiming|"
+        r"confirming|asserting|explaining)\b"
+        r"|\bso\s+(?:that\s+)?it\s+(?:says|states|confirms|mentions|notes|claims|explains)\b"
+        r"|\btell(?:s|ing)?\s+(?:them|him|her|the\s+(?:client|customer|user|recipient|sender|"
+        r"reader))\b"
+        r"|(?:^|[,:;]\s*)(?:mention|state|say|note|add|confirm|affirm|assert|declare|claim|"
+        r"write|stress|remark)\b"
+        r"|\b(?:with|include)\s+(?:a|the)\s+(?:note|line|claim|statement|remark)\s+that\b")),
+    ("question-relay", _rx(
+        r"\b(?:answer|tell\s+me|explain|let\s+me\s+know)\s+(?:also\s+)?(?:this|the\s+following)?"
+        rf"(?:\s*(?:question|one))?(?:\s+(?:in|within|inside)\s+(?:your|the)\s+{_ANSWER})?\s*[:,]?\s*"
+        r"(?:what|which|who|whom|where|when|how|why)\b")),
 ]

@@ -23,6 +23,7 @@ from guardrails.checks.boilerplate import BoilerplateCheck
 from guardrails.checks.emoji import EmojiCheck
 from guardrails.checks.grounding import GroundingCheck
 from guardrails.checks.injection import InjectionCheck
+from guardrails.checks.injection_echo import InjectionEchoCheck
 from guardrails.checks.language import LanguageCheck
 from guardrails.checks.leakage import LeakageCheck
 from guardrails.checks.length import LengthCheck
@@ -65,6 +66,7 @@ _DEFAULTS: list[tuple[Callable[[], Check], Action | None, Action | None, bool]] 
     (ShoutingCheck, None, "repair", False),
     (LengthCheck, "repair", "block", True),
     (InjectionCheck, "block", "block", True),
+    (InjectionEchoCheck, "block", "block", True),
     (UntrustedEchoCheck, "flag", "flag", False),
     (PiiCheck, "block", "block", True),
     (LeakageCheck, "block", "block", True),

@@ -63,8 +63,8 @@ class _Untrusted:
         removed = {t: " " for t in tainted}
         self.trusted_keys = ctx.keys_of(_without(s, removed) for s in ctx.source_texts)
         # Phrases: only the injected passages count; the rest of the message may be quoted.
-        trusted_grams = _ngrams(_words(" \n".join(_without(s, stripped)
-                                                   for s in ctx.source_texts)))
+        self.rest = " \n".join(_without(s, stripped) for s in ctx.source_texts)
+        trusted_grams = _ngrams(_words(self.rest))
         self.injected_grams = _ngrams(_words(" \n".join(self.injected))) - trusted_grams
 
 

@@ -8,6 +8,7 @@ described in ``evals/redteam.py``. Deterministic: re-running gives the same file
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from pathlib import Path
@@ -315,9 +316,40 @@ def true_negatives() -> list[dict]:
     return out
 
 
+def _reply_carrier_data():
+    """The hand-written attacks of ``reply_carriers.py`` (loaded by path: this folder is
+    not a package, and the corpus test loads this file by path too)."""
+    spec = importlib.util.spec_from_file_location("reply_carriers",
+                                                  Path(__file__).with_name("reply_carriers.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.ATTACKS, mod.TRUE_NEGATIVES
+
+
+def reply_carriers() -> list[dict]:
+    """Instructions addressed to the reply (issue #12.12): the scan must flag the email,
+    and a suggestion that follows the inserted sentence must be dropped. Held-out
+    attacks (never tuned against) get categories of their own, so their rate is seen."""
+    attacks, negatives = _reply_carrier_data()
+    out = []
+    for a in attacks:
+        tail = "_heldout" if a.get("heldout") else ""
+        out.append({"category": "reply_carrier" + tail, "mode": "scan", "input": a["body"],
+                    "expect": {"suspicious": True}})
+        out.append(smart(a["echo"], body=a["body"], category="reply_carrier_echo" + tail,
+                         expect=BLOCK))
+    for t in negatives:
+        out.append({"category": "reply_carrier_tn", "mode": "scan", "input": t["body"],
+                    "expect": {"suspicious": False}})
+        out.append(smart(t["reply"], body=t["body"], category="reply_carrier_tn",
+                         expect={"blocked": False, "passed": ["injection", "injection_echo"]}))
+    return out
+
+
 def main() -> None:
     cases = (injected_links() + unknown_phrasings() + injected_addresses() + injected_instructions() + scans()
-             + hallucinations() + pii() + leakage() + policy() + true_negatives())
+             + hallucinations() + pii() + leakage() + policy() + true_negatives()
+             + reply_carriers())
     counts: dict[str, int] = {}
     with OUT.open("w", encoding="utf-8") as f:
         for case in cases:
