@@ -78,7 +78,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def _request_context(request: Request, call_next):
-        started = time.monotonic()
+        started = request.state.arrived = time.monotonic()
         rid = request.headers.get("x-request-id", "")
         if not rid or len(rid) > 64 or not rid.replace("-", "").replace("_", "").isalnum():
             rid = uuid.uuid4().hex

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -53,3 +54,13 @@ def require_ready(services: ServicesDep) -> Services:
 
 
 ReadyServicesDep = Annotated[Services, Depends(require_ready)]
+
+
+def get_arrival(request: Request) -> float:
+    """When the request arrived (``time.monotonic()``), recorded first thing by the app's
+    middleware; deadlines count from it."""
+    arrived = getattr(request.state, "arrived", None)
+    return arrived if arrived is not None else time.monotonic()
+
+
+ArrivalDep = Annotated[float, Depends(get_arrival)]

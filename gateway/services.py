@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from gateway.db import Database
 from gateway.llm import LLMClient, register_providers
 from gateway.llm.providers import LocalLlama
+from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -27,6 +28,8 @@ class Services:
     metrics: Metrics
     llm: LLMClient
     rate_limiter: RateLimiter
+    work: WorkPool  # request CPU work, earliest deadline first (gateway.load)
+    admission: Admission  # the bound on generation requests in flight
     embedder: object | None = None  # embeddings.embedder.Embedder
     history: object | None = None  # embeddings.history.HistoryService
     local_llm: LocalLlama | None = None
@@ -35,6 +38,7 @@ class Services:
 
     def close(self) -> None:
         self.ready = False
+        self.work.close()
         if self.history is not None:
             self.history.close()
         self.db.close()
@@ -70,6 +74,8 @@ def build_services(settings: Settings) -> Services:
                              snapshot_every=settings.history_snapshot_every)
     return Services(settings=settings, db=db, metrics=metrics, llm=llm,
                     rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+                    work=WorkPool(settings.cpu_workers),
+                    admission=Admission(settings.max_inflight_generations),
                     embedder=embedder, history=history, local_llm=local)
 
 
