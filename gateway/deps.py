@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -102,3 +103,11 @@ def is_operator(services: Services, authorization: str | None) -> bool:
     except GatewayError:
         return False
 
+def get_arrival(request: Request) -> float:
+    """When the request arrived (``time.monotonic()``), recorded first thing by the app's
+    middleware; deadlines count from it."""
+    arrived = getattr(request.state, "arrived", None)
+    return arrived if arrived is not None else time.monotonic()
+
+
+ArrivalDep = Annotated[float, Depends(get_arrival)]

@@ -70,6 +70,7 @@ class EdgeMiddleware:
         started = time.monotonic()
         headers = Headers(scope=scope)
         state = scope.setdefault("state", {})
+        state["arrived"] = started  # deadlines count from here (gateway.deps.ArrivalDep)
         rid = state["request_id"] = uuid.uuid4().hex
         cid = state["correlation_id"] = correlation_id_from(headers)
         timer = LLMTimer()

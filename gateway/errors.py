@@ -92,3 +92,21 @@ class LLMError(GatewayError):
 
 class LLMTimeout(LLMError):
     type = "llm_timeout"
+
+
+class LLMOverloaded(LLMError):
+    """So many calls wait for a model slot that this one could not be answered before
+    its deadline: the use case answers from rules at once instead of queueing."""
+
+    type = "llm_overloaded"
+
+
+class Overloaded(GatewayError):
+    """More generation requests in flight than ``max_inflight_generations``."""
+
+    status_code = 503
+    type = "overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1):
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)})
+        self.retry_after_s = retry_after_s

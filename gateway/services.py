@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from gateway.db import Database
 from gateway.llm import LLMClient, register_providers
 from gateway.llm.providers import LocalLlama
+from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -28,6 +29,8 @@ class Services:
     llm: LLMClient
     rate_limiter: RateLimiter
     auth_failures: RateLimiter  # per client address
+    work: WorkPool  # request CPU work, earliest deadline first (gateway.load)
+    admission: Admission  # the bound on generation requests in flight
     embedder: object | None = None  # embeddings.embedder.Embedder
     history: object | None = None  # embeddings.history.HistoryService
     local_llm: LocalLlama | None = None
@@ -36,6 +39,7 @@ class Services:
 
     def close(self) -> None:
         self.ready = False
+        self.work.close()
         if self.history is not None:
             self.history.close()
         self.db.close()
@@ -75,6 +79,8 @@ def build_services(settings: Settings) -> Services:
                         settings.auth_failures_per_minute,
                         what="failed authentications/minute from this address",
                         setting="PERSONA_AUTH_FAILURES_PER_MINUTE (or send a valid key)"),
+                    work=WorkPool(settings.cpu_workers),
+                    admission=Admission(settings.max_inflight_generations),
                     embedder=embedder, history=history, local_llm=local)
 
 

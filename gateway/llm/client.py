@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import os
 import time
 from dataclasses import dataclass
 
-from gateway.errors import LLMError, LLMTimeout
-from gateway.llm.deadline import current_deadline, llm_timer, set_deadline
+from gateway.errors import LLMError, LLMOverloaded, LLMTimeout
+from gateway.llm.deadline import current_deadline, llm_timer, reset_deadline, set_deadline
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,12 @@ class LLMClient:
     bounds the whole call, across retries and fallbacks. When it passes, the call
     raises ``LLMTimeout`` at once: the caller answers from rules, and an in-process
     generation sees the deadline through ``current_deadline()`` and stops itself.
+
+    Calls go through ``litellm.acompletion``: no thread is held per call, and a call
+    cancelled at its deadline really stops (a hosted model's HTTP stream is closed,
+    so a trickling upstream cannot keep the slot). At most ``concurrency`` calls run
+    at once; when the calls queued ahead would keep this one waiting past its deadline
+    (at the pace calls have been taking), it raises ``LLMOverloaded`` at once.
     """
 
     def __init__(
@@ -56,7 +61,11 @@ class LLMClient:
         self.timeout_s = timeout_s
         self.retries = retries
         self.metrics = metrics
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
+        self._waiting = 0  # calls queued for a slot
+        self._busy = 0  # calls holding a slot
+        self._hold_s = 0.0  # moving average of how long a call holds its slot
 
     @property
     def primary(self) -> str:
@@ -86,6 +95,8 @@ class LLMClient:
                     return await self._call(model, messages, budget, deadline,
                                             max_tokens=max_tokens, temperature=temperature,
                                             stop=stop, seed=seed)
+                except LLMOverloaded:
+                    raise  # the slots are shared by every model of the chain
                 except LLMTimeout as exc:
                     errors.append(f"{model}: timeout")
                     if deadline is not None and time.monotonic() >= deadline:
@@ -104,6 +115,21 @@ class LLMClient:
             return self.timeout_s
         return min(self.timeout_s, deadline - time.monotonic())
 
+    def expected_wait_s(self) -> float:
+        """How long a call queued now would wait for a slot, at the recent pace."""
+        ahead = self._waiting + self._busy + 1 - self.concurrency
+        if ahead <= 0:
+            return 0.0
+        return -(-ahead // self.concurrency) * self._hold_s
+
+    def _shed_if_late(self, model: str, call_deadline: float) -> None:
+        queued = self._waiting + self._busy >= self.concurrency
+        if queued and time.monotonic() + self.expected_wait_s() + self._hold_s > call_deadline:
+            raise LLMOverloaded(
+                    f"{self._waiting} model calls are queued for {self.concurrency} slot(s); "
+                    "this one could not finish before its deadline (raise llm_concurrency "
+                    "for a hosted model)", model=model)
+
     async def _call(self, model, messages, budget, deadline, **params) -> Completion:
         call_deadline = time.monotonic() + budget
         if deadline is not None:
@@ -112,20 +138,28 @@ class LLMClient:
         outcome = "error"
         try:
             try:
+                self._shed_if_late(model, call_deadline)
+            except LLMOverloaded:
+                outcome = "overloaded"
+                raise
+            self._waiting += 1
+            try:
                 await asyncio.wait_for(self._slots.acquire(), timeout=max(budget, 0.0))
             except TimeoutError as exc:
                 outcome = "timeout"
                 raise LLMTimeout("no model slot free before the deadline", model=model) from exc
+            finally:
+                self._waiting -= 1
+            self._busy += 1
+            held = time.monotonic()
+            # The deadline rides in our context: the task wait_for runs the call in copies
+            # it, so an in-process provider can see it and stop itself.
+            token = set_deadline(call_deadline)
             try:
                 left = call_deadline - time.monotonic()
-                # Run in a worker thread inside a copy of our context that carries the
-                # deadline, so an in-process provider can see it and stop itself.
-                ctx = contextvars.copy_context()
-                ctx.run(set_deadline, call_deadline)
-                fut = asyncio.get_running_loop().run_in_executor(
-                    None, ctx.run, self.call_blocking, model, messages, left, params)
                 try:
-                    text, finish_reason = await asyncio.wait_for(fut, timeout=max(left, 0.0))
+                    text, finish_reason = await asyncio.wait_for(
+                        self._acall(model, messages, left, params), timeout=max(left, 0.0))
                 except TimeoutError as exc:
                     outcome = "timeout"
                     raise LLMTimeout(f"model {model} did not answer within {budget:.2f}s",
@@ -136,7 +170,11 @@ class LLMClient:
                     outcome = "timeout"
                     raise LLMTimeout(f"model {model} was cut off at the deadline", model=model)
             finally:
+                reset_deadline(token)
+                self._busy -= 1
                 self._slots.release()
+                hold = time.monotonic() - held
+                self._hold_s = hold if not self._hold_s else 0.8 * self._hold_s + 0.2 * hold
             outcome = "ok"
             return Completion(text=text, model=model,
                               latency_ms=(time.monotonic() - started) * 1000,
@@ -151,6 +189,16 @@ class LLMClient:
                 self.metrics.llm_latency.labels(model=model).observe(elapsed)
 
     @staticmethod
+    async def _acall(model: str, messages: list[dict], timeout: float,
+                     params: dict) -> tuple[str, str | None]:
+        litellm = _litellm()
+        kwargs = {k: v for k, v in params.items() if v is not None}
+        resp = await litellm.acompletion(
+            model=model, messages=messages, timeout=max(timeout, 0.01), num_retries=0, **kwargs
+        )
+        return _text_of(model, resp)
+
+    @staticmethod
     def call_blocking(model: str, messages: list[dict], timeout: float,
                       params: dict) -> tuple[str, str | None]:
         """One litellm call in the calling thread, no deadline or retries (start-up warm-up):
@@ -160,7 +208,11 @@ class LLMClient:
         resp = litellm.completion(
             model=model, messages=messages, timeout=max(timeout, 0.01), num_retries=0, **kwargs
         )
-        choice = resp.choices[0]
-        if choice.message.content is None:
-            raise LLMError(f"model {model} returned no text", model=model)
-        return choice.message.content, getattr(choice, "finish_reason", None)
+        return _text_of(model, resp)
+
+
+def _text_of(model: str, resp) -> tuple[str, str | None]:
+    choice = resp.choices[0]
+    if choice.message.content is None:
+        raise LLMError(f"model {model} returned no text", model=model)
+    return choice.message.content, getattr(choice, "finish_reason", None)

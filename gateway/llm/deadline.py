@@ -1,7 +1,7 @@
 """The wall-clock deadline of the current model call, visible to providers.
 
-Set by ``LLMClient`` in a copied context that the worker thread runs the call in,
-read by in-process providers so a
+Set by ``LLMClient`` around each call (the task that runs the call copies it; the
+local model's own thread runs in a copy too), read by in-process providers so a
 generation stops itself instead of holding the model after its caller gave up.
 """
 
@@ -19,6 +19,10 @@ def current_deadline() -> float | None:
 
 def set_deadline(value: float | None):
     return _deadline.set(value)
+
+
+def reset_deadline(token) -> None:
+    _deadline.reset(token)
 
 
 class LLMTimer:

@@ -1,7 +1,8 @@
 """Custom litellm providers: the embedded local model and a scripted fake.
 
 Both are registered the normal way (``litellm.custom_provider_map``), so every
-call, in production and in tests, goes through ``litellm.completion``.
+call, in production and in tests, goes through litellm (``acompletion`` from the
+gateway, ``completion`` for the start-up warm-up).
 
 - ``local/<name>``: the GGUF model from settings, run in-process by llama-cpp-python.
 - ``fake/<name>``: answers from a queue (``fake_llm().enqueue(...)``), optionally
@@ -10,10 +11,13 @@ call, in production and in tests, goes through ``litellm.completion``.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import itertools
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gateway.llm.client import _litellm
@@ -52,7 +56,11 @@ _DEFAULT_REPLIES = (
 class FakeLLM:
     """A scripted model. Queue answers with ``enqueue``; otherwise it cycles through
     a few generic replies. ``delay_s`` makes it slow (the sleep honours the call's
-    deadline, as the local model's generation does)."""
+    deadline, as the local model's generation does; a cancelled async call counts as
+    stopped at the deadline too). ``calls`` keeps the last ``MAX_CALLS`` calls only, so
+    a gateway serving ``fake/*`` (the benchmarks) does not grow without bound."""
+
+    MAX_CALLS = 1000
 
     def __init__(self) -> None:
         self._queue: deque[Scripted] = deque()
@@ -81,18 +89,48 @@ class FakeLLM:
             self.error = None
             self.stopped_at_deadline = 0
 
-    def next(self, messages: list[dict], params: dict) -> tuple[str, str]:
+    def _take(self, messages: list[dict], params: dict) -> Scripted:
         with self._lock:
             self.calls.append({"messages": messages, "params": params})
-            item = self._queue.popleft() if self._queue else Scripted(
+            if len(self.calls) > self.MAX_CALLS:
+                del self.calls[: len(self.calls) - self.MAX_CALLS]
+            return self._queue.popleft() if self._queue else Scripted(
                 text=next(self._cycle), delay_s=self.delay_s, error=self.error
             )
-        if item.delay_s and not self._sleep(item.delay_s):
-            with self._lock:
-                self.stopped_at_deadline += 1
+
+    def _stopped(self) -> None:
+        with self._lock:
+            self.stopped_at_deadline += 1
+
+    @staticmethod
+    def _answer(item: Scripted) -> tuple[str, str]:
         if item.error is not None:
             raise item.error
         return item.text or "", item.finish_reason
+
+    def next(self, messages: list[dict], params: dict) -> tuple[str, str]:
+        item = self._take(messages, params)
+        if item.delay_s and not self._sleep(item.delay_s):
+            self._stopped()
+        return self._answer(item)
+
+    async def anext(self, messages: list[dict], params: dict) -> tuple[str, str]:
+        """``next`` without a thread: the delay is an ``asyncio.sleep`` that ends at the
+        call's deadline or when the caller cancels."""
+        item = self._take(messages, params)
+        if item.delay_s:
+            wait = item.delay_s
+            deadline = current_deadline()
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 0.0))
+            try:
+                await asyncio.sleep(wait)
+            except asyncio.CancelledError:
+                self._stopped()
+                raise
+            if wait < item.delay_s:
+                self._stopped()
+        return self._answer(item)
 
     @staticmethod
     def _sleep(seconds: float) -> bool:
@@ -123,6 +161,16 @@ class LocalLlama:
         self._llama = None
         self._lock = threading.Lock()
         self.stopped_at_deadline = 0
+        # Generation has a thread of its own: never the default pool, which the rest of
+        # the process (and litellm) shares.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-llm")
+
+    async def agenerate(self, messages: list[dict], params: dict) -> tuple[str, str]:
+        """``generate`` on the model's own thread, in a copy of the caller's context (so
+        it sees the deadline and stops itself there even when the caller gave up)."""
+        ctx = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, ctx.run, self.generate, messages, params)
 
     def load(self):
         if self._llama is None:
@@ -182,7 +230,7 @@ def fake_llm() -> FakeLLM:
     return _fake
 
 
-def _handler(generate):
+def _handler(generate, agenerate):
     litellm = _litellm()
 
     class Handler(litellm.CustomLLM):
@@ -190,6 +238,12 @@ def _handler(generate):
             params = _params(kwargs)
             params["model"] = model
             text, finish_reason = generate(messages, params)
+            return _response(text, model, finish_reason)
+
+        async def acompletion(self, model: str, messages: list, *args, **kwargs):
+            params = _params(kwargs)
+            params["model"] = model
+            text, finish_reason = await agenerate(messages, params)
             return _response(text, model, finish_reason)
 
     return Handler()
@@ -202,14 +256,14 @@ def register_providers(*, local_model_path: str = "", n_ctx: int = 2048,
     Returns the local model so the app can load it eagerly at start.
     """
     litellm = _litellm()
-    entries = {"fake": _handler(_fake.next)}
+    entries = {"fake": _handler(_fake.next, _fake.anext)}
     local = None
     if local_model_path:
         local = _local.get(local_model_path)
         if local is None:
             local = _local[local_model_path] = LocalLlama(
                 local_model_path, n_ctx=n_ctx, n_threads=n_threads)
-        entries["local"] = _handler(local.generate)
+        entries["local"] = _handler(local.generate, local.agenerate)
     keep = [e for e in (litellm.custom_provider_map or []) if e["provider"] not in entries]
     litellm.custom_provider_map = keep + [
         {"provider": name, "custom_handler": h} for name, h in entries.items()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from gateway.deps import PrincipalDep, ReadyServicesDep
+from gateway.deps import ArrivalDep, PrincipalDep, ReadyServicesDep
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
 from gateway.usecases.smart_replies import suggest_replies
 
@@ -14,8 +14,9 @@ router = APIRouter(tags=["smart replies"])
 @router.post("/smart-replies", response_model=SmartReplyResponse,
              summary="Suggest short, distinct replies to an incoming email in the user's style")
 async def smart_replies(body: SmartReplyRequest, request: Request, principal: PrincipalDep,
-                        services: ReadyServicesDep) -> SmartReplyResponse:
+                        services: ReadyServicesDep, arrived: ArrivalDep) -> SmartReplyResponse:
     return await suggest_replies(services=services, tenant_id=principal.tenant_id,
                                  request=body, request_id=request.state.request_id,
                                  tenant=principal.tenant,
-                                 correlation_id=request.state.correlation_id)
+                                 correlation_id=request.state.correlation_id,
+                                 arrived=arrived)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from gateway.deps import PrincipalDep, ReadyServicesDep
+from gateway.deps import ArrivalDep, PrincipalDep, ReadyServicesDep
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
 from gateway.usecases.subject_lines import suggest_subject_lines
 
@@ -13,10 +13,11 @@ router = APIRouter(tags=["subject lines"])
 
 @router.post("/subject-lines", response_model=SubjectLineResponse)
 async def subject_lines(body: SubjectLineRequest, request: Request, principal: PrincipalDep,
-                        services: ReadyServicesDep) -> SubjectLineResponse:
+                        services: ReadyServicesDep, arrived: ArrivalDep) -> SubjectLineResponse:
     """Subject-line variants for a campaign, tuned to what the recipient opened before.
     Every claim is grounded in the campaign body; the answer arrives within the deadline."""
     return await suggest_subject_lines(
         services=services, tenant_id=principal.tenant_id, request=body,
         request_id=request.state.request_id, tenant=principal.tenant,
-        correlation_id=request.state.correlation_id)
+        correlation_id=request.state.correlation_id,
+        arrived=arrived)

@@ -7,7 +7,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, mode
 
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"
 
-FallbackReason = Literal["timeout", "llm_error", "guardrail", "personalization_off", "no_history"]
+FallbackReason = Literal["timeout", "overloaded", "llm_error", "guardrail", "personalization_off",
+                         "no_history"]
 Source = Literal["llm", "rules"]
 
 

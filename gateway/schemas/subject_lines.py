@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 
 from gateway.schemas.common import USER_ID_PATTERN, GenerationMeta, StrictModel, Suggestion
@@ -24,7 +26,9 @@ class SubjectLineRequest(StrictModel):
     n: int = Field(default=5, ge=1, le=10)
     max_chars: int = Field(default=60, ge=15, le=200)
     emoji: bool = False
-    banned_words: list[str] = Field(default_factory=list, max_length=200)
+    # Hard caps; the settings max_banned_words / max_banned_word_chars may be tighter.
+    banned_words: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=200)
     deadline_ms: int | None = Field(default=None, ge=50, le=60_000)
 
 

@@ -20,7 +20,10 @@ class Preferences:
 class Deadline:
     """One request's time plan on the ``time.monotonic()`` clock: when the answer is due
     (``at``) and when the model must stop (``model_at``), which leaves a reserve for
-    guardrails and ranking and, optionally, caps sampling at a latency budget."""
+    guardrails and ranking and, optionally, caps sampling at a latency budget.
+
+    ``start`` is when the request arrived (the HTTP layer records it first thing), so
+    the deadline and ``latency_ms`` include the time spent before the use case ran."""
 
     start: float
     at: float
@@ -28,8 +31,8 @@ class Deadline:
 
     @classmethod
     def plan(cls, total_ms: float, *, reserve_ms: float,
-             model_budget_ms: float | None = None) -> Deadline:
-        start = time.monotonic()
+             model_budget_ms: float | None = None, start: float | None = None) -> Deadline:
+        start = time.monotonic() if start is None else start
         at = start + total_ms / 1000.0
         model_at = at - reserve_ms / 1000.0
         if model_budget_ms is not None:
@@ -41,6 +44,11 @@ class Deadline:
 
     def model_left_ms(self) -> float:
         return (self.model_at - time.monotonic()) * 1000.0
+
+    def finish_by(self, share: float = 0.1, most_ms: float = 100.0) -> float:
+        """When the last step (selection, bookkeeping) must start: a small share of the
+        whole time before ``at``; guardrails stop half way to it."""
+        return self.at - min((self.at - self.start) * share, most_ms / 1000.0)
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.start) * 1000)

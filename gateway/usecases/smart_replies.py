@@ -12,7 +12,6 @@ the deadline → clean + style → guardrails → score → pick ``n`` distinct
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -126,9 +125,21 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
     return plan
 
 
+def _check_bounds(request: SmartReplyRequest, s) -> None:
+    """The thread drives guardrail work (every message is a source): bound it."""
+    if len(request.thread) > s.max_thread_messages:
+        raise BadInput(f"thread has {len(request.thread)} messages, more than "
+                       f"{s.max_thread_messages}; send only the latest ones", field="thread")
+    chars = sum(len(t.body) + len(t.subject) for t in request.thread)
+    if chars > s.max_thread_chars:
+        raise BadInput(f"thread has {chars} characters, more than {s.max_thread_chars}; "
+                       "send fewer or shorter (quote-stripped) messages", field="thread")
+
+
 def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _Plan,
-            pool: list[Candidate], mode: str) -> list[Candidate]:
-    """Guardrails, score, and pick ``n`` distinct: model candidates first, rules fill."""
+            pool: list[Candidate], mode: str, stop_at: float | None = None) -> list[Candidate]:
+    """Guardrails, score, and pick ``n`` distinct: model candidates first, rules fill.
+    Guardrails stop at ``stop_at``; candidates not checked by then are dropped."""
     msg, user = request.message, plan.user
     ctx = make_context(
         sources=[msg.from_, msg.subject, msg.body, *(t.body for t in request.thread),
@@ -136,7 +147,7 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
                  plan.prefs.signature or "", user.profile.signoff or ""],
         untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
         max_chars=request.max_chars, emoji_allowed=True, language=plan.prefs.locale or None)
-    pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant)
+    pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant, stop_at=stop_at)
     vecs = plan.vectors.matrix([c.bare for c in pool])
     voice = plan.vectors.matrix(user.voice) if user.voice else None
     score_all(pool, vecs=vecs, message_vec=plan.message_vec, voice_vecs=voice)
@@ -150,16 +161,32 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
 
 async def suggest_replies(*, services: Services, tenant_id: int, request: SmartReplyRequest,
                           request_id: str, tenant: str | None = None,
-                          mode: str = "full", correlation_id: str | None = None) -> SmartReplyResponse:
-    """Suggest ``request.n`` distinct replies, always within the request's deadline.
+                          mode: str = "full", correlation_id: str | None = None,
+                          arrived: float | None = None) -> SmartReplyResponse:
+    """Suggest ``request.n`` distinct replies, always within the request's deadline
+    (counted from ``arrived``, a ``time.monotonic()`` value, when given).
 
     ``tenant`` is the tenant's name, the label of its metrics (as for HTTP requests and
-    subject lines); callers without one (evals, benchmarks) get the id.
+    subject lines); callers without one (evals, benchmarks) get the id. ``correlation_id``
+    is the client's X-Request-ID, stored with the record for tracing only.
 
-    The CPU-bound parts (embedding, retrieval, guardrails) run in a worker thread so
-    the event loop keeps every other request's deadline timers on time."""
+    The CPU-bound parts (embedding, retrieval, guardrails, bookkeeping) run in the
+    services' work pool, earliest deadline first, so the event loop keeps every other
+    request's timers on time; work that cannot start in time raises ``Overloaded``
+    (503), and so does a request past ``max_inflight_generations``."""
     if mode not in MODES:
         raise BadInput(f"mode must be one of {', '.join(MODES)}", field="mode")
+    s = services.settings
+    _check_bounds(request, s)
+    with services.admission.enter():
+        return await _suggest(services=services, tenant_id=tenant_id, request=request,
+                              request_id=request_id, tenant=tenant, mode=mode,
+                              correlation_id=correlation_id, arrived=arrived)
+
+
+async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyRequest,
+                   request_id: str, tenant: str | None, mode: str, correlation_id: str | None,
+                   arrived: float | None) -> SmartReplyResponse:
     s = services.settings
     deadline_ms = request.deadline_ms or s.smart_reply_deadline_ms
     # Keep a margin for guardrails and selection (at most half the deadline). Without an
@@ -167,7 +194,8 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     # latency target); a client that asks for a long deadline is willing to wait.
     deadline = Deadline.plan(
         deadline_ms, reserve_ms=min(s.smart_reply_margin_ms, deadline_ms * 0.5),
-        model_budget_ms=None if request.deadline_ms else s.smart_reply_model_budget_ms)
+        model_budget_ms=None if request.deadline_ms else s.smart_reply_model_budget_ms,
+        start=arrived)
     msg = request.message
     tenant = tenant or str(tenant_id)
 
@@ -184,7 +212,9 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
         log.debug("smart reply not triggered: %s", decision.reason)
         return respond([], triggered=False)
 
-    plan = await asyncio.to_thread(_prepare, services, tenant_id, request, mode)
+    work = services.work
+    plan = await work.run(_prepare, services, tenant_id, request, mode, due=deadline.at,
+                          start_by=deadline.model_at)
     user = plan.user
     llm: list[Candidate] = []
     model = error = None
@@ -197,7 +227,9 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
         llm = _llm_candidates(got.texts, incoming=plan.incoming, style=user.profile,
                               sender=msg.from_, max_chars=request.max_chars)
     pool = llm + (plan.rules if mode != "model" else [])
-    chosen = await asyncio.to_thread(_choose, services, tenant, request, plan, pool, mode)
+    finish_by = deadline.finish_by()
+    chosen = await work.run(_choose, services, tenant, request, plan, pool, mode,
+                            (finish_by + deadline.at) / 2, due=deadline.at, start_by=finish_by)
     served_llm = any(c.source == "llm" for c in chosen)
 
     reason = None
@@ -216,11 +248,12 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     suggestions = [Suggestion(text=c.text, source=c.source, score=round(c.score, 3),
                               checks=c.checks) for c in chosen]
     served_model = model if served_llm else None
-    await asyncio.to_thread(
-        record_generation, services, request_id=request_id, tenant_id=tenant_id,
-        user_id=request.user_id, task=TASK, input_text=msg.body,
-        outputs=[x.text for x in suggestions], model=served_model, prompt_version=version,
-        correlation_id=correlation_id)
+    # Ahead of every other request's work (due at our start): the answer is ready.
+    await work.run(lambda: record_generation(
+        services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
+        task=TASK, input_text=msg.body, outputs=[x.text for x in suggestions],
+        model=served_model, prompt_version=version,
+        correlation_id=correlation_id), due=deadline.start)
     m = services.metrics
     if reason is not None:
         m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()

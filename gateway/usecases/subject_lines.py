@@ -14,11 +14,10 @@ defaults.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Literal
 
-from gateway.errors import LLMError, LLMTimeout
+from gateway.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
 from gateway.schemas.common import Suggestion
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
 from gateway.services import Services
@@ -55,24 +54,56 @@ _PER_KIND = {"sent_email": 5, "subject_opened": 6, "subject_ignored": 6}
 _MIN_MODEL_MS = 150.0
 
 
+def _check_bounds(request: SubjectLineRequest, settings) -> None:
+    """Banned words drive the guardrails' matching work: bound how many and how long."""
+    words = request.banned_words
+    if len(words) > settings.max_banned_words:
+        raise BadInput(f"banned_words has {len(words)} entries, more than "
+                       f"{settings.max_banned_words}; send the ones that matter most",
+                       field="banned_words")
+    for i, w in enumerate(words):
+        if len(w) > settings.max_banned_word_chars:
+            raise BadInput(f"banned_words.{i} is {len(w)} characters, more than "
+                           f"{settings.max_banned_word_chars}; ban a word or short phrase",
+                           field=f"banned_words.{i}")
+
+
 async def suggest_subject_lines(
     *, services: Services, tenant_id: int, request: SubjectLineRequest, request_id: str,
     tenant: str | None = None, mode: Mode = "full", personalize: bool = True,
     weights: rank.Weights = rank.DEFAULT_WEIGHTS, correlation_id: str | None = None,
+    arrived: float | None = None,
 ) -> SubjectLineResponse:
+    """``request.n`` subject lines within the deadline (counted from ``arrived``, a
+    ``time.monotonic()`` value, when given). The CPU-bound steps run in the services'
+    work pool, earliest deadline first; guardrails stop at the deadline."""
+    settings = services.settings
+    _check_bounds(request, settings)
+    with services.admission.enter():
+        return await _suggest(services=services, tenant_id=tenant_id, request=request,
+                              request_id=request_id, tenant=tenant, mode=mode,
+                              personalize=personalize, weights=weights,
+                              correlation_id=correlation_id, arrived=arrived)
+
+
+async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRequest,
+                   request_id: str, tenant: str | None, mode: Mode, personalize: bool,
+                   weights: rank.Weights, correlation_id: str | None,
+                   arrived: float | None) -> SubjectLineResponse:
     settings = services.settings
     budget_ms = request.deadline_ms or settings.subject_line_deadline_ms
     deadline = Deadline.plan(budget_ms,
-                             reserve_ms=max(_RESERVE_MIN_MS, budget_ms * _RESERVE_FRACTION))
+                             reserve_ms=max(_RESERVE_MIN_MS, budget_ms * _RESERVE_FRACTION),
+                             start=arrived)
     label = tenant or str(tenant_id)
     camp = request.campaign
     limits = Limits(max_chars=request.max_chars, emoji=request.emoji,
                     banned_words=tuple(request.banned_words))
+    work = services.work
 
-    signals, personal_reason = await _signals(services, tenant_id, request.user_id, camp.body,
-                                              personalize=personalize)
-    profile = style.profile_of([p.subject for p in signals.liked()],
-                               [max(p.similarity, 0.05) for p in signals.liked()])
+    signals, personal_reason = await work.run(
+        _signals, services, tenant_id, request.user_id, camp.body, personalize,
+        due=deadline.at, start_by=deadline.model_at)
 
     model_name: str | None = None
     prompt_version = _prompt_version() if mode != "rules" else None
@@ -81,34 +112,22 @@ async def suggest_subject_lines(
     if mode != "rules":
         model_name, llm_cands, gen_reason = await _from_model(services, request, signals,
                                                               deadline)
-    pool = list(llm_cands)
-    if mode != "model" or not llm_cands:
-        pool += history_candidates(signals) + body_candidates(
-            camp.body, brand=camp.brand, tone=camp.tone, max_chars=request.max_chars)
+    finish_by = deadline.finish_by()
 
-    outcome = guard(pool, body=camp.body, brand=camp.brand, limits=limits,
-                    metrics=services.metrics, tenant=label)
-    kept = outcome.kept
-    if mode == "model" and any(c.origin == "llm" for c in kept):
-        kept = [c for c in kept if c.origin == "llm"]
-    if llm_cands and gen_reason is None and not any(c.origin == "llm" for c in kept):
-        gen_reason = "guardrail"
-    if not kept:  # even the body phrases were blocked: last-resort grounded templates
-        kept = _last_resort(camp.body, limits, services, label)
-        gen_reason = gen_reason or ("guardrail" if mode != "rules" else None)
+    def finish():
+        return _finish(services, request, signals, llm_cands, gen_reason, limits, label, mode,
+                       weights, deadline, stop_at=(finish_by + deadline.at) / 2)
 
-    embed = services.embedder.embed if deadline.left_ms() > _EMBED_MIN_MS else None
-    vecs = await asyncio.to_thread(
-        rank.score, kept, embed=embed, body=camp.body, signals=signals,
-        profile=profile, weights=weights)
-    chosen = rank.pick(kept, vecs, request.n)
+    chosen, gen_reason = await work.run(finish, due=deadline.at, start_by=finish_by)
 
     fallback_reason = gen_reason or personal_reason
     texts = [c.text for c in chosen]
-    record_generation(services, request_id=request_id, tenant_id=tenant_id,
-                      user_id=request.user_id, task=TASK, input_text=camp.body, outputs=texts,
-                      model=model_name if any(c.origin == "llm" for c in chosen) else None,
-                      prompt_version=prompt_version, correlation_id=correlation_id)
+    served_model = model_name if any(c.origin == "llm" for c in chosen) else None
+    # Ahead of every other request's work (due at our start): the answer is ready.
+    await work.run(lambda: record_generation(
+        services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
+        task=TASK, input_text=camp.body, outputs=texts, model=served_model,
+        prompt_version=prompt_version, correlation_id=correlation_id), due=deadline.start)
     m = services.metrics
     if fallback_reason:
         m.fallbacks.labels(tenant=label, task=TASK, reason=fallback_reason).inc()
@@ -120,11 +139,41 @@ async def suggest_subject_lines(
                        for c in chosen],
         personalized=not signals.empty,
         context_ids=signals.context_ids if not signals.empty else [],
-        model=model_name if any(c.origin == "llm" for c in chosen) else None,
+        model=served_model,
         prompt_version=prompt_version,
         fallback_reason=fallback_reason,
         latency_ms=deadline.elapsed_ms(),
     )
+
+
+def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
+            llm_cands: list[Candidate], gen_reason: str | None, limits: Limits, label: str,
+            mode: Mode, weights: rank.Weights, deadline: Deadline,
+            stop_at: float) -> tuple[list[Candidate], str | None]:
+    """Guardrails (stopping at ``stop_at``), ranking and the pick, in the work pool."""
+    camp = request.campaign
+    profile = style.profile_of([p.subject for p in signals.liked()],
+                               [max(p.similarity, 0.05) for p in signals.liked()])
+    pool = list(llm_cands)
+    if mode != "model" or not llm_cands:
+        pool += history_candidates(signals) + body_candidates(
+            camp.body, brand=camp.brand, tone=camp.tone, max_chars=request.max_chars)
+
+    outcome = guard(pool, body=camp.body, brand=camp.brand, limits=limits,
+                    metrics=services.metrics, tenant=label, stop_at=stop_at)
+    kept = outcome.kept
+    if mode == "model" and any(c.origin == "llm" for c in kept):
+        kept = [c for c in kept if c.origin == "llm"]
+    if llm_cands and gen_reason is None and not any(c.origin == "llm" for c in kept):
+        gen_reason = "guardrail"
+    if not kept:  # even the body phrases were blocked: last-resort grounded templates
+        kept = _last_resort(camp.body, limits, services, label, stop_at=stop_at)
+        gen_reason = gen_reason or ("guardrail" if mode != "rules" else None)
+
+    embed = services.embedder.embed if deadline.left_ms() > _EMBED_MIN_MS else None
+    vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
+                      weights=weights)
+    return rank.pick(kept, vecs, request.n), gen_reason
 
 
 def _prompt_version() -> str:
@@ -133,13 +182,13 @@ def _prompt_version() -> str:
     return default_library().latest(PROMPT_TASK)
 
 
-async def _signals(services: Services, tenant_id: int, user_id: str | None, body: str, *,
-                   personalize: bool) -> tuple[Signals, str | None]:
-    """The recipient's relevant history, or why there is none. With personalization
-    off (preferences) nothing of theirs is read."""
+def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
+             personalize: bool) -> tuple[Signals, str | None]:
+    """The recipient's relevant history, or why there is none (in the work pool). With
+    personalization off (preferences) nothing of theirs is read."""
     if not personalize or not user_id:
         return Signals(), None
-    prefs = await asyncio.to_thread(load_preferences, services, tenant_id, user_id)
+    prefs = load_preferences(services, tenant_id, user_id)
     if not prefs.personalization:
         return Signals(), "personalization_off"
 
@@ -155,7 +204,7 @@ async def _signals(services: Services, tenant_id: int, user_id: str | None, body
                 out.append(item)
         return out
 
-    signals = signals_from(await asyncio.to_thread(retrieve))
+    signals = signals_from(retrieve())
     return signals, ("no_history" if signals.empty else None)
 
 
@@ -164,12 +213,16 @@ async def _from_model(services: Services, request: SubjectLineRequest, signals: 
     """Ask the model; returns (model, candidates, fallback reason or None)."""
     if deadline.model_left_ms() < _MIN_MODEL_MS:
         return None, [], "timeout"
-    prompt = build_prompt(request, signals, budget_tokens=services.settings
-                          .prompt_token_budget, count_tokens=token_counter(services))
+    prompt = await services.work.run(
+        lambda: build_prompt(request, signals, budget_tokens=services.settings
+                             .prompt_token_budget, count_tokens=token_counter(services)),
+        due=deadline.at, start_by=deadline.model_at - _MIN_MODEL_MS / 1000)
     try:
         completion = await services.llm.complete(
             prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
             deadline=deadline.model_at)
+    except LLMOverloaded:
+        return None, [], "overloaded"
     except LLMTimeout:
         return None, [], "timeout"
     except LLMError as exc:
@@ -180,9 +233,10 @@ async def _from_model(services: Services, request: SubjectLineRequest, signals: 
     return completion.model, [Candidate(t, "llm") for t in lines], None
 
 
-def _last_resort(body: str, limits: Limits, services: Services, label: str) -> list[Candidate]:
+def _last_resort(body: str, limits: Limits, services: Services, label: str, *,
+                 stop_at: float | None = None) -> list[Candidate]:
     """Plain key-phrase subjects with no claims at all, for when everything else failed."""
     outcome = guard([Candidate(t, "body") for t in rule_subject_lines(
         body, max_chars=limits.max_chars, limit=12)], body=body, brand=None, limits=limits,
-        metrics=services.metrics, tenant=label)
+        metrics=services.metrics, tenant=label, stop_at=stop_at)
     return outcome.kept or [Candidate(enforce("A note for you", limits) or "Update", "body")]

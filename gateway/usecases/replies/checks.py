@@ -7,6 +7,7 @@ thread), so the guardrails' per-context memo is built once for all candidates.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from gateway.usecases.replies.select import Candidate
@@ -21,13 +22,18 @@ def make_context(*, sources: Sequence[str], untrusted: Sequence[str], max_chars:
                         emoji_allowed=emoji_allowed, language=language)
 
 
-def run_checks(cands: Sequence[Candidate], ctx, *, metrics, tenant: str) -> list[Candidate]:
-    """The candidates that pass (possibly repaired), with their check results."""
+def run_checks(cands: Sequence[Candidate], ctx, *, metrics, tenant: str,
+               stop_at: float | None = None) -> list[Candidate]:
+    """The candidates that pass (possibly repaired), with their check results. At
+    ``stop_at`` (monotonic) checking stops: the candidates not checked yet are dropped,
+    never served unchecked."""
     from guardrails import check, metrics_hook, to_check_results
 
     hook = metrics_hook(metrics, tenant)
     kept = []
     for c in cands:
+        if stop_at is not None and time.monotonic() >= stop_at:
+            break
         result = check(c.text, context=ctx, on_verdict=hook)
         c.checks = to_check_results(result)
         c.flags = sum(1 for v in result.verdicts if not v.passed and v.action == "flag")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from gateway.errors import LLMError, LLMTimeout
+from gateway.errors import LLMError, LLMOverloaded, LLMTimeout
 from gateway.llm import LLMClient
 
 TEMPERATURES = (0.3, 0.8, 1.0, 1.1, 1.2, 0.6)
@@ -26,7 +26,8 @@ CUT_OFF_S = 0.01
 class Sampled:
     texts: list[tuple[str, float]] = field(default_factory=list)  # (raw text, temperature)
     model: str | None = None
-    error: str | None = None  # "timeout" or "llm_error" when the first sample failed
+    # "timeout", "overloaded" or "llm_error" when the first sample failed
+    error: str | None = None
     calls: int = 0
 
 
@@ -48,6 +49,9 @@ async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline
         try:
             c = await llm.complete(messages, max_tokens=max_tokens, temperature=temp,
                                    stop=STOP, seed=1000 + i, deadline=deadline)
+        except LLMOverloaded:
+            out.error = out.error or ("overloaded" if not out.texts else None)
+            break
         except LLMTimeout:
             out.error = out.error or ("timeout" if not out.texts else None)
             break

@@ -9,6 +9,7 @@ injected instructions or links, which must never be echoed into a subject.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from gateway.metrics import Metrics
@@ -24,9 +25,10 @@ class GuardOutcome:
 
 
 def guard(candidates: list[Candidate], *, body: str, brand: str | None, limits: Limits,
-          metrics: Metrics | None, tenant: str) -> GuardOutcome:
+          metrics: Metrics | None, tenant: str, stop_at: float | None = None) -> GuardOutcome:
     """Constraint-enforce then guardrail-check each candidate; repaired texts are
-    re-enforced (a repair must not break a hard limit)."""
+    re-enforced (a repair must not break a hard limit). At ``stop_at`` (monotonic)
+    checking stops: the candidates not checked yet are dropped, never served unchecked."""
     from guardrails import CheckContext, check
 
     ctx = CheckContext(task="subject_line", sources=[body] + ([brand] if brand else []),
@@ -36,6 +38,8 @@ def guard(candidates: list[Candidate], *, body: str, brand: str | None, limits: 
     kept: list[Candidate] = []
     blocked = 0
     for c in candidates:
+        if stop_at is not None and time.monotonic() >= stop_at:
+            break
         text = enforce(c.text, limits)
         if text is None:
             blocked += 1

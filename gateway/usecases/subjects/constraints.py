@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gateway.usecases.subjects.phrases import shorten
 from guardrails.emailtext import split_sentences, strip_emoji
@@ -41,11 +42,17 @@ class Limits:
     banned_words: tuple[str, ...] = ()
 
     def banned_pattern(self) -> re.Pattern | None:
-        words = [w.strip() for w in self.banned_words if w.strip()]
-        if not words:
-            return None
-        alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        return re.compile(rf"(?<!\w)(?:{alt})(?!\w)", re.IGNORECASE)
+        return _banned_regex(self.banned_words)
+
+
+@lru_cache(maxsize=64)
+def _banned_regex(banned_words: tuple[str, ...]) -> re.Pattern | None:
+    """Compiled once per word list (``enforce`` runs on every candidate of a request)."""
+    words = [w.strip() for w in banned_words if w.strip()]
+    if not words:
+        return None
+    alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alt})(?!\w)", re.IGNORECASE)
 
 
 def drop_cut_off_tail(text: str) -> str:

@@ -1,0 +1,288 @@
+"""Deadlines that hold under load (issue #12: 3, 6, 11b): a trickling upstream is cut
+off at the deadline and frees its slot, CPU work stays off the event loop and is
+served earliest deadline first, inputs that drive CPU are bounded, and a process
+that cannot make a deadline sheds load (rules at once, or 503) instead of answering
+late. Ordering and outcomes only; speed is in benchmarks/bench_deadline_load.py."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.errors import LLMOverloaded, LLMTimeout
+from gateway.llm import LLMClient, register_providers
+from gateway.llm.providers import FakeLLM
+from gateway.load import Late, WorkPool
+from gateway.usecases.common import Deadline
+from tests.conftest import wait_ready
+from tests.smart_reply_helpers import body
+
+MSGS = [{"role": "user", "content": "Can we meet Friday?"}]
+SALE = "Our spring sale: 20% off all running shoes until April 30. Stride makes every run lighter."
+ANSWER = (b'{"id":"c1","object":"chat.completion","created":1,"model":"x","choices":[{"index":0,'
+          b'"finish_reason":"stop","message":{"role":"assistant","content":"Friday works."}}],'
+          b'"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}')
+
+
+class Upstream:
+    """An OpenAI-compatible server on a loopback port: the first ``trickle`` requests
+    get headers at once and then a byte every 0.2 s; later ones an answer at once."""
+
+    def __init__(self, trickle: int = 1):
+        self.trickle = trickle
+        self.requests = 0
+        self.hung_up = threading.Event()  # the client closed a trickled connection
+        up = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                up.requests += 1
+                slow = up.requests <= up.trickle
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(ANSWER) + (600 if slow else 0)))
+                self.end_headers()
+                if slow:
+                    try:
+                        for _ in range(600):  # leading whitespace: still valid JSON, 2 min
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    except OSError:
+                        up.hung_up.set()
+                        return
+                self.wfile.write(ANSWER)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def upstream(monkeypatch):
+    with Upstream() as up:
+        monkeypatch.setenv("OPENAI_BASE_URL", up.base)
+        monkeypatch.setenv("OPENAI_API_BASE", up.base)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        yield up
+
+
+def test_a_trickling_upstream_is_cut_off_and_its_slot_freed(upstream):
+    register_providers()
+    client = LLMClient(["openai/x"], timeout_s=30, retries=0, concurrency=1)
+
+    async def go():
+        with pytest.raises(LLMTimeout):  # (litellm's first call sets itself up for ~1 s)
+            await client.complete(MSGS, deadline=time.monotonic() + 3)
+        # the timed-out call really stopped reading: its connection was closed
+        assert await asyncio.to_thread(upstream.hung_up.wait, 10)
+        # the one slot is free again: the next call is served, not blocked
+        return await client.complete(MSGS, deadline=time.monotonic() + 20)
+
+    assert asyncio.run(go()).text == "Friday works."
+
+
+def test_smart_replies_answer_from_rules_when_the_upstream_trickles(tmp_path, upstream):
+    from gateway.auth import create_key
+    from gateway.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", models=["openai/x"], embedding_model="hash",
+                        load_models=False, rate_limit_per_minute=0, llm_timeout_s=30,
+                        llm_retries=0)
+    with TestClient(create_app(settings)) as c:
+        wait_ready(c)
+        key = create_key(c.app.state.services.db, tenant="acme", scope="admin")
+        r = c.post("/v1/smart-replies", json=body(deadline_ms=1000),
+                   headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["fallback_reason"] == "timeout" and data["model"] is None
+    assert data["suggestions"] and {s["source"] for s in data["suggestions"]} == {"rules"}
+    assert upstream.hung_up.wait(10)
+
+
+def test_calls_queued_past_their_deadline_are_shed_at_once(fake):
+    register_providers()
+    client = LLMClient(["fake/a"], retries=0, concurrency=1)
+
+    async def go():
+        fake.enqueue("learn the pace", delay_s=0.3)
+        await client.complete(MSGS)
+        fake.enqueue("holds the slot", delay_s=0.3)
+        first = asyncio.create_task(client.complete(MSGS))
+        await asyncio.sleep(0)  # it now holds the only slot
+        calls = len(fake.calls)
+        with pytest.raises(LLMOverloaded):
+            await client.complete(MSGS, deadline=time.monotonic() + 0.1)
+        assert len(fake.calls) == calls  # shed without queueing or calling
+        return await first
+
+    assert asyncio.run(go()).text == "holds the slot"
+
+
+def test_fake_llm_keeps_a_bounded_call_log():
+    f = FakeLLM()
+    for i in range(FakeLLM.MAX_CALLS + 50):
+        f.next([{"role": "user", "content": str(i)}], {})
+    assert len(f.calls) == FakeLLM.MAX_CALLS
+    assert f.calls[-1]["messages"][0]["content"] == str(FakeLLM.MAX_CALLS + 49)
+
+
+def test_work_pool_runs_the_earliest_deadline_first_and_drops_late_work():
+    pool = WorkPool(1)
+    gate = threading.Event()
+    order: list[int] = []
+    try:
+        blocker = pool.submit(gate.wait, 10, due=0)
+        futs = [pool.submit(order.append, due, due=due) for due in (3, 1, 2)]
+        late = pool.submit(order.append, 99, due=0, start_by=time.monotonic() - 1)
+        gate.set()
+        blocker.result(10)
+        for f in futs:
+            f.result(10)
+        with pytest.raises(Late):
+            late.result(10)
+    finally:
+        pool.close()
+    assert order == [1, 2, 3]  # and the late job never ran
+
+
+def test_latency_counts_from_arrival(services, admin_key):
+    from gateway.schemas.smart_replies import SmartReplyRequest
+    from gateway.tables import Tenant
+    from gateway.usecases.smart_replies import suggest_replies
+
+    with services.db.session() as s:
+        tenant_id = s.query(Tenant).filter_by(name="acme").one().id
+    req = SmartReplyRequest.model_validate(body(deadline_ms=20_000))
+    res = asyncio.run(suggest_replies(services=services, tenant_id=tenant_id, request=req,
+                                      request_id="r-arrival", mode="rules",
+                                      arrived=time.monotonic() - 2.0))
+    assert res.latency_ms >= 2000
+    assert Deadline.plan(1000, reserve_ms=100, start=5.0).at == pytest.approx(6.0)
+
+
+def test_guardrails_stop_at_the_deadline_and_serve_nothing_unchecked():
+    from gateway.usecases.replies.checks import make_context, run_checks
+    from gateway.usecases.replies.select import Candidate
+    from gateway.usecases.subjects.candidates import Candidate as Subject
+    from gateway.usecases.subjects.checks import guard
+    from gateway.usecases.subjects.constraints import Limits
+
+    ctx = make_context(sources=["hi"], untrusted=[], max_chars=200, emoji_allowed=True,
+                       language=None)
+    cands = [Candidate(text="Sounds good.", bare="Sounds good.", source="rules", intent="yes",
+                       prior=0.5)]
+    past = time.monotonic() - 1
+    assert run_checks(cands, ctx, metrics=None, tenant="t", stop_at=past) == []
+    assert len(run_checks(cands, ctx, metrics=None, tenant="t")) == 1
+    out = guard([Subject("Spring sale on running shoes", "body")], body=SALE, brand=None,
+                limits=Limits(max_chars=60, emoji=False), metrics=None, tenant="t",
+                stop_at=past)
+    assert out.kept == []
+
+
+@pytest.mark.parametrize(("patch", "field"), [
+    ({"banned_words": [f"word{i}" for i in range(101)]}, "banned_words"),
+    ({"banned_words": ["x" * 61]}, "banned_words.0"),
+    ({"banned_words": ["ok", "y" * 201]}, "banned_words.1"),  # the schema's hard cap
+])
+def test_banned_words_are_bounded(client, auth, fake, patch, field):
+    payload = {"campaign": {"body": SALE}, "n": 5, **patch}
+    r = client.post("/v1/subject-lines", headers=auth, json=payload)
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["field"] == field and field in err["message"]
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("thread", [
+    [{"from": "a@example.com", "body": "earlier"}] * 21,
+    [{"from": "a@example.com", "body": "x" * 15_000}] * 2,
+])
+def test_thread_is_bounded(client, auth, fake, thread):
+    r = client.post("/v1/smart-replies", headers=auth, json=body(thread=thread))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "thread"
+    assert fake.calls == []
+
+
+def test_past_the_in_flight_bound_the_answer_is_503_with_retry_after(tmp_path, fake):
+    from gateway.auth import create_key
+    from gateway.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", models=["fake/test"], embedding_model="hash",
+                        load_models=False, rate_limit_per_minute=0, max_inflight_generations=1)
+    fake.delay_s = 3.0
+    with TestClient(create_app(settings)) as c:
+        wait_ready(c)
+        auth = {"Authorization": f"Bearer {create_key(c.app.state.services.db, tenant='a')}"}
+        slow = threading.Thread(target=c.post, args=("/v1/smart-replies",),
+                                kwargs={"json": body(deadline_ms=20_000), "headers": auth})
+        slow.start()
+        end = time.monotonic() + 20
+        while not fake.calls and time.monotonic() < end:  # the first one is in flight
+            time.sleep(0.01)
+        r = c.post("/v1/subject-lines", headers=auth, json={"campaign": {"body": SALE}})
+        fake.delay_s = 0.0
+        slow.join(30)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["type"] == "overloaded"
+    assert int(r.headers["retry-after"]) >= 1
+
+
+def test_the_loop_answers_healthz_while_a_subject_line_request_is_checked(
+        client, auth, fake, monkeypatch):
+    from gateway.usecases import subject_lines
+
+    real_guard = subject_lines.guard
+    in_guard, healthz_done = threading.Event(), threading.Event()
+    finished: list[str] = []
+    waited: list[bool] = []
+
+    def heavy_guard(*args, **kwargs):
+        in_guard.set()
+        # On the event loop this would hold /healthz back until the wait gave up.
+        waited.append(healthz_done.wait(10))
+        return real_guard(*args, **kwargs)
+
+    monkeypatch.setattr(subject_lines, "guard", heavy_guard)
+
+    def heavy():
+        r = client.post("/v1/subject-lines", headers=auth,
+                        json={"campaign": {"body": SALE}, "deadline_ms": 30_000})
+        finished.append(f"subject-lines {r.status_code}")
+
+    t = threading.Thread(target=heavy)
+    t.start()
+    assert in_guard.wait(20)
+    r = client.get("/healthz")
+    finished.append(f"healthz {r.status_code}")
+    healthz_done.set()
+    t.join(30)
+    assert waited == [True]  # /healthz was answered while the guardrails ran
+    assert finished == ["healthz 200", "subject-lines 200"]
