@@ -212,13 +212,16 @@ def test_unhandled_error_is_500_with_body_headers_metric_and_log(edge, caplog):
     caplog.set_level(logging.ERROR, logger="gateway.edge")
     r = edge.get("/boom", headers={"X-Request-ID": "trace-500"})
     assert r.status_code == 500
-    assert r.json() == {"error": {"type": "internal_error", "request_id": "trace-500",
+    rid = r.json()["error"]["request_id"]
+    assert r.json() == {"error": {"type": "internal_error", "request_id": rid,
                                   "message": r.json()["error"]["message"]}}
+    assert len(rid) == 32 and rid != "trace-500"  # the gateway's own id; the client's correlates
     assert "request_id" in r.json()["error"]["message"]
     assert r.headers["X-Request-ID"] == "trace-500"
     assert float(r.headers["X-Gateway-Overhead-Ms"]) >= 0
     assert _requests_total(edge, tenant="-", route="/boom", status="500") == 1
-    assert any("trace-500" in rec.getMessage() and rec.exc_info for rec in caplog.records)
+    assert any(rid in rec.getMessage() and "trace-500" in rec.getMessage() and rec.exc_info
+               for rec in caplog.records)
     r = edge.post("/v1/boom", headers=_key(edge), json={})
     assert r.status_code == 500
     assert _requests_total(edge, tenant="acme", route="/v1/boom", status="500") == 1

@@ -164,5 +164,8 @@ def test_recorded_input_is_cut_at_the_max_text_chars_setting(client, auth, fake,
     rid = post(client, auth, body(message)).json()["request_id"]
     from gateway.tables import Generation
 
+    from sqlalchemy import select
+
     with services.db.session() as s:
-        assert len(s.get(Generation, rid).input_text) == 120
+        gen = s.scalar(select(Generation).where(Generation.request_id == rid))
+        assert len(gen.input_text) == 120

@@ -13,9 +13,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from guardrails.emailtext import BODY_GREETING, split_sentences
-
-STOPWORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "either", "else", "ever", "every", "few", "for", "from", "further", "get", "got", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "let", "like", "may", "me", "might", "more", "most", "much", "must", "my", "myself", "no", "nor", "not", "now", "of", "on", "once", "only", "or", "other", "ought", "our", "ours", "ourselves", "out", "over", "own", "per", "please", "re", "same", "shall", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "thus", "to", "too", "under", "until", "up", "upon", "us", "very", "via", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "yet", "you", "your", "yours", "yourself", "yourselves", "hi", "hello", "hey", "dear", "thanks", "thank", "regards", "best", "cheers", "fyi", "pls", "ok", "okay", "yes", "sure", "also", "attached", "attach", "attachment", "enclosed", "know", "think", "want", "wanted", "need", "needs", "going", "go", "see", "look", "let", "would", "like", "just", "one", "two", "new", "make", "made", "sent", "send", "take", "give", "well", "still", "back", "sorry", "hope", "sound", "sounds", "good", "great", "regarding", "re", "fw", "fwd", "forward", "forwarded", "message", "original", "cc", "ends", "ending", "expires"])
+from guardrails.emailtext import BODY_GREETING, STOPWORDS, split_sentences
 
 _WORD = re.compile(r"[A-Za-z0-9$€£%][A-Za-z0-9$€£%'&./\-]*")
 _HEADER_LINE = re.compile(r"^\s*(?:from|to|cc|sent|subject|date)\s*:", re.IGNORECASE)
