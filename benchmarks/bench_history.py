@@ -97,8 +97,19 @@ def make_services(root: Path, embedding_model: str):
     return svc
 
 
+def ingest_items_for(n: int, contexts: bool) -> list[HistoryItemIn]:
+    """Bare sentences, or (``contexts``) replies with a greeting and sign-off that
+    answer a message: three distinct texts per item to embed (indexed, context, reply)."""
+    texts = sentences(n, seed=1)
+    if not contexts:
+        return [HistoryItemIn(id=f"i{j}", kind="sent_reply", text=t) for j, t in enumerate(texts)]
+    asks = sentences(n, seed=4)
+    return [HistoryItemIn(id=f"i{j}", kind="sent_reply", text=f"Hi Sam,\n{t}\nCheers, Ann",
+                          context=f"Question {j}: {a}") for j, (t, a) in enumerate(zip(texts, asks))]
+
+
 def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: int,
-                 threads: int = 0) -> dict:
+                 threads: int = 0, contexts: bool = False) -> dict:
     from gateway.usecases.history import ingest_items
 
     svc = make_services(root, embedding_model)
@@ -107,8 +118,8 @@ def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: in
 
         torch.set_num_threads(threads)
     tenant = get_or_create_tenant(svc.db, "bench")
-    texts = sentences(n, seed=1)
-    items = [HistoryItemIn(id=f"i{j}", kind="sent_reply", text=t) for j, t in enumerate(texts)]
+    items = ingest_items_for(n, contexts)
+    texts = [it.text for it in items]
     svc.embedder.embed(texts[:8])  # warm-up outside the timing
     t0 = time.perf_counter()
     for j in range(0, n, batch):
@@ -119,7 +130,8 @@ def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: in
     svc.embedder.embed(texts[: min(n, 2048)])
     embed_rate = min(n, 2048) / (time.perf_counter() - t1)
     svc.close()
-    return {"embedder": label, "items": n, "batch": batch, "seconds": round(total, 2),
+    return {"embedder": label, "contexts": contexts, "items": n, "batch": batch,
+            "seconds": round(total, 2),
             "items_per_s": round(n / total, 1), "embed_only_items_per_s": round(embed_rate, 1)}
 
 
@@ -267,6 +279,10 @@ def main() -> None:
     ap.add_argument("--torch-threads", default="2,1",
                     help="MiniLM runs, one per torch intra-op thread count.")
     ap.add_argument("--no-contrast", action="store_true")
+    ap.add_argument("--ingest-only", action="store_true",
+                    help="Only the MiniLM ingest runs (no hash run, no retrieval).")
+    ap.add_argument("--contexts", action="store_true",
+                    help="Ingest replies with greeting, sign-off and the message they answered.")
     ap.add_argument("--workdir", type=Path, default=None, help="Scratch dir (default: a temp dir).")
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -276,18 +292,22 @@ def main() -> None:
               "machine": platform.machine(), "faiss": faiss.__version__,
               "load_avg_at_start": os.getloadavg()}
     try:
-        ingest = [bench_ingest(work / "ingest-hash", "hash", "hash", args.ingest_hash, args.batch)]
+        ingest = [] if args.ingest_only else [
+            bench_ingest(work / "ingest-hash", "hash", "hash", args.ingest_hash, args.batch,
+                         contexts=args.contexts)]
         if not args.no_minilm:
             for threads in [int(t) for t in args.torch_threads.split(",")]:
                 label = f"MiniLM-L6-v2 (torch threads {threads})"
                 ingest.append(bench_ingest(work / f"ingest-minilm-{threads}",
                                            default_embedding_model(), label,
-                                           args.ingest_minilm, args.batch, threads=threads))
-                result.setdefault("query_embedding", {})[label] = bench_query_embedding(
-                    100, threads=threads)
+                                           args.ingest_minilm, args.batch, threads=threads,
+                                           contexts=args.contexts))
+                if not args.ingest_only:
+                    result.setdefault("query_embedding", {})[label] = bench_query_embedding(
+                        100, threads=threads)
         result["ingest"] = ingest
-        result["retrieval"] = bench_retrieval(work / "store", sizes, args.queries,
-                                              not args.no_contrast, console)
+        result["retrieval"] = [] if args.ingest_only else bench_retrieval(
+            work / "store", sizes, args.queries, not args.no_contrast, console)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["load_avg_at_end"] = os.getloadavg()
@@ -301,12 +321,15 @@ def main() -> None:
 
 def show(console: Console, result: dict) -> None:
     t = Table(title="ingest (use case: embed + 1 txn/batch, synchronous=FULL + index)")
-    for c in ("embedder", "items", "batch", "seconds", "items_per_s", "embed_only_items_per_s"):
+    cols = ("embedder", "contexts", "items", "batch", "seconds", "items_per_s",
+            "embed_only_items_per_s")
+    for c in cols:
         t.add_column(c, justify="right")
     for r in result["ingest"]:
-        t.add_row(*(str(r[c]) for c in ("embedder", "items", "batch", "seconds", "items_per_s",
-                                         "embed_only_items_per_s")))
+        t.add_row(*(str(r.get(c)) for c in cols))
     console.print(t)
+    if not result["retrieval"]:
+        return
     cols = ["store_items", "retrieve_p50_ms", "retrieve_p99_ms", "retrieve_cpu_p99_ms",
             "faiss_search_p99_ms", "cold_first_retrieve_ms", "open_rebuild_new_s",
             "open_check_s", "load_avg_1m"]

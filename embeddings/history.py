@@ -11,9 +11,13 @@ a duplicate; the same id with different content is a ``Conflict`` (409) and the
 batch is not written, because silently rewriting history would change what past
 suggestions were grounded on. Send a new id for a new version.
 
-Read path (``retrieve``): embed the query, search the requesting user's own index
-(see ``embeddings.index``), fetch those rows. ``recent``/``list``/``count`` read
-the store directly.
+Read path (``retrieve``): embed the query (or take the caller's vector of it),
+search the requesting user's own index (see ``embeddings.index``), fetch those
+rows, and with ``with_vectors`` the vectors stored for them at ingest (of the
+message each answered and of the reply, see ``item_texts``), so a request runs
+the encoder once for the query and never for stored texts. ``open()`` fills in
+those vectors for items stored before they existed. ``recent``/``list``/``count``
+read the store directly.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,13 +38,22 @@ from sqlalchemy.exc import IntegrityError
 
 from embeddings.embedder import Embedder
 from embeddings.indexes import IndexManager
-from embeddings.store import HistoryRow, HistoryStore, Retrieved, StoredItem, as_utc, checkpoint_wal
+from embeddings.store import (
+    CONTEXT_CHARS,
+    HistoryRow,
+    HistoryStore,
+    ItemVectorsRow,
+    Retrieved,
+    StoredItem,
+    as_utc,
+    checkpoint_wal,
+)
 from gateway.db import Database
 from gateway.errors import BadInput, Conflict
 from gateway.schemas.common import USER_ID_PATTERN
 from gateway.schemas.history import HistoryItemIn
 
-__all__ = ["AddResult", "HistoryService", "Retrieved", "StoredItem", "embedding_text"]
+__all__ = ["CONTEXT_CHARS", "AddResult", "HistoryService", "Retrieved", "StoredItem", "embedding_text"]
 
 log = logging.getLogger(__name__)
 _USER_ID = re.compile(USER_ID_PATTERN)
@@ -61,6 +75,23 @@ def embedding_text(item: HistoryItemIn) -> str:
     """
     parts = [item.subject or "", item.text[:2000], (item.context or "")[:1000]]
     return "\n".join(p for p in parts if p.strip())
+
+
+def plain_text(text: str) -> str:
+    return " ".join(text.split())
+
+
+def item_texts(text: str, context: str | None, *,
+               reply_text: Callable[[str], str] = plain_text) -> tuple[str | None, str | None]:
+    """The texts whose vectors a request needs from a stored item: the message it
+    answered (clipped) and the reply as ``reply_text`` reduces it; None if empty."""
+    ctx = context[:CONTEXT_CHARS] if context and context.strip() else None
+    reply = reply_text(text) if text and text.strip() else ""
+    return ctx, reply or None
+
+
+def _blob(v: np.ndarray | None) -> bytes | None:
+    return None if v is None else np.asarray(v, dtype=np.float32).tobytes()
 
 
 def _utc_naive(dt: datetime | None) -> datetime | None:
@@ -88,10 +119,16 @@ def check_user_id(user_id: str) -> None:
 
 
 class HistoryService:
+    """``reply_text`` is what a reply's stored vector is of (the smart-reply use case
+    passes its ``bare_reply``: no greeting, no sign-off); it must not change between
+    runs on one store without clearing ``history_vectors``."""
+
     def __init__(self, *, db: Database, embedder: Embedder, index_dir: Path,
-                 cache_mb: int = 256, snapshot_every: int = 512):
+                 cache_mb: int = 256, snapshot_every: int = 512,
+                 reply_text: Callable[[str], str] = plain_text):
         self.db = db
         self.embedder = embedder
+        self.reply_text = reply_text
         self.index_dir = Path(index_dir)
         self.store = HistoryStore(db)
         self._cache_bytes = cache_mb * 2**20
@@ -120,7 +157,9 @@ class HistoryService:
         self.close()
         self._indexes = None  # the embedder may have loaded since (its dim is known now)
         reembedded = self._reembed_other_models()
-        self.open_report = {**self.indexes.repair_all(), "reembedded": reembedded}
+        filled = self._fill_item_vectors()
+        self.open_report = {**self.indexes.repair_all(), "reembedded": reembedded,
+                            "vectors_filled": filled}
         log.info("history store open: %s", self.open_report)
 
     def close(self) -> None:
@@ -149,7 +188,7 @@ class HistoryService:
             self._check_conflicts(before, items)
             before = set(before)
         todo = [it for it in items if it.id not in before]
-        vecs = self.embedder.embed([embedding_text(it) for it in todo])
+        vecs = self._embed_items(todo)
         try:
             added, unchanged = self._commit(tenant_id, user_id, items, todo, vecs)
         except IntegrityError:  # another process wrote one of these ids meanwhile
@@ -161,6 +200,17 @@ class HistoryService:
                 log.exception("index update after commit failed; it will be repaired")
         return AddResult(ids, added, unchanged)
 
+    def _embed_items(self, items: Sequence[HistoryItemIn]
+                     ) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+        """(indexed vector, context vector, reply vector) per item, from one embed call
+        over the distinct texts (a plain reply is often its own indexed text)."""
+        keys = [(embedding_text(it), *item_texts(it.text, it.context, reply_text=self.reply_text))
+                for it in items]
+        distinct = list(dict.fromkeys(t for k in keys for t in k if t is not None))
+        got = dict(zip(distinct, self.embedder.embed(distinct)))
+        return [(got[e], got.get(c) if c else None, got.get(r) if r else None)
+                for e, c, r in keys]
+
     def _check_conflicts(self, existing: dict[str, HistoryRow],
                          items: Sequence[HistoryItemIn]) -> None:
         for j, it in enumerate(items):
@@ -171,7 +221,7 @@ class HistoryService:
                                "version under a new id", field=f"items.{j}.id")
 
     def _commit(self, tenant_id: int, user_id: str, items: Sequence[HistoryItemIn],
-                todo: Sequence[HistoryItemIn], vecs: np.ndarray) -> tuple[list[str], list[str]]:
+                todo: Sequence[HistoryItemIn], vecs) -> tuple[list[str], list[str]]:
         model = model_tag(self.embedder)
         vec_of = {it.id: v for it, v in zip(todo, vecs)}
         added: list[str] = []
@@ -181,14 +231,17 @@ class HistoryService:
             for it in items:
                 if it.id in existing:
                     continue
-                vec = vec_of.get(it.id)
-                if vec is None:  # stored at pre-check, deleted since: embed it now
-                    vec = self.embedder.embed_one(embedding_text(it))
+                got = vec_of.get(it.id)
+                if got is None:  # stored at pre-check, deleted since: embed it now
+                    got = self._embed_items([it])[0]
+                vec, ctx_vec, reply_vec = got
+                # The item and its request vectors go in one transaction: both or neither.
                 s.add(HistoryRow(tenant_id=tenant_id, user_id=user_id, item_id=it.id,
                                  kind=it.kind, text=it.text, context=it.context,
                                  subject=it.subject, timestamp=_utc_naive(it.timestamp),
-                                 model=model,
-                                 embedding=np.asarray(vec, dtype=np.float32).tobytes()))
+                                 model=model, embedding=_blob(vec),
+                                 vectors=ItemVectorsRow(model=model, context=_blob(ctx_vec),
+                                                        reply=_blob(reply_vec))))
                 added.append(it.id)
         return added, [it.id for it in items if it.id in existing]
 
@@ -215,11 +268,14 @@ class HistoryService:
 
     # --- reads
     def retrieve(self, tenant_id: int, user_id: str, query: str, *, k: int = 5,
-                 kinds: Sequence[str] | None = None) -> list[Retrieved]:
+                 kinds: Sequence[str] | None = None, query_vec: np.ndarray | None = None,
+                 with_vectors: bool = False) -> list[Retrieved]:
         """The user's ``k`` items most similar to ``query`` (cosine), best first.
 
         Only this (tenant, user)'s index is searched. ``kinds`` narrows to those item
         kinds (searching deeper into the same user's index until ``k`` are found).
+        ``query_vec``: the caller's vector of ``query`` (so it is not embedded twice).
+        ``with_vectors``: also return each item's stored context and reply vectors.
         """
         if k <= 0 or not query.strip():
             return []
@@ -228,7 +284,8 @@ class HistoryService:
             idx = self.indexes.synced(key)  # one indexed count/max query; None: no items
         if idx is None:
             return []
-        q = self.embedder.embed_one(query)  # outside the lock: the slow part
+        # Outside the lock: the slow part.
+        q = self.embedder.embed_one(query) if query_vec is None else query_vec
         fetch = k if not kinds else max(4 * k, 32)
         while True:
             with self.indexes.lock:
@@ -236,10 +293,16 @@ class HistoryService:
                 hits = idx.search(q, fetch)
             rows = self.store.items_by_pk(tenant_id, user_id, [pk for pk, _ in hits],
                                           kinds=kinds)
-            out = [Retrieved(**vars(rows[pk]), score=score) for pk, score in hits if pk in rows]
-            if len(out) >= k or fetch >= total:
-                return out[:k]
+            hits = [(pk, score) for pk, score in hits if pk in rows]
+            if len(hits) >= k or fetch >= total:
+                break
             fetch = total
+        hits = hits[:k]
+        stored = self.store.item_vectors(tenant_id, user_id, [pk for pk, _ in hits],
+                                         model=model_tag(self.embedder)) if with_vectors else {}
+        return [Retrieved(**vars(rows[pk]), score=score,
+                          context_vec=stored.get(pk, (None, None))[0],
+                          reply_vec=stored.get(pk, (None, None))[1]) for pk, score in hits]
 
     def recent(self, tenant_id: int, user_id: str, *, kinds: Sequence[str] | None = None,
                limit: int = 50) -> list[StoredItem]:
@@ -279,3 +342,30 @@ class HistoryService:
             vecs = self.embedder.embed(texts)
             self.store.set_embeddings(model, [(r.pk, v.tobytes()) for r, v in zip(rows, vecs)])
             done += len(rows)
+
+    def _fill_item_vectors(self, batch: int = 512) -> int:
+        """Items without request vectors for the current model (a store written before
+        ``history_vectors`` existed, or after a model swap) get them now, in batches,
+        each committed on its own, so an interrupted fill resumes where it stopped."""
+        model = model_tag(self.embedder)
+        pending = self.store.missing_vectors(model)
+        if not pending:
+            return 0
+        log.warning("computing stored request vectors for %d history items (once; model %s)",
+                    pending, model)
+        done, after, t0 = 0, 0, time.monotonic()
+        while True:
+            rows = self.store.rows_missing_vectors(model, after_pk=after, limit=batch)
+            if not rows:
+                break
+            keys = [item_texts(text, ctx, reply_text=self.reply_text) for _, text, ctx in rows]
+            distinct = list(dict.fromkeys(t for k in keys for t in k if t is not None))
+            got = dict(zip(distinct, self.embedder.embed(distinct)))
+            self.store.set_item_vectors(model, [
+                (pk, _blob(got[c]) if c else None, _blob(got[r]) if r else None)
+                for (pk, _, _), (c, r) in zip(rows, keys)])
+            done += len(rows)
+            after = rows[-1][0]
+            log.info("request vectors: %d/%d items (%.0f items/s)", done, pending,
+                     done / max(time.monotonic() - t0, 1e-9))
+        return done

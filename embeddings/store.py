@@ -5,6 +5,12 @@ cache rebuilt from the ``embedding`` column, never the other way round. The inte
 primary key ``pk`` doubles as the FAISS id. ``sqlite_autoincrement`` keeps pks
 monotonic (never reused after a delete), so "every row with pk <= N" is a stable
 prefix an index snapshot can be checked against.
+
+``history_vectors`` holds, per item, the vectors a request needs besides the
+indexed one (the message it answered, the reply itself), computed once at ingest
+and written in the item's transaction, so serving reads them instead of running
+the encoder. A row whose ``model`` differs from the current embedder's (or a
+missing row: a store written before this table existed) is filled in at start.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -30,10 +36,12 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from gateway.db import SQLITE_MAX_INT, Base, Database, utcnow
 from gateway.errors import BadInput
+
+CONTEXT_CHARS = 1000  # of an item's context, what its stored context vector reads
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,10 @@ class StoredItem:
 @dataclass(frozen=True)
 class Retrieved(StoredItem):
     score: float  # cosine similarity of the query and the item's embedding
+    # Stored at ingest (``HistoryService.retrieve(with_vectors=True)``); None if the item
+    # has no such text, or its vectors are not (yet) stored for the current model.
+    context_vec: np.ndarray | None = field(default=None, compare=False, repr=False)
+    reply_vec: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class HistoryRow(Base):
@@ -71,11 +83,29 @@ class HistoryRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     model: Mapped[str] = mapped_column(String(64))  # which embedder made ``embedding``
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, unit norm
+    vectors: Mapped[ItemVectorsRow | None] = relationship(
+        back_populates="item", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class ItemVectorsRow(Base):
+    """Vectors a request needs from an item (float32, unit norm; NULL: no such text)."""
+
+    __tablename__ = "history_vectors"
+    pk: Mapped[int] = mapped_column(ForeignKey("history_items.pk", ondelete="CASCADE"),
+                                    primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))  # which embedder made them
+    context: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    reply: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    item: Mapped[HistoryRow] = relationship(back_populates="vectors")
 
 
 _ITEM_COLUMNS = (HistoryRow.pk, HistoryRow.item_id, HistoryRow.kind, HistoryRow.text,
                  HistoryRow.context, HistoryRow.subject, HistoryRow.timestamp,
                  HistoryRow.created_at)
+
+
+def _vec(blob: bytes | None) -> np.ndarray | None:
+    return None if blob is None else np.frombuffer(blob, dtype=np.float32)
 
 
 def as_utc(dt: datetime | None) -> datetime | None:
@@ -123,6 +153,11 @@ class HistoryStore:
                                              HistoryRow.pk.in_(bindparam("pks", expanding=True)))
         self._q_by_pk = by_pk
         self._q_by_pk_kinds = by_pk.where(HistoryRow.kind.in_(bindparam("kinds", expanding=True)))
+        self._q_vectors = (
+            select(ItemVectorsRow.pk, ItemVectorsRow.context, ItemVectorsRow.reply)
+            .join(HistoryRow, HistoryRow.pk == ItemVectorsRow.pk)
+            .where(*user, ItemVectorsRow.pk.in_(bindparam("pks", expanding=True)),
+                   ItemVectorsRow.model == bindparam("m")))
 
     # --- reads
     def stats(self, tenant_id: int, user_id: str) -> tuple[int, int]:
@@ -166,6 +201,16 @@ class HistoryStore:
             q, params["kinds"] = self._q_by_pk_kinds, list(kinds)
         with self.db.engine.connect() as c:
             return {r.pk: to_item(r) for r in c.execute(q, params)}
+
+    def item_vectors(self, tenant_id: int, user_id: str, pks: Sequence[int], *,
+                     model: str) -> dict[int, tuple[np.ndarray | None, np.ndarray | None]]:
+        """pk -> (context vector, reply vector) stored by ``model`` for these items."""
+        if not len(pks):
+            return {}
+        params = {"t": tenant_id, "u": user_id, "pks": [int(p) for p in pks], "m": model}
+        with self.db.engine.connect() as c:
+            return {r.pk: (_vec(r.context), _vec(r.reply)) for r in c.execute(self._q_vectors,
+                                                                               params)}
 
     def existing(self, s: Session, tenant_id: int, user_id: str,
                  item_ids: Sequence[str]) -> dict[str, HistoryRow]:
@@ -213,6 +258,34 @@ class HistoryStore:
         with self.db.session() as s:
             return list(s.scalars(select(HistoryRow).where(HistoryRow.model != model)
                                   .order_by(HistoryRow.pk).limit(limit)))
+
+    def missing_vectors(self, model: str) -> int:
+        """How many items lack request vectors made by ``model`` (old stores, model swaps)."""
+        with self.db.session() as s:
+            return int(s.scalar(self._q_missing(model, select(func.count(HistoryRow.pk)))) or 0)
+
+    def rows_missing_vectors(self, model: str, *, after_pk: int,
+                             limit: int) -> list[tuple[int, str, str | None]]:
+        """(pk, text, context) of the next items lacking vectors by ``model``, by pk."""
+        q = self._q_missing(model, select(HistoryRow.pk, HistoryRow.text, HistoryRow.context))
+        with self.db.session() as s:
+            return [tuple(r) for r in s.execute(q.where(HistoryRow.pk > after_pk)
+                                                .order_by(HistoryRow.pk).limit(limit))]
+
+    @staticmethod
+    def _q_missing(model: str, q):
+        return (q.outerjoin(ItemVectorsRow, ItemVectorsRow.pk == HistoryRow.pk)
+                .where((ItemVectorsRow.pk.is_(None)) | (ItemVectorsRow.model != model)))
+
+    def set_item_vectors(self, model: str,
+                         rows: Sequence[tuple[int, bytes | None, bytes | None]]) -> None:
+        """Store (pk, context, reply) vectors, replacing older ones; one transaction."""
+        with self.db.session() as s:
+            alive = set(s.scalars(select(HistoryRow.pk).where(
+                HistoryRow.pk.in_([r[0] for r in rows]))))  # not deleted meanwhile
+            for pk, ctx, reply in rows:
+                if pk in alive:
+                    s.merge(ItemVectorsRow(pk=pk, model=model, context=ctx, reply=reply))
 
     def set_embeddings(self, model: str, updates: Sequence[tuple[int, bytes]]) -> None:
         with self.db.session() as s:

@@ -47,8 +47,10 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     """Open the store and wire the parts; cheap. ``start_services`` does the loading."""
+    from embeddings.batching import BatchingEmbedder
     from embeddings.embedder import load_embedder
     from embeddings.history import HistoryService
+    from gateway.usecases.replies.personal import bare_reply
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_path)
@@ -70,9 +72,12 @@ def build_services(settings: Settings) -> Services:
     embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
                              eager=False, threads=settings.embedding_threads,
                              max_tokens=settings.embedding_max_tokens)
+    if settings.embedding_batch_wait_ms > 0:
+        embedder = BatchingEmbedder(embedder, wait_ms=settings.embedding_batch_wait_ms)
     history = HistoryService(db=db, embedder=embedder, index_dir=settings.index_dir,
                              cache_mb=settings.history_index_cache_mb,
-                             snapshot_every=settings.history_snapshot_every)
+                             snapshot_every=settings.history_snapshot_every,
+                             reply_text=bare_reply)
     return Services(settings=settings, db=db, metrics=metrics, llm=llm,
                     rate_limiter=RateLimiter(settings.rate_limit_per_minute),
                     auth_failures=RateLimiter(

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(default=1, ge=1, le=256, description=(
         "CPU threads per embedding call while serving (requests share the cores with the "
         "model). Bulk loads with nothing else running (`persona eval`) use every core."))
+    embedding_batch_wait_ms: float = Field(default=2.0, ge=0, le=100, description=(
+        "How long an embedding call waits for concurrent ones to share its forward pass "
+        "(micro-batching; 0: every call runs alone). Under load the per-text cost "
+        "approaches the batched one (8 ms for one query, ~3 ms per text at batch 64)."))
     load_models: bool = Field(default=True, description="Load embedder and local LLM on start.")
 
     # --- request behaviour

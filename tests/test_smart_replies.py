@@ -162,9 +162,9 @@ def test_recorded_input_is_cut_at_the_max_text_chars_setting(client, auth, fake,
     monkeypatch.setattr(services.settings, "max_text_chars", 120)  # was a fixed 20,000
     message = dict(MEETING, body="Can we move our Thursday meeting to Friday at 3pm? " * 5)
     rid = post(client, auth, body(message)).json()["request_id"]
-    from gateway.tables import Generation
-
     from sqlalchemy import select
+
+    from gateway.tables import Generation
 
     with services.db.session() as s:
         gen = s.scalar(select(Generation).where(Generation.request_id == rid))

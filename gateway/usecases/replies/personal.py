@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from embeddings.store import CONTEXT_CHARS
 from gateway.usecases.replies.rules import Pair
 from gateway.usecases.replies.style import StyleProfile, build_profile
 from guardrails.emailtext import split_greeting, split_signoff
@@ -41,23 +42,35 @@ def bare_reply(text: str) -> str:
 
 def load_user_context(services, *, tenant_id: int, user_id: str, query: str, vectors,
                       signature: str | None, k: int = 8, recent_limit: int = 50) -> UserContext:
-    """``vectors`` (a request's ``Vectors``) must already hold the ``query`` vector."""
+    """``vectors`` (a request's ``Vectors``) must already hold the ``query`` vector.
+
+    The vectors of the retrieved replies and of the messages they answered were
+    stored at ingest; only an item without them (stored by another model, not yet
+    filled in) is embedded here."""
     history = services.history
     recent = history.recent(tenant_id, user_id, kinds=["sent_reply"], limit=recent_limit)
     texts = [it.text for it in recent if it.text]
     ctx = UserContext(profile=build_profile(texts, signature=signature), history_items=len(texts))
     if not texts:
         return ctx
-    found = [r for r in history.retrieve(tenant_id, user_id, query, k=k, kinds=["sent_reply"])
-             if r.text and r.text.strip()]
-    ctx.voice = [b for b in dict.fromkeys(bare_reply(r.text) for r in found) if b]
-    contexts = [r.context[:1000] for r in found if r.context and r.context.strip()]
-    vectors.ensure(contexts + ctx.voice)  # one batch for everything scored later
     message_vec = vectors.get(query)
+    found = [r for r in history.retrieve(tenant_id, user_id, query, k=k, kinds=["sent_reply"],
+                                         query_vec=message_vec, with_vectors=True)
+             if r.text and r.text.strip()]
+    reply_text = getattr(history, "reply_text", None)
+    for r in found:
+        # A stored reply vector is of ``history.reply_text(text)``; used only for that text.
+        if r.reply_vec is not None and reply_text is not None:
+            vectors.put(reply_text(r.text), r.reply_vec)
+        if r.context_vec is not None:
+            vectors.put(r.context[:CONTEXT_CHARS], r.context_vec)
+    ctx.voice = [b for b in dict.fromkeys(bare_reply(r.text) for r in found) if b]
+    contexts = [r.context[:CONTEXT_CHARS] for r in found if r.context and r.context.strip()]
+    vectors.ensure(contexts + ctx.voice)  # one batch for whatever was not stored
     sims = {}
     for r in found:
         if r.context and r.context.strip():
-            sims[r.id] = float(vectors.get(r.context[:1000]) @ message_vec)
+            sims[r.id] = float(vectors.get(r.context[:CONTEXT_CHARS]) @ message_vec)
         else:  # no context stored: the index's own similarity, discounted
             sims[r.id] = float(r.score) * 0.8
     ctx.pairs = sorted((Pair(id=r.id, context=r.context or "", reply=r.text, similarity=sims[r.id])

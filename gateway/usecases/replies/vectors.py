@@ -4,7 +4,7 @@ Embedding dominates the gateway's own cost (each MiniLM call has a fixed
 overhead), so a request asks for vectors in batches (``ensure``) and looks
 them up by text. Canned rule replies are a fixed vocabulary: their vectors are
 kept per embedder for the life of the process. User texts are never kept
-beyond the request.
+beyond the request; vectors stored with history items come in through ``put``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ class Vectors:
             return
         for t, v in zip(todo, self.embedder.embed(todo)):
             (self._shared if t in self._shared_texts else self._local)[t] = v
+
+    def put(self, text: str, vec: np.ndarray) -> None:
+        """A vector computed elsewhere (stored at ingest) for ``text``, for this request."""
+        if text not in self._shared:
+            self._local.setdefault(text, vec)
 
     def get(self, text: str) -> np.ndarray:
         v = self._local.get(text)
