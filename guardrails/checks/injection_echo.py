@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 
 from guardrails.checks.injection import _Untrusted
+from guardrails.emailtext import STOPWORDS
 from guardrails.normalize import clean
-from guardrails.subject_phrases import STOPWORDS
 from guardrails.types import CheckContext, Finding
 
 _MIN_ECHOED = 2
