@@ -147,7 +147,7 @@ class InProcessTarget(Target):
 
 
 class HttpTarget(Target):
-    """A running gateway, black-box: only what API.md offers."""
+    """A running gateway, black-box: only what docs/api.md offers."""
 
     PATHS: ClassVar[dict[str, str]] = {"smart-replies": "/v1/smart-replies", "subject-lines": "/v1/subject-lines"}
 

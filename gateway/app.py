@@ -1,5 +1,5 @@
 """The app factory: ``create_app(settings)`` builds a FastAPI app with a lifespan
-that loads models once; errors of every kind map to the API.md error body here."""
+that loads models once; errors of every kind map to the docs/api.md error body here."""
 
 from __future__ import annotations
 

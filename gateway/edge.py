@@ -10,7 +10,7 @@ Per HTTP request, in this order, before any body byte is read:
   3. a declared ``Content-Length`` over ``max_body_bytes`` gets 413;
 then the body is read as it streams, stopping at ``max_body_bytes`` (413) or after
 ``body_read_timeout_s`` (408), and handed to the app. Whatever the app raises is
-answered with the API.md 500 body on the same keep-alive connection. Every response
+answered with the docs/api.md 500 body on the same keep-alive connection. Every response
 carries ``X-Request-ID`` and ``X-Gateway-Overhead-Ms`` and is counted in the metrics.
 """
 

@@ -1,7 +1,7 @@
 """One root exception, typed subclasses that carry what the handler needs.
 
 Every error the gateway raises on purpose is a ``GatewayError``; ``gateway.app``
-maps it to the API.md error body in exactly one place.
+maps it to the docs/api.md error body in exactly one place.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class GatewayError(Exception):
 
 
 def error_body(type_: str, message: str, request_id: str, *, field: str | None = None) -> dict:
-    """The API.md error body: ``{"error": {"type", "message", "request_id"[, "field"]}}``."""
+    """The docs/api.md error body: ``{"error": {"type", "message", "request_id"[, "field"]}}``."""
     err = {"type": type_, "message": message, "request_id": request_id}
     if field:
         err["field"] = field

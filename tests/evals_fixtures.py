@@ -1,4 +1,4 @@
-"""Small eval fixtures written by the tests themselves (no test reads /work/shared),
+"""Small eval fixtures written by the tests themselves (no test reads the public data sets),
 plus a fake use case and a fake target for exercising the harness without a model."""
 
 from __future__ import annotations

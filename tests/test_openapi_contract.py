@@ -1,4 +1,4 @@
-"""The generated OpenAPI document matches ../shared/API.md (paths, methods, fields)."""
+"""The generated OpenAPI document matches docs/api.md, the API reference (paths, methods, fields)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of HTTP API v1 (see ../shared/API.md).
+"""Request and response bodies of HTTP API v1 (reference: docs/api.md).
 
-Request models forbid unknown fields (API.md: rejected with 422).
+Request models forbid unknown fields (docs/api.md: rejected with 422).
 """

@@ -37,7 +37,7 @@ class CheckResult(BaseModel):
 
     @model_serializer(mode="wrap")
     def _omit_empty(self, handler):
-        # A passed check is just {"name", "passed"} (as in API.md); details only when they say something.
+        # A passed check is just {"name", "passed"} (as in docs/api.md); details only when they say something.
         return {k: v for k, v in handler(self).items() if v is not None}
 
 
