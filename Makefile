@@ -8,6 +8,15 @@ STAMP  := $(VENV)/.installed
 # sentence-transformers needs torch; pin the CPU build so pip never pulls a multi-GB CUDA
 # build. Override on machines where another wheel fits: make TORCH_SPEC='torch==2.x.y' test
 TORCH_SPEC ?= torch==2.13.0
+# llama-cpp-python builds from source. Its default (-march=native) compiles in every
+# instruction set the CPU advertises, and these VMs advertise AMX that traps when used
+# (SIGILL in tileloadd on any prompt past a few dozen tokens). Build once for an AVX2
+# baseline, which every machine of this kind runs, and keep that wheel apart from pip's
+# cache so a native build cached there is never picked up again.
+LLAMA_SPEC   ?= llama-cpp-python==0.3.36
+LLAMA_CMAKE  ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+                -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS ?= $(HOME)/.cache/persona-gateway/llama-avx2
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
@@ -21,6 +30,12 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+		echo "building $(LLAMA_SPEC) for AVX2 (once per machine, ~5 min)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip wheel --quiet --disable-pip-version-check \
+			--no-deps --no-cache-dir --no-binary llama-cpp-python -w $(LLAMA_WHEELS) "$(LLAMA_SPEC)"; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+		$(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
