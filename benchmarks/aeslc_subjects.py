@@ -40,12 +40,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CONFIGS = {  # name -> (mode, personalize)
-    "personalized": ("full", True),
-    "plain": ("full", False),
-    "rules": ("rules", True),
-    "rules_plain": ("rules", False),
-    "model": ("model", True),
+CONFIGS = {  # name -> GenerationPolicy fields (gateway/usecases/policy.py)
+    "personalized": {},
+    "plain": {"personalize": False},
+    "rules": {"use_model": False},
+    "rules_plain": {"use_model": False, "personalize": False},
+    "model": {"fill_with_rules": False},
 }
 MIN_HISTORY = 10
 TENANT = "aeslc-bench"
@@ -173,6 +173,7 @@ async def run(args) -> dict:
 
     from gateway.auth import get_or_create_tenant
     from gateway.schemas.subject_lines import Campaign, SubjectLineRequest
+    from gateway.usecases.policy import GenerationPolicy
     from gateway.usecases.subject_lines import suggest_subject_lines
     from gateway.usecases.subjects import rank
 
@@ -205,10 +206,10 @@ async def run(args) -> dict:
     results: dict[str, dict] = {}
     rows: list[dict] = []
     for name in args.configs:
-        mode, personalize = CONFIGS[name]
+        policy = GenerationPolicy(**CONFIGS[name], subject_weights=weights)
         per, sources, reasons, lat, oracle = defaultdict(list), Counter(), Counter(), [], []
         for i, ex in enumerate(examples):
-            recorder.key = f"{name if mode != 'model' else 'personalized'}:{ex['id']}"
+            recorder.key = f"{name if policy.fill_with_rules else 'personalized'}:{ex['id']}"
             req = SubjectLineRequest(user_id=ex["user"], campaign=Campaign(
                 body=ex["body"].strip()[:50_000]), n=args.n, max_chars=args.max_chars,
                 deadline_ms=args.deadline_ms)
@@ -217,7 +218,7 @@ async def run(args) -> dict:
                 no_copies.body = ex["body"]
             resp = await suggest_subject_lines(
                 services=services, tenant_id=tenant_id, request=req, request_id=f"b{i}",
-                tenant=TENANT, mode=mode, personalize=personalize, weights=weights)
+                tenant=TENANT, policy=policy)
             if captured:
                 feats, texts = captured[-1]
                 pools[name].append({"id": ex["id"], "user": ex["user"],

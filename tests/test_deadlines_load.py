@@ -174,13 +174,14 @@ def test_work_pool_runs_the_earliest_deadline_first_and_drops_late_work():
 def test_latency_counts_from_arrival(services, admin_key):
     from gateway.schemas.smart_replies import SmartReplyRequest
     from gateway.tables import Tenant
+    from gateway.usecases.policy import RULES_ONLY
     from gateway.usecases.smart_replies import suggest_replies
 
     with services.db.session() as s:
         tenant_id = s.query(Tenant).filter_by(name="acme").one().id
     req = SmartReplyRequest.model_validate(body(deadline_ms=20_000))
     res = asyncio.run(suggest_replies(services=services, tenant_id=tenant_id, request=req,
-                                      request_id="r-arrival", mode="rules",
+                                      request_id="r-arrival", policy=RULES_ONLY,
                                       arrived=time.monotonic() - 2.0))
     assert res.latency_ms >= 2000
     assert Deadline.plan(1000, reserve_ms=100, start=5.0).at == pytest.approx(6.0)
