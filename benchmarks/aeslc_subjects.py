@@ -102,19 +102,17 @@ def ingest(services, tenant_id: int, history: dict[str, list[dict]]) -> None:
 class Recorder:
     """Wraps the LLM client to record (local) or replay (cache) each completion."""
 
-    def __init__(self, llm, cache: dict, replay: bool):
+    def __init__(self, llm, cache: dict, replay: bool, fake=None):
         self.llm, self.cache, self.replay, self.key = llm, cache, replay, ""
+        self.fake = fake
 
     def __getattr__(self, name):
         return getattr(self.llm, name)
 
     async def complete(self, messages, **kw):
         if self.replay:
-            from gateway.llm.providers import fake_llm
-
-            fake = fake_llm()
-            fake.reset()
-            fake.enqueue(self.cache.get(self.key, ""))
+            self.fake.reset()
+            self.fake.enqueue(self.cache.get(self.key, ""))
         out = await self.llm.complete(messages, **kw)
         if not self.replay:
             self.cache[self.key] = out.text
@@ -169,6 +167,17 @@ def parse_weights(spec: str | None):
 
 
 async def run(args) -> dict:
+    if args.model == "local":
+        return await _run(args, None)
+    # Replayed completions are served by the scripted test model (fake/*), installed here:
+    # the gateway itself never serves it.
+    from tests.fakes import fake_installed
+
+    with fake_installed() as fake:
+        return await _run(args, fake)
+
+
+async def _run(args, fake) -> dict:
     from rouge_score import rouge_scorer
 
     from gateway.auth import get_or_create_tenant
@@ -186,7 +195,8 @@ async def run(args) -> dict:
     ingest(services, tenant_id, history)
     print(f"  history ready in {time.monotonic() - t0:.0f}s", file=sys.stderr)
     cache = json.loads(args.cache.read_text()) if args.cache and args.cache.is_file() else {}
-    recorder = Recorder(services.llm, cache, replay=args.model != "local")
+    recorder = Recorder(services.llm, cache, replay=args.model != "local",
+                        fake=fake)
     services.llm = recorder
     no_copies = NoCopies(services.history) if args.dedup else None
     if no_copies is not None:

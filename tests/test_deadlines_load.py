@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.errors import LLMOverloaded, LLMTimeout
-from gateway.llm import LLMClient, register_providers
-from gateway.llm.providers import FakeLLM
+from gateway.llm import LLMClient
 from gateway.load import Late, WorkPool
 from gateway.usecases.common import Deadline
 from tests.conftest import wait_ready
+from tests.fakes import FakeLLM
 from tests.smart_reply_helpers import body
 
 MSGS = [{"role": "user", "content": "Can we meet Friday?"}]
@@ -92,7 +92,6 @@ def upstream(monkeypatch):
 
 
 def test_a_trickling_upstream_is_cut_off_and_its_slot_freed(upstream):
-    register_providers()
     client = LLMClient(["openai/x"], timeout_s=30, retries=0, concurrency=1)
 
     async def go():
@@ -126,7 +125,6 @@ def test_smart_replies_answer_from_rules_when_the_upstream_trickles(tmp_path, up
 
 
 def test_calls_queued_past_their_deadline_are_shed_at_once(fake):
-    register_providers()
     client = LLMClient(["fake/a"], retries=0, concurrency=1)
 
     async def go():
