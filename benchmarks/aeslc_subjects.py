@@ -40,12 +40,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CONFIGS = {  # name -> (mode, personalize)
-    "personalized": ("full", True),
-    "plain": ("full", False),
-    "rules": ("rules", True),
-    "rules_plain": ("rules", False),
-    "model": ("model", True),
+CONFIGS = {  # name -> GenerationPolicy fields (gateway/usecases/policy.py)
+    "personalized": {},
+    "plain": {"personalize": False},
+    "rules": {"use_model": False},
+    "rules_plain": {"use_model": False, "personalize": False},
+    "model": {"fill_with_rules": False},
 }
 MIN_HISTORY = 10
 TENANT = "aeslc-bench"
@@ -102,19 +102,17 @@ def ingest(services, tenant_id: int, history: dict[str, list[dict]]) -> None:
 class Recorder:
     """Wraps the LLM client to record (local) or replay (cache) each completion."""
 
-    def __init__(self, llm, cache: dict, replay: bool):
+    def __init__(self, llm, cache: dict, replay: bool, fake=None):
         self.llm, self.cache, self.replay, self.key = llm, cache, replay, ""
+        self.fake = fake
 
     def __getattr__(self, name):
         return getattr(self.llm, name)
 
     async def complete(self, messages, **kw):
         if self.replay:
-            from gateway.llm.providers import fake_llm
-
-            fake = fake_llm()
-            fake.reset()
-            fake.enqueue(self.cache.get(self.key, ""))
+            self.fake.reset()
+            self.fake.enqueue(self.cache.get(self.key, ""))
         out = await self.llm.complete(messages, **kw)
         if not self.replay:
             self.cache[self.key] = out.text
@@ -169,10 +167,22 @@ def parse_weights(spec: str | None):
 
 
 async def run(args) -> dict:
+    if args.model == "local":
+        return await _run(args, None)
+    # Replayed completions are served by the scripted test model (fake/*), installed here:
+    # the gateway itself never serves it.
+    from tests.fakes import fake_installed
+
+    with fake_installed() as fake:
+        return await _run(args, fake)
+
+
+async def _run(args, fake) -> dict:
     from rouge_score import rouge_scorer
 
     from gateway.auth import get_or_create_tenant
     from gateway.schemas.subject_lines import Campaign, SubjectLineRequest
+    from gateway.usecases.policy import GenerationPolicy
     from gateway.usecases.subject_lines import suggest_subject_lines
     from gateway.usecases.subjects import rank
 
@@ -185,7 +195,8 @@ async def run(args) -> dict:
     ingest(services, tenant_id, history)
     print(f"  history ready in {time.monotonic() - t0:.0f}s", file=sys.stderr)
     cache = json.loads(args.cache.read_text()) if args.cache and args.cache.is_file() else {}
-    recorder = Recorder(services.llm, cache, replay=args.model != "local")
+    recorder = Recorder(services.llm, cache, replay=args.model != "local",
+                        fake=fake)
     services.llm = recorder
     no_copies = NoCopies(services.history) if args.dedup else None
     if no_copies is not None:
@@ -205,10 +216,10 @@ async def run(args) -> dict:
     results: dict[str, dict] = {}
     rows: list[dict] = []
     for name in args.configs:
-        mode, personalize = CONFIGS[name]
+        policy = GenerationPolicy(**CONFIGS[name], subject_weights=weights)
         per, sources, reasons, lat, oracle = defaultdict(list), Counter(), Counter(), [], []
         for i, ex in enumerate(examples):
-            recorder.key = f"{name if mode != 'model' else 'personalized'}:{ex['id']}"
+            recorder.key = f"{name if policy.fill_with_rules else 'personalized'}:{ex['id']}"
             req = SubjectLineRequest(user_id=ex["user"], campaign=Campaign(
                 body=ex["body"].strip()[:50_000]), n=args.n, max_chars=args.max_chars,
                 deadline_ms=args.deadline_ms)
@@ -217,7 +228,7 @@ async def run(args) -> dict:
                 no_copies.body = ex["body"]
             resp = await suggest_subject_lines(
                 services=services, tenant_id=tenant_id, request=req, request_id=f"b{i}",
-                tenant=TENANT, mode=mode, personalize=personalize, weights=weights)
+                tenant=TENANT, policy=policy)
             if captured:
                 feats, texts = captured[-1]
                 pools[name].append({"id": ex["id"], "user": ex["user"],

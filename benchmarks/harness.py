@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 
@@ -23,10 +23,12 @@ def bench_client(kind: str) -> Iterator[tuple[object, dict, object]]:
     from gateway.auth import create_key
     from gateway.settings import LOCAL_MODEL, Settings
     from tests.conftest import wait_ready
+    from tests.fakes import fake_installed
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         opts = {"data_dir": Path(tmp) / "data", "rate_limit_per_minute": 0}
         if kind == "fake":
+            stack.enter_context(fake_installed())  # the gateway itself never serves fake/*
             opts.update(models=["fake/bench"], embedding_model="hash", load_models=False)
         else:
             opts.update(models=[LOCAL_MODEL])

@@ -45,7 +45,10 @@ async def run(args) -> None:
     from gateway.services import build_services, start_services
     from gateway.settings import Settings
     from gateway.tables import Tenant
+    from gateway.usecases.policy import DEFAULT_POLICY, MODEL_ONLY, RULES_ONLY
     from gateway.usecases.smart_replies import suggest_replies
+
+    policies = {"full": DEFAULT_POLICY, "rules": RULES_ONLY, "model": MODEL_ONLY}
 
     overrides = dict(kv.split("=", 1) for kv in args.set)
     settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "data", rate_limit_per_minute=0,
@@ -65,7 +68,7 @@ async def run(args) -> None:
                 "message": {"from": "friend@example.com", "subject": "", "body": msg}})
             t0 = time.monotonic()
             res = await suggest_replies(services=services, tenant_id=tenant_id, request=req,
-                                        request_id=f"{mode}-{i}", mode=mode)
+                                        request_id=f"{mode}-{i}", policy=policies[mode])
             lat.append((time.monotonic() - t0) * 1000)
             preds = [s.text for s in res.suggestions]
             scores.append(best_of_n_weighted_rouge(preds, [ref]))

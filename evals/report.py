@@ -8,6 +8,7 @@ template's sha256, the seed, and the sha256 of every data file read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -59,7 +60,7 @@ def summarize(*, task: str, evaluator: Evaluator, variants: list, described: dic
                          if r.get("response") and r["response"].get("model")})
         desc = described.get(v.name, {})
         out_variants[v.name] = {
-            "kind": v.kind, "options": v.options,
+            "kind": v.kind, "policy": dataclasses.asdict(v.policy),
             "config": str(v.config) if v.config else None,
             "models_configured": desc.get("models"), "models_served": models,
             "prompt_versions": prompt_info({x for x in versions if x}),

@@ -2,24 +2,27 @@
 
 Both take the same API bodies and return the same response JSON, so a score
 means the same thing either way. In-process calls the functions the HTTP routes
-call (``gateway.usecases``), on services built from settings with a scratch data
-dir: an eval never touches a real gateway's data.
+call (``gateway.usecases``), under the variant's ``GenerationPolicy``, on services
+built from settings with a scratch data dir: an eval never touches a real gateway's
+data. Over HTTP a variant is only what a request can express (see
+``evals.variants.HTTP_VARIANTS``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import uuid
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
 from evals.loaders import Example
 from evals.variants import Variant
 from gateway.errors import ConfigError, GatewayError
+from gateway.usecases.policy import DEFAULT_POLICY
 
 log = logging.getLogger(__name__)
 EVAL_TENANT = "eval"
@@ -30,11 +33,6 @@ class TargetUnavailable(GatewayError):
     """The target cannot answer at all (gateway down): stop, do not record failures."""
 
     type = "target_unavailable"
-
-
-def plain_user(user_id: str) -> str:
-    """A separate user with personalization off, for targets that cannot switch it per call."""
-    return f"{user_id[:120]}.plain"
 
 
 class Target(ABC):
@@ -77,7 +75,6 @@ class InProcessTarget(Target):
         self.settings = settings
         self.services = None
         self.tenant_id: int | None = None
-        self._plain_users: set[str] = set()
 
     async def start(self) -> None:
         from gateway.auth import get_or_create_tenant
@@ -104,35 +101,11 @@ class InProcessTarget(Target):
         for i in range(0, len(parsed), step):
             await asyncio.to_thread(add, parsed[i:i + step])
 
-    def _personalization_off(self, user_id: str) -> None:
-        from gateway.tables import UserPreferences
-
-        if user_id in self._plain_users:
-            return
-        with self.services.db.session() as s:
-            s.merge(UserPreferences(tenant_id=self.tenant_id, user_id=user_id,
-                                    personalization=False, locale="en"))
-        self._plain_users.add(user_id)
-
     async def generate(self, task: str, example: Example, variant: Variant) -> dict:
         fn, model = _usecase(task)
-        accepted = inspect.signature(fn).parameters
-        body = dict(example.request)
-        kwargs = {}
-        for key, value in variant.options.items():
-            if key in accepted:
-                kwargs[key] = value
-            elif key == "personalize" and not value and body.get("user_id"):
-                body["user_id"] = plain_user(body["user_id"])
-                self._personalization_off(body["user_id"])
-            elif key == "mode" and value == "full":
-                continue  # the default behaviour
-            elif key != "personalize":
-                raise ConfigError(f"{fn.__module__}.{fn.__name__} takes no {key!r} argument, "
-                                  f"which variant {variant.name!r} needs")
-        request = model.model_validate(body)
+        request = model.model_validate(example.request)
         response = await fn(services=self.services, tenant_id=self.tenant_id, request=request,
-                            request_id=uuid.uuid4().hex, **kwargs)
+                            request_id=uuid.uuid4().hex, policy=variant.policy)
         return response.model_dump(mode="json", by_alias=True)
 
     async def close(self) -> None:
@@ -159,7 +132,6 @@ class HttpTarget(Target):
         self.ready_wait_s = ready_wait_s
         self.client = httpx.AsyncClient(base_url=self.url, timeout=timeout_s, transport=transport,
                                         headers={"Authorization": f"Bearer {api_key}"})
-        self._plain_users: set[str] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -210,15 +182,12 @@ class HttpTarget(Target):
 
     async def generate(self, task: str, example: Example, variant: Variant) -> dict:
         body = dict(example.request)
-        if not variant.personalize and body.get("user_id"):
-            if task == "subject-lines":
-                body.pop("user_id")  # no user, no personalization
-            else:
-                body["user_id"] = plain_user(body["user_id"])
-                if body["user_id"] not in self._plain_users:
-                    await self._send("PUT", f"/v1/users/{body['user_id']}/preferences",
-                                     {"personalization": False})
-                    self._plain_users.add(body["user_id"])
+        policy = variant.policy
+        if policy == replace(DEFAULT_POLICY, personalize=False) and task == "subject-lines":
+            body.pop("user_id", None)  # a request without a user reads no history
+        elif policy != DEFAULT_POLICY:
+            raise ConfigError(f"variant {variant.name!r} needs the in-process runner: the "
+                              "HTTP API has no policy field (drop --url)")
         return await self._send("POST", self.PATHS[task], body)
 
     async def close(self) -> None:

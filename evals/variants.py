@@ -1,7 +1,7 @@
 """Variants: named configurations of a use case compared on the same examples.
 
-A variant is a use-case mode (``full`` / ``rules`` / ``model``), whether history
-is read (``personalized`` / ``plain``), and optionally a settings file
+A variant is a ``GenerationPolicy`` for the use case (rules only, model only,
+history read or not: ``gateway/usecases/policy.py``) and optionally a settings file
 (``--config``: another model, another prompt version). Names are what the report
 shows: ``full``, or ``full@gpt4o`` when a settings file ``gpt4o.env`` is used.
 """
@@ -12,21 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.errors import ConfigError
+from gateway.usecases.policy import DEFAULT_POLICY, MODEL_ONLY, RULES_ONLY, GenerationPolicy
 
-# name -> keyword arguments for the use case ("plain" = do not read history).
-VARIANTS: dict[str, dict[str, dict]] = {
+PLAIN = GenerationPolicy(personalize=False)  # the user's history is not read
+# name -> the policy the use case runs under.
+VARIANTS: dict[str, dict[str, GenerationPolicy]] = {
     "smart-replies": {
-        "full": {"mode": "full"},
-        "rules": {"mode": "rules"},
-        "model": {"mode": "model"},
-        "plain": {"mode": "full", "personalize": False},
+        "full": DEFAULT_POLICY,
+        "rules": RULES_ONLY,
+        "model": MODEL_ONLY,
+        "plain": PLAIN,
     },
     "subject-lines": {
-        "personalized": {"mode": "full", "personalize": True},
-        "plain": {"mode": "full", "personalize": False},
-        "rules": {"mode": "rules", "personalize": True},
-        "rules-plain": {"mode": "rules", "personalize": False},
-        "model": {"mode": "model", "personalize": True},
+        "personalized": DEFAULT_POLICY,
+        "plain": PLAIN,
+        "rules": RULES_ONLY,
+        "rules-plain": GenerationPolicy(use_model=False, personalize=False),
+        "model": MODEL_ONLY,
     },
 }
 ALIASES = {"subject-lines": {"full": "personalized", "non-personalized": "plain",
@@ -34,19 +36,17 @@ ALIASES = {"subject-lines": {"full": "personalized", "non-personalized": "plain"
            "smart-replies": {"rules-only": "rules", "model-only": "model",
                              "non-personalized": "plain"}}
 DEFAULT_VARIANT = {"smart-replies": "full", "subject-lines": "personalized"}
-HTTP_VARIANTS = {"full", "personalized", "plain"}  # the HTTP API has no mode field
+# What a request over HTTP can express: the API has no policy field, and a subject-line
+# request without ``user_id`` reads no history. (A smart reply needs its user.)
+HTTP_VARIANTS = {"smart-replies": {"full"}, "subject-lines": {"personalized", "plain"}}
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str
     kind: str
-    options: dict = field(default_factory=dict, hash=False, compare=False)
+    policy: GenerationPolicy = field(default=DEFAULT_POLICY, hash=False, compare=False)
     config: Path | None = None
-
-    @property
-    def personalize(self) -> bool:
-        return self.options.get("personalize", True)
 
 
 def resolve(task: str, names: list[str] | None, configs: list[Path] | None, *,
@@ -59,9 +59,10 @@ def resolve(task: str, names: list[str] | None, configs: list[Path] | None, *,
         if kind not in table:
             raise ConfigError(f"unknown variant {raw!r} for {task}; choose from "
                               f"{', '.join(table)}")
-        if http and kind not in HTTP_VARIANTS:
+        if http and kind not in HTTP_VARIANTS[task]:
             raise ConfigError(f"variant {raw!r} needs the in-process runner (the HTTP API has "
-                              "no mode field); drop --url or use variants full/plain")
+                              "no policy field); drop --url or use variant(s) "
+                              f"{'/'.join(sorted(HTTP_VARIANTS[task]))}")
         if kind in kinds:
             raise ConfigError(f"variant {raw!r} given twice")
         kinds.append(kind)
@@ -79,5 +80,5 @@ def resolve(task: str, names: list[str] | None, configs: list[Path] | None, *,
     for cfg in configs or [None]:
         for kind in kinds:
             name = kind if cfg is None else f"{kind}@{cfg.stem}"
-            out.append(Variant(name=name, kind=kind, options=dict(table[kind]), config=cfg))
+            out.append(Variant(name=name, kind=kind, policy=table[kind], config=cfg))
     return out

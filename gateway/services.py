@@ -11,8 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from gateway.db import Database
-from gateway.llm import LLMClient, register_providers
-from gateway.llm.providers import LocalLlama
+from gateway.llm import LLMClient, LocalLlama, ProviderRegistry
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
@@ -27,6 +26,7 @@ class Services:
     db: Database
     metrics: Metrics
     llm: LLMClient
+    providers: ProviderRegistry  # our litellm custom providers (local/*), installed
     rate_limiter: RateLimiter
     auth_failures: RateLimiter  # per client address
     work: WorkPool  # request CPU work, earliest deadline first (gateway.load)
@@ -39,6 +39,7 @@ class Services:
 
     def close(self) -> None:
         self.ready = False
+        self.providers.uninstall()
         self.work.close()
         if self.history is not None:
             self.history.close()
@@ -56,12 +57,7 @@ def build_services(settings: Settings) -> Services:
     db = Database(settings.db_path)
     db.create_all()
     metrics = Metrics()
-    local = register_providers(
-        local_model_path=settings.local_model_path
-        if any(m.startswith("local/") for m in settings.models) else "",
-        n_ctx=settings.local_n_ctx,
-        n_threads=settings.local_n_threads,
-    )
+    providers, local = _providers(settings)
     llm = LLMClient(
         settings.models,
         timeout_s=settings.llm_timeout_s,
@@ -86,7 +82,20 @@ def build_services(settings: Settings) -> Services:
                         setting="PERSONA_AUTH_FAILURES_PER_MINUTE (or send a valid key)"),
                     work=WorkPool(settings.cpu_workers),
                     admission=Admission(settings.max_inflight_generations),
-                    embedder=embedder, history=history, local_llm=local)
+                    embedder=embedder, history=history, local_llm=local,
+                    providers=providers)
+
+
+def _providers(settings: Settings) -> tuple[ProviderRegistry, LocalLlama | None]:
+    """The custom providers the configured models need, installed into litellm: the
+    embedded model when a ``local/*`` model is in the chain; hosted models need none."""
+    providers = ProviderRegistry()
+    local = None
+    if any(m.startswith("local/") for m in settings.models):
+        local = LocalLlama(settings.local_model_path, n_ctx=settings.local_n_ctx,
+                           n_threads=settings.local_n_threads)
+        providers.add("local", local.generate, local.agenerate)
+    return providers.install(), local
 
 
 def start_services(services: Services) -> None:
@@ -103,15 +112,23 @@ def start_services(services: Services) -> None:
         if services.local_llm is not None:
             services.local_llm.load()
         # Through litellm (its first call in a process costs about a second of lazy
-        # set-up): the local model when it is in the chain, else the free fake provider,
-        # so start-up never spends tokens on a hosted model.
-        warm_model = next((m for m in s.models if m.startswith("local/")), "fake/warm-up")
-        warm_prompt = [{"role": "user", "content": "Hi"}]
-        if services.local_llm is not None:
+        # set-up): the local model when it is in the chain; else litellm's built-in mock
+        # answer for the first model, so start-up never spends tokens on (or waits for)
+        # a hosted model.
+        warm_model = next((m for m in s.models if m.startswith("local/")), None)
+        if warm_model is not None:
             from gateway.usecases.replies.prompt import warm_up_messages
 
-            warm_prompt = warm_up_messages(services.local_llm.count_tokens)
-        LLMClient.call_blocking(warm_model, warm_prompt, 60.0, {"max_tokens": 1})
+            LLMClient.call_blocking(warm_model, warm_up_messages(services.local_llm.count_tokens),
+                                    60.0, {"max_tokens": 1})
+        else:
+            try:
+                LLMClient.call_blocking(s.models[0], [{"role": "user", "content": "Hi"}],
+                                        60.0, {"max_tokens": 1, "mock_response": "ok"})
+            except Exception as exc:  # noqa: BLE001 - litellm raises many types; warm-up only
+                log.warning("litellm cannot resolve model %s (%s); requests will answer from "
+                            "rules until PERSONA_MODELS names a provider it knows",
+                            s.models[0], type(exc).__name__)
         services.load_seconds["local_llm" if services.local_llm else "litellm"] = (
             time.monotonic() - t1)
         from guardrails import warm_up as warm_up_guardrails  # profanity list, langdetect

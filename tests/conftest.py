@@ -1,7 +1,8 @@
 """Shared fixtures.
 
 Unit tests run the real app (lifespan, routes, litellm path) with a scripted fake
-model (``fake/test``) and the hashing embedder. Tests marked ``e2e`` use the real
+model (``fake/test``, tests/fakes.py, installed as a litellm provider by the ``fake``
+fixture) and the hashing embedder. Tests marked ``e2e`` use the real
 embedded models, loaded once per session.
 """
 
@@ -19,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.auth import create_key
-from gateway.llm.providers import fake_llm
 from gateway.settings import LOCAL_MODEL, Settings
+from tests.fakes import fake_installed
 
 
 def wait_ready(client: TestClient, timeout_s: float = 180.0) -> None:
@@ -44,10 +45,8 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def fake():
-    f = fake_llm()
-    f.reset()
-    yield f
-    f.reset()
+    with fake_installed() as f:
+        yield f
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from evals.variants import Variant
 from gateway.schemas.common import CheckResult, Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
+from gateway.usecases.policy import DEFAULT_POLICY
 
 REPLY_PAIRS = [
     ("Can we move our meeting to Friday at 3pm?", "Friday at 3pm works for me."),
@@ -71,28 +72,28 @@ def _suggestion(text: str, source: str, *, flagged: bool = False) -> Suggestion:
         CheckResult(name="pii", passed=not flagged, action="flag" if flagged else None)])
 
 
-async def fake_suggest_replies(*, services, tenant_id, request, request_id, mode="full",
-                               personalize=True):
+async def fake_suggest_replies(*, services, tenant_id, request, request_id,
+                               policy=DEFAULT_POLICY):
     """Echoes the message's first words (so ROUGE differs by example) or canned rules."""
-    if mode == "rules":
+    if not policy.use_model:
         texts, source, reason = ["Thanks!", "Sounds good.", "Sorry, I can't."], "rules", "llm_error"
     else:
         texts = [" ".join(request.message.body.split()[:4]), "Sounds good to me.", "No, thanks."]
         source, reason = "llm", None
     return SmartReplyResponse(
-        request_id=request_id, triggered=True, personalized=personalize and mode != "rules",
+        request_id=request_id, triggered=True, personalized=policy.personalize and policy.use_model,
         model="fake/test", prompt_version="smart_reply_v1", fallback_reason=reason, latency_ms=1,
         suggestions=[_suggestion(t, source, flagged=i == 2) for i, t in enumerate(texts)])
 
 
-async def fake_suggest_subject_lines(*, services, tenant_id, request, request_id, mode="full",
-                                     personalize=True):
+async def fake_suggest_subject_lines(*, services, tenant_id, request, request_id,
+                                     policy=DEFAULT_POLICY):
     body = request.campaign.body.split()
-    texts = [" ".join(body[:3]), "Gas contract review"] if mode != "rules" else ["Update"]
+    texts = [" ".join(body[:3]), "Gas contract review"] if policy.use_model else ["Update"]
     return SubjectLineResponse(
-        request_id=request_id, personalized=personalize, model="fake/test",
+        request_id=request_id, personalized=policy.personalize, model="fake/test",
         prompt_version="subject_line_v2", fallback_reason=None, latency_ms=1,
-        subject_lines=[_suggestion(t, "llm" if mode != "rules" else "rules") for t in texts])
+        subject_lines=[_suggestion(t, "llm" if policy.use_model else "rules") for t in texts])
 
 
 def fake_usecase(task: str):
@@ -126,7 +127,7 @@ class FakeTarget(Target):
             raise RuntimeError("boom")
         fn, model = fake_usecase(task)
         resp = await fn(services=None, tenant_id=1, request=model.model_validate(example.request),
-                        request_id="r", **{k: v for k, v in variant.options.items()})
+                        request_id="r", policy=variant.policy)
         return resp.model_dump(mode="json", by_alias=True)
 
     def describe(self) -> dict:

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.errors import LLMOverloaded, LLMTimeout
-from gateway.llm import LLMClient, register_providers
-from gateway.llm.providers import FakeLLM
+from gateway.llm import LLMClient
 from gateway.load import Late, WorkPool
 from gateway.usecases.common import Deadline
 from tests.conftest import wait_ready
+from tests.fakes import FakeLLM
 from tests.smart_reply_helpers import body
 
 MSGS = [{"role": "user", "content": "Can we meet Friday?"}]
@@ -92,7 +92,6 @@ def upstream(monkeypatch):
 
 
 def test_a_trickling_upstream_is_cut_off_and_its_slot_freed(upstream):
-    register_providers()
     client = LLMClient(["openai/x"], timeout_s=30, retries=0, concurrency=1)
 
     async def go():
@@ -126,7 +125,6 @@ def test_smart_replies_answer_from_rules_when_the_upstream_trickles(tmp_path, up
 
 
 def test_calls_queued_past_their_deadline_are_shed_at_once(fake):
-    register_providers()
     client = LLMClient(["fake/a"], retries=0, concurrency=1)
 
     async def go():
@@ -174,13 +172,14 @@ def test_work_pool_runs_the_earliest_deadline_first_and_drops_late_work():
 def test_latency_counts_from_arrival(services, admin_key):
     from gateway.schemas.smart_replies import SmartReplyRequest
     from gateway.tables import Tenant
+    from gateway.usecases.policy import RULES_ONLY
     from gateway.usecases.smart_replies import suggest_replies
 
     with services.db.session() as s:
         tenant_id = s.query(Tenant).filter_by(name="acme").one().id
     req = SmartReplyRequest.model_validate(body(deadline_ms=20_000))
     res = asyncio.run(suggest_replies(services=services, tenant_id=tenant_id, request=req,
-                                      request_id="r-arrival", mode="rules",
+                                      request_id="r-arrival", policy=RULES_ONLY,
                                       arrived=time.monotonic() - 2.0))
     assert res.latency_ms >= 2000
     assert Deadline.plan(1000, reserve_ms=100, start=5.0).at == pytest.approx(6.0)

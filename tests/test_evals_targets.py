@@ -5,6 +5,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 from evals_fixtures import write_aeslc, write_tsv
 from typer.testing import CliRunner
 
@@ -14,6 +15,7 @@ from evals.runner import ResultStore, run_all
 from evals.scoring import Evaluator
 from evals.targets import HttpTarget
 from evals.variants import resolve
+from gateway.errors import ConfigError
 
 ENV = {"PERSONA_MODELS": '["fake/test"]', "PERSONA_EMBEDDING_MODEL": "hash",
        "PERSONA_LOAD_MODELS": "false"}
@@ -143,3 +145,39 @@ def test_config_files_become_variants_on_the_same_examples(tmp_path, fake):
     assert m["variants"]["full@tight"]["config"].endswith("tight.env")
     assert m["comparisons"]["full@tight"]["mrs"]["n"] == 3  # paired on the same 3 examples
     assert (out / "scratch" / "base").is_dir() and (out / "scratch" / "tight").is_dir()
+
+
+def test_in_process_plain_runs_the_real_user_with_personalization_off(tmp_path, settings, fake):
+    # "plain" is a policy handed to the use case: no stand-in "<user>.plain" user and no
+    # preferences row written behind the gateway's back.
+    from evals.targets import InProcessTarget
+    from gateway.db import Database
+    from gateway.tables import Generation, UserPreferences
+
+    ds = load_dataset("smart-replies", write_tsv(tmp_path / "p.tsv"))
+    store = ResultStore(tmp_path / "out" / "results.jsonl")
+
+    async def make(_cfg):
+        return InProcessTarget(settings)
+
+    asyncio.run(run_all(task="smart-replies", dataset=ds, examples=ds.examples,
+                        variants=resolve("smart-replies", ["plain"], None), make_target=make,
+                        evaluator=Evaluator("smart-replies"), store=store, concurrency=1))
+    store.close()
+    responses = [r["response"] for r in store.records.values()]
+    assert len(responses) == 6
+    assert {r["fallback_reason"] for r in responses if r["triggered"]} == {"personalization_off"}
+    db = Database(settings.db_path)
+    try:
+        with db.session() as s:
+            assert s.query(UserPreferences).count() == 0
+            users = {g.user_id for g in s.query(Generation)}
+    finally:
+        db.close()
+    assert users == {ds.examples[0].request["user_id"]}
+
+
+def test_http_runs_refuse_variants_a_request_cannot_express():
+    with pytest.raises(ConfigError, match="in-process runner"):
+        resolve("smart-replies", ["plain"], None, http=True)
+    assert [v.name for v in resolve("subject-lines", ["plain"], None, http=True)] == ["plain"]

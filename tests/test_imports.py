@@ -27,8 +27,8 @@ def test_litellm_import_stays_offline():
         "socket.create_connection = refuse\n"
         "from gateway.llm.client import _litellm\n"
         "litellm = _litellm()\n"
-        "from gateway.llm import register_providers\n"
-        "register_providers()\n"
+        "from gateway.llm import ProviderRegistry\n"
+        "ProviderRegistry().install()\n"
         "print(len(litellm.model_cost) > 0)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

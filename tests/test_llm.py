@@ -6,15 +6,21 @@ import time
 import pytest
 
 from gateway.errors import LLMError, LLMTimeout
-from gateway.llm import LLMClient, register_providers
+from gateway.llm import LLMClient, LocalLlama, ProviderRegistry
 from gateway.settings import LOCAL_MODEL, default_gguf_path
 
 MSGS = [{"role": "user", "content": "Can we meet Friday?"}]
 
 
-@pytest.fixture(autouse=True)
-def _providers():
-    register_providers()
+@pytest.fixture(scope="module")
+def local_model():
+    """The embedded model as the gateway installs it, loaded once for this module."""
+    local = LocalLlama(default_gguf_path())
+    registry = ProviderRegistry()
+    registry.add("local", local.generate, local.agenerate)
+    registry.install()
+    yield local
+    registry.uninstall()
 
 
 def run(coro):
@@ -95,8 +101,7 @@ def test_unknown_provider_is_an_llm_error_not_a_crash():
 
 
 @pytest.mark.e2e
-def test_embedded_model_returns_text():
-    register_providers(local_model_path=default_gguf_path())
+def test_embedded_model_returns_text(local_model):
     out = run(LLMClient([LOCAL_MODEL], timeout_s=120).complete(
         [{"role": "user", "content": "Reply in one short sentence: can we meet on Friday?"}],
         max_tokens=24, temperature=0.2, seed=1))
@@ -110,12 +115,12 @@ def test_embedded_model_returns_text():
 
 
 @pytest.mark.e2e
-def test_embedded_model_stops_itself_at_the_deadline():
+def test_embedded_model_stops_itself_at_the_deadline(local_model):
     import contextvars
 
     from gateway.llm.deadline import set_deadline
 
-    local = register_providers(local_model_path=default_gguf_path())
+    local = local_model
     local.load()
     before = local.stopped_at_deadline
     ctx = contextvars.copy_context()

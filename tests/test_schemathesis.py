@@ -23,11 +23,9 @@ EXAMPLES = 30
 
 
 @pytest.fixture
-def gateway_app(tmp_path):
-    from gateway.llm.providers import fake_llm
+def gateway_app(tmp_path, fake):
     from gateway.settings import Settings
 
-    fake_llm().reset()
     s = Settings(data_dir=tmp_path / "data",
                  models=["fake/test"], embedding_model="hash", load_models=False,
                  # Limits off: schemathesis sends hundreds of (bad-key) requests from one
@@ -41,7 +39,6 @@ def gateway_app(tmp_path):
     # schemathesis owns the app's lifespan (started on first request) and its pytest
     # plugin ends it after each test, hence one app per test; end it here too.
     asgi.shutdown_lifespans()
-    fake_llm().reset()
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ blocked, hostile email, bad input. The answer still comes, from rules."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
-from gateway.errors import BadInput
 from gateway.schemas.smart_replies import SmartReplyRequest
+from gateway.usecases.policy import DEFAULT_POLICY, MODEL_ONLY, RULES_ONLY, GenerationPolicy
 from gateway.usecases.smart_replies import suggest_replies
 from tests.smart_reply_helpers import MEETING, SAM, add_replies, body
 
@@ -161,27 +162,45 @@ def tenant_id(services, admin_key) -> int:
         return s.query(Tenant).filter_by(name="acme").one().id
 
 
-def _run(services, tenant_id, mode, **extra):
+def _run(services, tenant_id, policy, **extra):
     """The use case without HTTP, as the eval harness calls it."""
     req = SmartReplyRequest.model_validate(body(**extra))
     return asyncio.run(suggest_replies(services=services, tenant_id=tenant_id, request=req,
-                                       request_id=f"req-{mode}", mode=mode))
+                                       request_id=uuid.uuid4().hex, policy=policy))
 
 
-def test_mode_rules_never_calls_the_model(services, tenant_id, fake):
-    res = _run(services, tenant_id, "rules")
+def test_rules_only_policy_never_calls_the_model(services, tenant_id, fake):
+    res = _run(services, tenant_id, RULES_ONLY)
     assert fake.calls == [] and len(res.suggestions) == 3
     assert all(s.source == "rules" for s in res.suggestions)
     assert res.fallback_reason == "no_history"
 
 
-def test_mode_model_serves_model_candidates_only(services, tenant_id, fake):
+def test_model_only_policy_serves_model_candidates_only(services, tenant_id, fake):
     fake.enqueue(*["Sure, Friday works."] * 8)
-    res = _run(services, tenant_id, "model")
+    res = _run(services, tenant_id, MODEL_ONLY)
     assert [s.source for s in res.suggestions] == ["llm"]  # no rule fill
 
 
-def test_unknown_mode_is_rejected(services, tenant_id, fake):
-    with pytest.raises(BadInput) as exc:
-        _run(services, tenant_id, "fast")
-    assert exc.value.field == "mode"
+def test_a_policy_with_nothing_to_serve_is_refused():
+    # Replaces the old check of an unknown mode string: the policy is typed, so the only
+    # invalid one is the policy that may use neither the model nor the rules.
+    with pytest.raises(ValueError, match="nothing to serve"):
+        GenerationPolicy(use_model=False, fill_with_rules=False)
+
+
+def test_personalize_off_reads_no_history_and_writes_no_preferences(client, auth, services,
+                                                                    tenant_id, fake):
+    from gateway.tables import Generation, UserPreferences
+
+    add_replies(client, auth, "sam", SAM)
+    fake.error = RuntimeError("down")  # rules answer, so the user's own replies would show
+    res = _run(services, tenant_id, GenerationPolicy(personalize=False), user_id="sam")
+    assert res.personalized is False and res.context_ids == []
+    assert res.fallback_reason == "llm_error"
+    assert not any(s.text.endswith("Cheers, Sam") for s in res.suggestions)
+    with services.db.session() as s:
+        assert s.query(UserPreferences).count() == 0  # nothing stored to switch it off
+        assert s.query(Generation).filter_by(request_id=res.request_id).one().user_id == "sam"
+    # and the same user under the default policy is personalized again
+    assert _run(services, tenant_id, DEFAULT_POLICY, user_id="sam").personalized is True

@@ -64,13 +64,14 @@ def test_a_model_line_cut_off_at_the_token_limit_loses_its_tail(services, fake, 
 
     from gateway.auth import get_or_create_tenant
     from gateway.schemas.subject_lines import SubjectLineRequest
+    from gateway.usecases.policy import MODEL_ONLY
     from gateway.usecases.subject_lines import suggest_subject_lines
 
     fake.enqueue(completion, finish_reason=finish)
     request = SubjectLineRequest(campaign={"body": SALE}, n=3, deadline_ms=30_000)
     resp = asyncio.run(suggest_subject_lines(
         services=services, tenant_id=get_or_create_tenant(services.db, "acme"),
-        request=request, request_id="r-cut", mode="model"))
+        request=request, request_id="r-cut", policy=MODEL_ONLY))
     assert [s.text for s in resp.subject_lines if s.source == "llm"] == [served]
 
 

@@ -1,24 +1,23 @@
-"""Custom litellm providers: the embedded local model and a scripted fake.
+"""Custom litellm providers: the embedded local model, and the registry that installs them.
 
-Both are registered the normal way (``litellm.custom_provider_map``), so every
-call, in production and in tests, goes through litellm (``acompletion`` from the
-gateway, ``completion`` for the start-up warm-up).
+Providers are registered the normal way (``litellm.custom_provider_map``), so every
+call goes through litellm (``acompletion`` from the gateway, ``completion`` for the
+start-up warm-up).
 
 - ``local/<name>``: the GGUF model from settings, run in-process by llama-cpp-python.
-- ``fake/<name>``: answers from a queue (``fake_llm().enqueue(...)``), optionally
-  slowly or with an error; used by unit tests and by the gateway-overhead benchmark.
+
+The scripted fake model (``fake/*``) is not shipped here: it lives in tests/fakes.py
+and is installed by the tests and benchmarks that use it, through a
+``ProviderRegistry`` like this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import itertools
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from gateway.llm.client import _litellm
 from gateway.llm.deadline import current_deadline
@@ -35,113 +34,6 @@ def _response(text: str, model: str, finish_reason: str = "stop"):
 
 def _params(kwargs: dict) -> dict:
     return dict(kwargs.get("optional_params") or {})
-
-
-@dataclass
-class Scripted:
-    text: str | None = None
-    error: Exception | None = None
-    delay_s: float = 0.0
-    finish_reason: str = "stop"
-
-
-_DEFAULT_REPLIES = (
-    "Sounds good, thanks!",
-    "Sorry, I can't make it.",
-    "Could you tell me more?",
-    "Thanks for letting me know.",
-)
-
-
-class FakeLLM:
-    """A scripted model. Queue answers with ``enqueue``; otherwise it cycles through
-    a few generic replies. ``delay_s`` makes it slow (the sleep honours the call's
-    deadline, as the local model's generation does; a cancelled async call counts as
-    stopped at the deadline too). ``calls`` keeps the last ``MAX_CALLS`` calls only, so
-    a gateway serving ``fake/*`` (the benchmarks) does not grow without bound."""
-
-    MAX_CALLS = 1000
-
-    def __init__(self) -> None:
-        self._queue: deque[Scripted] = deque()
-        self._lock = threading.Lock()
-        self._cycle = itertools.cycle(_DEFAULT_REPLIES)
-        self.delay_s = 0.0
-        self.error: Exception | None = None
-        self.calls: list[dict] = []
-        self.stopped_at_deadline = 0
-
-    def enqueue(self, *texts: str, delay_s: float = 0.0, error: Exception | None = None,
-                finish_reason: str = "stop") -> None:
-        """Queue answers; ``finish_reason="length"`` plays a text cut off by max_tokens."""
-        with self._lock:
-            if error is not None:
-                self._queue.append(Scripted(error=error, delay_s=delay_s))
-            for t in texts:
-                self._queue.append(Scripted(text=t, delay_s=delay_s,
-                                            finish_reason=finish_reason))
-
-    def reset(self) -> None:
-        with self._lock:
-            self._queue.clear()
-            self.calls.clear()
-            self.delay_s = 0.0
-            self.error = None
-            self.stopped_at_deadline = 0
-
-    def _take(self, messages: list[dict], params: dict) -> Scripted:
-        with self._lock:
-            self.calls.append({"messages": messages, "params": params})
-            if len(self.calls) > self.MAX_CALLS:
-                del self.calls[: len(self.calls) - self.MAX_CALLS]
-            return self._queue.popleft() if self._queue else Scripted(
-                text=next(self._cycle), delay_s=self.delay_s, error=self.error
-            )
-
-    def _stopped(self) -> None:
-        with self._lock:
-            self.stopped_at_deadline += 1
-
-    @staticmethod
-    def _answer(item: Scripted) -> tuple[str, str]:
-        if item.error is not None:
-            raise item.error
-        return item.text or "", item.finish_reason
-
-    def next(self, messages: list[dict], params: dict) -> tuple[str, str]:
-        item = self._take(messages, params)
-        if item.delay_s and not self._sleep(item.delay_s):
-            self._stopped()
-        return self._answer(item)
-
-    async def anext(self, messages: list[dict], params: dict) -> tuple[str, str]:
-        """``next`` without a thread: the delay is an ``asyncio.sleep`` that ends at the
-        call's deadline or when the caller cancels."""
-        item = self._take(messages, params)
-        if item.delay_s:
-            wait = item.delay_s
-            deadline = current_deadline()
-            if deadline is not None:
-                wait = min(wait, max(deadline - time.monotonic(), 0.0))
-            try:
-                await asyncio.sleep(wait)
-            except asyncio.CancelledError:
-                self._stopped()
-                raise
-            if wait < item.delay_s:
-                self._stopped()
-        return self._answer(item)
-
-    @staticmethod
-    def _sleep(seconds: float) -> bool:
-        """Sleep, but stop at the call's deadline; False when cut short."""
-        end = time.monotonic() + seconds
-        deadline = current_deadline()
-        while time.monotonic() < end:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-        return True
 
 
 class LocalLlama:
@@ -221,15 +113,6 @@ class LocalLlama:
             self._lock.release()
 
 
-_fake = FakeLLM()
-_local: dict[str, LocalLlama] = {}
-
-
-def fake_llm() -> FakeLLM:
-    """The process-wide fake model behind ``fake/*`` model strings."""
-    return _fake
-
-
 def _handler(generate, agenerate):
     litellm = _litellm()
 
@@ -249,27 +132,55 @@ def _handler(generate, agenerate):
     return Handler()
 
 
-def register_providers(*, local_model_path: str = "", n_ctx: int = 2048,
-                       n_threads: int = 2) -> LocalLlama | None:
-    """Register ``fake/*`` and (when a GGUF path is given) ``local/*`` with litellm.
+class ProviderRegistry:
+    """The custom providers an ``LLMClient`` is served by, e.g. ``local/*``.
 
-    Returns the local model so the app can load it eagerly at start.
+    litellm's own hook for custom providers is its global ``custom_provider_map``;
+    ``install`` is the one place that writes it: it puts this registry's handlers in
+    (replacing any earlier handler of the same name, so installing twice changes
+    nothing) and ``uninstall`` takes out exactly what it put in. The registry itself is
+    plain instance state, owned by the services that built it; tests install their
+    own (``fake/*``, tests/fakes.py) the same way.
     """
-    litellm = _litellm()
-    entries = {"fake": _handler(_fake.next, _fake.anext)}
-    local = None
-    if local_model_path:
-        local = _local.get(local_model_path)
-        if local is None:
-            local = _local[local_model_path] = LocalLlama(
-                local_model_path, n_ctx=n_ctx, n_threads=n_threads)
-        entries["local"] = _handler(local.generate, local.agenerate)
-    keep = [e for e in (litellm.custom_provider_map or []) if e["provider"] not in entries]
-    litellm.custom_provider_map = keep + [
-        {"provider": name, "custom_handler": h} for name, h in entries.items()
-    ]
-    # litellm reads the map into its provider list when it resolves a model.
-    from litellm.utils import custom_llm_setup
 
-    custom_llm_setup()
-    return local
+    def __init__(self) -> None:
+        self._handlers: dict[str, object] = {}
+        self._listed: set[str] = set()  # names install added to litellm's provider lists
+
+    def add(self, name: str, generate, agenerate) -> None:
+        """Serve ``name/*`` models: ``generate(messages, params)`` (blocking) and
+        ``agenerate`` (async) return the completion's text and finish reason."""
+        self._handlers[name] = _handler(generate, agenerate)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def install(self) -> ProviderRegistry:
+        litellm = _litellm()
+        from litellm.utils import custom_llm_setup
+
+        keep = [e for e in litellm.custom_provider_map if e["provider"] not in self._handlers]
+        litellm.custom_provider_map = keep + [
+            {"provider": name, "custom_handler": h} for name, h in self._handlers.items()]
+        self._listed |= {n for n in self._handlers if n not in litellm.provider_list}
+        # litellm reads the map into its provider lists when it resolves a model.
+        custom_llm_setup()
+        return self
+
+    def uninstall(self) -> None:
+        litellm = _litellm()
+        mine = {id(h) for h in self._handlers.values()}
+        litellm.custom_provider_map = [e for e in litellm.custom_provider_map
+                                       if id(e["custom_handler"]) not in mine]
+        still = {e["provider"] for e in litellm.custom_provider_map}
+        for name in self._listed - still:
+            for names in (litellm.provider_list, litellm._custom_providers):
+                if name in names:
+                    names.remove(name)
+        self._listed &= still
+
+
+def installed_providers() -> list[str]:
+    """The custom provider names litellm would dispatch to now (ours or anyone's)."""
+    return sorted({e["provider"] for e in _litellm().custom_provider_map})

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from gateway.deps import ArrivalDep, PrincipalDep, ReadyServicesDep
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
+from gateway.usecases.policy import DEFAULT_POLICY
 from gateway.usecases.smart_replies import suggest_replies
 
 router = APIRouter(tags=["smart replies"])
@@ -19,4 +20,4 @@ async def smart_replies(body: SmartReplyRequest, request: Request, principal: Pr
                                  request=body, request_id=request.state.request_id,
                                  tenant=principal.tenant,
                                  correlation_id=request.state.correlation_id,
-                                 arrived=arrived)
+                                 policy=DEFAULT_POLICY, arrived=arrived)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from gateway.deps import ArrivalDep, PrincipalDep, ReadyServicesDep
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
+from gateway.usecases.policy import DEFAULT_POLICY
 from gateway.usecases.subject_lines import suggest_subject_lines
 
 router = APIRouter(tags=["subject lines"])
@@ -20,4 +21,4 @@ async def subject_lines(body: SubjectLineRequest, request: Request, principal: P
         services=services, tenant_id=principal.tenant_id, request=body,
         request_id=request.state.request_id, tenant=principal.tenant,
         correlation_id=request.state.correlation_id,
-        arrived=arrived)
+        policy=DEFAULT_POLICY, arrived=arrived)

@@ -6,8 +6,9 @@ before the model, so any failure has an answer) → prompt → model samples wit
 the deadline → clean + style → guardrails → score → pick ``n`` distinct
 (model first, rules fill) → record + metrics.
 
-``mode`` (not in the HTTP API) serves the eval harness: ``"full"`` (default),
-``"model"`` (model candidates only, no rule fill), ``"rules"`` (no model call).
+``policy`` (not in the HTTP API, which always runs ``DEFAULT_POLICY``) lets evals
+and benchmarks compare pipelines: rules only (no model call), model only (no rule
+fill), personalization off (the user's history is not read).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gateway.usecases.common import (
     record_generation,
     token_counter,
 )
+from gateway.usecases.policy import DEFAULT_POLICY, GenerationPolicy
 from gateway.usecases.replies import generate, trigger
 from gateway.usecases.replies.checks import make_context, run_checks
 from gateway.usecases.replies.clean import apply_style, clean
@@ -42,7 +44,6 @@ from gateway.usecases.replies.vectors import Vectors
 from guardrails.injection import sanitize, scan_input, strip_spans
 
 log = logging.getLogger(__name__)
-MODES = ("full", "model", "rules")
 LLM_PRIOR = 0.7
 CANNED_TEXTS = tuple(text for variants in CANNED.values() for _, text in variants)
 
@@ -101,7 +102,7 @@ class _Plan:
 
 
 def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
-             mode: str) -> _Plan:
+             policy: GenerationPolicy) -> _Plan:
     s = services.settings
     prefs = load_preferences(services, tenant_id, request.user_id)
     subject, body = _message_for_model(request)
@@ -110,13 +111,13 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
     vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
     message_vec = vectors.matrix([query])[0]
     user = UserContext()
-    if prefs.personalization:
+    if prefs.personalization and policy.personalize:
         user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
                                  query=query, vectors=vectors, signature=prefs.signature)
     plan = _Plan(incoming=incoming, message_vec=message_vec, vectors=vectors, user=user,
                  rules=_rule_candidates(body, user, sender=request.message.from_,
                                         max_chars=request.max_chars), prefs=prefs)
-    if mode != "rules":
+    if policy.use_model:
         examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
                     for p in user.pairs if p.similarity >= 0.3]
         plan.prompt = build_prompt(subject=subject, body=body, pairs=examples,
@@ -137,7 +138,8 @@ def _check_bounds(request: SmartReplyRequest, s) -> None:
 
 
 def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _Plan,
-            pool: list[Candidate], mode: str, stop_at: float | None = None) -> list[Candidate]:
+            pool: list[Candidate], policy: GenerationPolicy,
+            stop_at: float | None = None) -> list[Candidate]:
     """Guardrails, score, and pick ``n`` distinct: model candidates first, rules fill.
     Guardrails stop at ``stop_at``; candidates not checked by then are dropped."""
     msg, user = request.message, plan.user
@@ -153,7 +155,7 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
     score_all(pool, vecs=vecs, message_vec=plan.message_vec, voice_vecs=voice)
     picked = pick_distinct(pool, vecs, request.n,
                            eligible=[i for i, c in enumerate(pool) if c.source == "llm"])
-    if mode != "model":
+    if policy.fill_with_rules:
         picked = pick_distinct(pool, vecs, request.n, chosen=picked,
                                eligible=[i for i, c in enumerate(pool) if c.source == "rules"])
     return sorted((pool[i] for i in picked), key=lambda c: -c.score)
@@ -161,7 +163,8 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
 
 async def suggest_replies(*, services: Services, tenant_id: int, request: SmartReplyRequest,
                           request_id: str, tenant: str | None = None,
-                          mode: str = "full", correlation_id: str | None = None,
+                          policy: GenerationPolicy = DEFAULT_POLICY,
+                          correlation_id: str | None = None,
                           arrived: float | None = None) -> SmartReplyResponse:
     """Suggest ``request.n`` distinct replies, always within the request's deadline
     (counted from ``arrived``, a ``time.monotonic()`` value, when given).
@@ -174,18 +177,17 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     services' work pool, earliest deadline first, so the event loop keeps every other
     request's timers on time; work that cannot start in time raises ``Overloaded``
     (503), and so does a request past ``max_inflight_generations``."""
-    if mode not in MODES:
-        raise BadInput(f"mode must be one of {', '.join(MODES)}", field="mode")
     s = services.settings
     _check_bounds(request, s)
     with services.admission.enter():
         return await _suggest(services=services, tenant_id=tenant_id, request=request,
-                              request_id=request_id, tenant=tenant, mode=mode,
+                              request_id=request_id, tenant=tenant, policy=policy,
                               correlation_id=correlation_id, arrived=arrived)
 
 
 async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyRequest,
-                   request_id: str, tenant: str | None, mode: str, correlation_id: str | None,
+                   request_id: str, tenant: str | None, policy: GenerationPolicy,
+                   correlation_id: str | None,
                    arrived: float | None) -> SmartReplyResponse:
     s = services.settings
     deadline_ms = request.deadline_ms or s.smart_reply_deadline_ms
@@ -213,7 +215,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
         return respond([], triggered=False)
 
     work = services.work
-    plan = await work.run(_prepare, services, tenant_id, request, mode, due=deadline.at,
+    plan = await work.run(_prepare, services, tenant_id, request, policy, due=deadline.at,
                           start_by=deadline.model_at)
     user = plan.user
     llm: list[Candidate] = []
@@ -226,17 +228,17 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
         model, error, raw_count = got.model or services.llm.primary, got.error, len(got.texts)
         llm = _llm_candidates(got.texts, incoming=plan.incoming, style=user.profile,
                               sender=msg.from_, max_chars=request.max_chars)
-    pool = llm + (plan.rules if mode != "model" else [])
+    pool = llm + (plan.rules if policy.fill_with_rules else [])
     finish_by = deadline.finish_by()
-    chosen = await work.run(_choose, services, tenant, request, plan, pool, mode,
+    chosen = await work.run(_choose, services, tenant, request, plan, pool, policy,
                             (finish_by + deadline.at) / 2, due=deadline.at, start_by=finish_by)
     served_llm = any(c.source == "llm" for c in chosen)
 
     reason = None
-    if mode != "rules" and not served_llm:
+    if policy.use_model and not served_llm:
         # The model failed, or answered but nothing it wrote survived cleaning/guardrails.
         reason = error or ("guardrail" if raw_count else "timeout")
-    elif not plan.prefs.personalization:
+    elif not (plan.prefs.personalization and policy.personalize):
         reason = "personalization_off"
     elif not user.has_history:
         reason = "no_history"

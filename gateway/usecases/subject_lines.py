@@ -7,15 +7,14 @@ body; enforce the hard limits; run the guardrails; rank everything with one
 scorer; serve ``n`` distinct lines. Rules answer whenever the model is slow,
 down or blocked, so a response always arrives within the deadline.
 
-``mode`` and ``personalize`` exist for evaluation (compare full / rules-only /
-model-only, personalized or not, on the same examples); HTTP always uses the
-defaults.
+``policy`` exists for evaluation (compare full / rules-only / model-only,
+personalized or not, other ranker weights, on the same examples); HTTP always
+runs ``DEFAULT_POLICY``.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 from gateway.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
 from gateway.schemas.common import Suggestion
@@ -27,6 +26,7 @@ from gateway.usecases.common import (
     record_generation,
     token_counter,
 )
+from gateway.usecases.policy import DEFAULT_POLICY, GenerationPolicy
 from gateway.usecases.subjects import rank, style
 from gateway.usecases.subjects.candidates import (
     Candidate,
@@ -43,7 +43,6 @@ from gateway.usecases.subjects.rules import rule_subject_lines
 log = logging.getLogger(__name__)
 
 TASK = "subject_line"
-Mode = Literal["full", "rules", "model"]
 # Time kept back from the model for checking, ranking and recording.
 _RESERVE_MIN_MS = 250.0
 _RESERVE_FRACTION = 0.15
@@ -70,8 +69,8 @@ def _check_bounds(request: SubjectLineRequest, settings) -> None:
 
 async def suggest_subject_lines(
     *, services: Services, tenant_id: int, request: SubjectLineRequest, request_id: str,
-    tenant: str | None = None, mode: Mode = "full", personalize: bool = True,
-    weights: rank.Weights = rank.DEFAULT_WEIGHTS, correlation_id: str | None = None,
+    tenant: str | None = None, policy: GenerationPolicy = DEFAULT_POLICY,
+    correlation_id: str | None = None,
     arrived: float | None = None,
 ) -> SubjectLineResponse:
     """``request.n`` subject lines within the deadline (counted from ``arrived``, a
@@ -81,14 +80,13 @@ async def suggest_subject_lines(
     _check_bounds(request, settings)
     with services.admission.enter():
         return await _suggest(services=services, tenant_id=tenant_id, request=request,
-                              request_id=request_id, tenant=tenant, mode=mode,
-                              personalize=personalize, weights=weights,
+                              request_id=request_id, tenant=tenant, policy=policy,
                               correlation_id=correlation_id, arrived=arrived)
 
 
 async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRequest,
-                   request_id: str, tenant: str | None, mode: Mode, personalize: bool,
-                   weights: rank.Weights, correlation_id: str | None,
+                   request_id: str, tenant: str | None, policy: GenerationPolicy,
+                   correlation_id: str | None,
                    arrived: float | None) -> SubjectLineResponse:
     settings = services.settings
     budget_ms = request.deadline_ms or settings.subject_line_deadline_ms
@@ -102,21 +100,21 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     work = services.work
 
     signals, personal_reason = await work.run(
-        _signals, services, tenant_id, request.user_id, camp.body, personalize,
+        _signals, services, tenant_id, request.user_id, camp.body, policy.personalize,
         due=deadline.at, start_by=deadline.model_at)
 
     model_name: str | None = None
-    prompt_version = _prompt_version() if mode != "rules" else None
+    prompt_version = _prompt_version() if policy.use_model else None
     gen_reason: str | None = None
     llm_cands: list[Candidate] = []
-    if mode != "rules":
+    if policy.use_model:
         model_name, llm_cands, gen_reason = await _from_model(services, request, signals,
                                                               deadline)
     finish_by = deadline.finish_by()
 
     def finish():
-        return _finish(services, request, signals, llm_cands, gen_reason, limits, label, mode,
-                       weights, deadline, stop_at=(finish_by + deadline.at) / 2)
+        return _finish(services, request, signals, llm_cands, gen_reason, limits, label, policy,
+                       deadline, stop_at=(finish_by + deadline.at) / 2)
 
     chosen, gen_reason = await work.run(finish, due=deadline.at, start_by=finish_by)
 
@@ -148,31 +146,32 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
 
 def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
             llm_cands: list[Candidate], gen_reason: str | None, limits: Limits, label: str,
-            mode: Mode, weights: rank.Weights, deadline: Deadline,
+            policy: GenerationPolicy, deadline: Deadline,
             stop_at: float) -> tuple[list[Candidate], str | None]:
     """Guardrails (stopping at ``stop_at``), ranking and the pick, in the work pool."""
     camp = request.campaign
     profile = style.profile_of([p.subject for p in signals.liked()],
                                [max(p.similarity, 0.05) for p in signals.liked()])
     pool = list(llm_cands)
-    if mode != "model" or not llm_cands:
+    if policy.fill_with_rules or not llm_cands:
         pool += history_candidates(signals) + body_candidates(
             camp.body, brand=camp.brand, tone=camp.tone, max_chars=request.max_chars)
 
     outcome = guard(pool, body=camp.body, brand=camp.brand, limits=limits,
                     metrics=services.metrics, tenant=label, stop_at=stop_at)
     kept = outcome.kept
-    if mode == "model" and any(c.origin == "llm" for c in kept):
+    if not policy.fill_with_rules and any(c.origin == "llm" for c in kept):
         kept = [c for c in kept if c.origin == "llm"]
     if llm_cands and gen_reason is None and not any(c.origin == "llm" for c in kept):
         gen_reason = "guardrail"
     if not kept:  # even the body phrases were blocked: last-resort grounded templates
         kept = _last_resort(camp.body, limits, services, label, stop_at=stop_at)
-        gen_reason = gen_reason or ("guardrail" if mode != "rules" else None)
+        gen_reason = gen_reason or ("guardrail" if policy.use_model else None)
 
     embed = services.embedder.embed if deadline.left_ms() > _EMBED_MIN_MS else None
+    weights = policy.subject_weights
     vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
-                      weights=weights)
+                      weights=rank.DEFAULT_WEIGHTS if weights is None else weights)
     return rank.pick(kept, vecs, request.n), gen_reason
 
 

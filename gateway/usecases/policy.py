@@ -1,0 +1,40 @@
+"""``GenerationPolicy``: what a generation use case may do for one request.
+
+HTTP requests always run under ``DEFAULT_POLICY`` (model first, rules fill,
+personalized when the user's preferences allow it). Evals and benchmarks build
+other policies directly to compare pipelines on the same examples: rules only,
+model only, personalization off. A policy never turns personalization *on* for a
+user who switched it off; ``personalize=False`` only stops the use case reading
+their history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.usecases.subjects.rank import Weights
+
+
+@dataclass(frozen=True)
+class GenerationPolicy:
+    # Ask the model for candidates (False: rules only, no model call, no prompt).
+    use_model: bool = True
+    # Rule candidates fill what the model leaves (False: model only; subject lines still
+    # answer from rules when the model gave no usable line, so a response has lines).
+    fill_with_rules: bool = True
+    # Read the user's history and style (False: answer as for a user without history).
+    personalize: bool = True
+    # Subject-line ranker weights; None is the tuned default (benchmarks tune them).
+    subject_weights: Weights | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.use_model or self.fill_with_rules):
+            raise ValueError("a policy with use_model=False and fill_with_rules=False has "
+                             "nothing to serve; keep at least one of them True")
+
+
+DEFAULT_POLICY = GenerationPolicy()
+RULES_ONLY = GenerationPolicy(use_model=False)
+MODEL_ONLY = GenerationPolicy(fill_with_rules=False)
