@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from gateway.db import Database
 from gateway.llm import LLMClient, register_providers
 from gateway.llm.providers import LocalLlama
+from gateway.llm.router import build_router
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
@@ -67,6 +68,8 @@ def build_services(settings: Settings) -> Services:
         timeout_s=settings.llm_timeout_s,
         retries=settings.llm_retries,
         concurrency=settings.llm_concurrency,
+        hosted_concurrency=settings.hosted_llm_concurrency,
+        router=build_router(settings.router_config, models=settings.models),
         metrics=metrics,
     )
     embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
