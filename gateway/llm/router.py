@@ -155,8 +155,11 @@ def _check_fallbacks(config: RouterConfig, path: Path) -> None:
                         f"is no model_name of model_list (known: {sorted(names)})", path=path)
 
 
-def load_router_config(path: Path, env: Mapping[str, str] | None = None) -> RouterConfig:
-    """Read, validate and resolve the file; ``RouterConfigError`` names what is wrong."""
+def load_router_config(path: Path, *, models: list[str] = (),
+                       env: Mapping[str, str] | None = None) -> RouterConfig:
+    """Read, validate and resolve the file; ``RouterConfigError`` names what is wrong.
+    Each of ``models`` (the chain) must be one of its ``model_name``s or a litellm
+    model string."""
     env = os.environ if env is None else env
     raw = _read(path)
     if not isinstance(raw, dict):
@@ -178,6 +181,12 @@ def load_router_config(path: Path, env: Mapping[str, str] | None = None) -> Rout
                                 path=path, entry=entry) from None
     _resolve_env(config, path, env)
     _check_fallbacks(config, path)
+    for m in models:
+        if m not in config.names and "/" not in m:
+            raise RouterConfigError(
+                f"PERSONA_MODELS names {m!r}, which is no model_name of router config {path} "
+                f"(known: {sorted(config.names)}); name one of them or a litellm model string "
+                "such as 'openai/gpt-4o-mini'", path=path)
     return config
 
 
@@ -191,6 +200,10 @@ class ModelRouter:
 
         self.config = config
         model_list = [e.model_dump(exclude_none=True) for e in config.model_list]
+        for entry in model_list:
+            # Retries are the router's (num_retries), not also the SDK's hidden ones with
+            # their back-off: those would spend the deadline on one deployment.
+            entry["litellm_params"].setdefault("max_retries", 0)
         self.router = _litellm().Router(
             model_list=model_list, **config.router_settings.model_dump(exclude_none=True))
 
@@ -206,15 +219,7 @@ class ModelRouter:
 
 def build_router(path: Path | None, *, models: list[str] = (),
                  env: Mapping[str, str] | None = None) -> ModelRouter | None:
-    """The router named by ``PERSONA_ROUTER_CONFIG`` (None when unset). Each of
-    ``models`` (the chain) must be one of its ``model_name``s or a litellm model string."""
+    """The router named by ``PERSONA_ROUTER_CONFIG`` (None when unset)."""
     if path is None:
         return None
-    config = load_router_config(path, env)
-    for m in models:
-        if m not in config.names and "/" not in m:
-            raise RouterConfigError(
-                f"PERSONA_MODELS names {m!r}, which is no model_name of router config {path} "
-                f"(known: {sorted(config.names)}); name one of them or a litellm model string "
-                "such as 'openai/gpt-4o-mini'", path=path)
-    return ModelRouter(config)
+    return ModelRouter(load_router_config(path, models=models, env=env))
