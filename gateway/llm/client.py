@@ -29,6 +29,34 @@ class Completion:
     latency_ms: float
     # As the provider reported it: "stop", or "length" when max_tokens cut the text off.
     finish_reason: str | None = None
+    # Every choice's text when ``n`` > 1 was asked of a model that supports it.
+    texts: tuple[str, ...] = ()
+
+# Models run inside this process (the embedded GGUF model, the scripted fake): one
+# generation at a time, no ``n``.
+IN_PROCESS = ("local/", "fake/")
+
+
+class _Slots:
+    """A bound on calls in flight, and the pace they have been holding a slot at."""
+
+    def __init__(self, size: int, setting: str):
+        self.size = size
+        self.setting = setting
+        self.sem = asyncio.Semaphore(size)
+        self.waiting = 0  # calls queued for a slot
+        self.busy = 0  # calls holding a slot
+        self.hold_s = 0.0  # moving average of how long a call holds its slot
+
+    def expected_wait_s(self) -> float:
+        """How long a call queued now would wait for a slot, at the recent pace."""
+        ahead = self.waiting + self.busy + 1 - self.size
+        if ahead <= 0:
+            return 0.0
+        return -(-ahead // self.size) * self.hold_s
+
+    def held(self, seconds: float) -> None:
+        self.hold_s = seconds if not self.hold_s else 0.8 * self.hold_s + 0.2 * seconds
 
 
 class LLMClient:
@@ -44,6 +72,13 @@ class LLMClient:
     so a trickling upstream cannot keep the slot). At most ``concurrency`` calls run
     at once; when the calls queued ahead would keep this one waiting past its deadline
     (at the pace calls have been taking), it raises ``LLMOverloaded`` at once.
+    In-process models (``local/*``, ``fake/*``) share ``concurrency`` slots; hosted
+    models share ``hosted_concurrency`` (default: the same number) of their own, so a
+    slow hosted call never waits behind the embedded model or the other way round.
+
+    With a ``router`` (``gateway.llm.router.ModelRouter``), a model named by the router
+    is called through it: its retries, fallbacks and per-deployment timeouts apply
+    inside this call's deadline.
     """
 
     def __init__(
@@ -53,6 +88,8 @@ class LLMClient:
         timeout_s: float = 10.0,
         retries: int = 1,
         concurrency: int = 1,
+        hosted_concurrency: int | None = None,
+        router=None,
         metrics=None,
     ):
         if not models:
@@ -61,15 +98,38 @@ class LLMClient:
         self.timeout_s = timeout_s
         self.retries = retries
         self.metrics = metrics
-        self.concurrency = concurrency
-        self._slots = asyncio.Semaphore(concurrency)
-        self._waiting = 0  # calls queued for a slot
-        self._busy = 0  # calls holding a slot
-        self._hold_s = 0.0  # moving average of how long a call holds its slot
+        self.router = router
+        self._local = _Slots(concurrency, "llm_concurrency")
+        self._hosted = _Slots(hosted_concurrency or concurrency, "hosted_llm_concurrency")
 
     @property
     def primary(self) -> str:
         return self.models[0]
+
+    def _routed(self, model: str) -> bool:
+        return self.router is not None and self.router.serves(model)
+
+    def in_process(self, model: str) -> bool:
+        return not self._routed(model) and model.startswith(IN_PROCESS)
+
+    def supports_n(self, model: str) -> bool:
+        """Whether one call can return several choices (``n``): a hosted model whose
+        provider takes the parameter, by litellm's table."""
+        if self.in_process(model):
+            return False
+        target = self.router.deployment_model(model) if self._routed(model) else model
+        if not target or target.startswith(IN_PROCESS):
+            return False
+        try:
+            litellm = _litellm()
+            name, provider, _, _ = litellm.get_llm_provider(target)
+            params = litellm.get_supported_openai_params(model=name, custom_llm_provider=provider)
+        except Exception:  # noqa: BLE001 - an unknown provider simply does not get n
+            return False
+        return "n" in (params or ())
+
+    def _slots_for(self, model: str) -> _Slots:
+        return self._local if self.in_process(model) else self._hosted
 
     async def complete(
         self,
@@ -80,7 +140,10 @@ class LLMClient:
         stop: list[str] | None = None,
         seed: int | None = None,
         deadline: float | None = None,
+        n: int = 1,
     ) -> Completion:
+        """``n`` > 1 asks for several choices in one call (``Completion.texts``) where
+        the model supports it; other models of the chain answer with one."""
         deadline = deadline if deadline is not None else current_deadline()
         errors: list[str] = []
         attempts = 0
@@ -94,7 +157,8 @@ class LLMClient:
                 try:
                     return await self._call(model, messages, budget, deadline,
                                             max_tokens=max_tokens, temperature=temperature,
-                                            stop=stop, seed=seed)
+                                            stop=stop, seed=seed,
+                                            n=n if n > 1 and self.supports_n(model) else None)
                 except LLMOverloaded:
                     raise  # the slots are shared by every model of the chain
                 except LLMTimeout as exc:
@@ -115,20 +179,14 @@ class LLMClient:
             return self.timeout_s
         return min(self.timeout_s, deadline - time.monotonic())
 
-    def expected_wait_s(self) -> float:
-        """How long a call queued now would wait for a slot, at the recent pace."""
-        ahead = self._waiting + self._busy + 1 - self.concurrency
-        if ahead <= 0:
-            return 0.0
-        return -(-ahead // self.concurrency) * self._hold_s
-
-    def _shed_if_late(self, model: str, call_deadline: float) -> None:
-        queued = self._waiting + self._busy >= self.concurrency
-        if queued and time.monotonic() + self.expected_wait_s() + self._hold_s > call_deadline:
+    @staticmethod
+    def _shed_if_late(slots: _Slots, model: str, call_deadline: float) -> None:
+        queued = slots.waiting + slots.busy >= slots.size
+        if queued and time.monotonic() + slots.expected_wait_s() + slots.hold_s > call_deadline:
             raise LLMOverloaded(
-                    f"{self._waiting} model calls are queued for {self.concurrency} slot(s); "
-                    "this one could not finish before its deadline (raise llm_concurrency "
-                    "for a hosted model)", model=model)
+                    f"{slots.waiting} model calls are queued for {slots.size} slot(s); "
+                    f"this one could not finish before its deadline (raise {slots.setting} "
+                    "if the model can take more calls at once)", model=model)
 
     async def _call(self, model, messages, budget, deadline, **params) -> Completion:
         call_deadline = time.monotonic() + budget
@@ -136,21 +194,22 @@ class LLMClient:
             call_deadline = min(call_deadline, deadline)
         started = time.monotonic()
         outcome = "error"
+        slots = self._slots_for(model)
         try:
             try:
-                self._shed_if_late(model, call_deadline)
+                self._shed_if_late(slots, model, call_deadline)
             except LLMOverloaded:
                 outcome = "overloaded"
                 raise
-            self._waiting += 1
+            slots.waiting += 1
             try:
-                await asyncio.wait_for(self._slots.acquire(), timeout=max(budget, 0.0))
+                await asyncio.wait_for(slots.sem.acquire(), timeout=max(budget, 0.0))
             except TimeoutError as exc:
                 outcome = "timeout"
                 raise LLMTimeout("no model slot free before the deadline", model=model) from exc
             finally:
-                self._waiting -= 1
-            self._busy += 1
+                slots.waiting -= 1
+            slots.busy += 1
             held = time.monotonic()
             # The deadline rides in our context: the task wait_for runs the call in copies
             # it, so an in-process provider can see it and stop itself.
@@ -158,7 +217,7 @@ class LLMClient:
             try:
                 left = call_deadline - time.monotonic()
                 try:
-                    text, finish_reason = await asyncio.wait_for(
+                    texts, finish_reason = await asyncio.wait_for(
                         self._acall(model, messages, left, params), timeout=max(left, 0.0))
                 except TimeoutError as exc:
                     outcome = "timeout"
@@ -171,14 +230,13 @@ class LLMClient:
                     raise LLMTimeout(f"model {model} was cut off at the deadline", model=model)
             finally:
                 reset_deadline(token)
-                self._busy -= 1
-                self._slots.release()
-                hold = time.monotonic() - held
-                self._hold_s = hold if not self._hold_s else 0.8 * self._hold_s + 0.2 * hold
+                slots.busy -= 1
+                slots.sem.release()
+                slots.held(time.monotonic() - held)
             outcome = "ok"
-            return Completion(text=text, model=model,
+            return Completion(text=texts[0], model=model,
                               latency_ms=(time.monotonic() - started) * 1000,
-                              finish_reason=finish_reason)
+                              finish_reason=finish_reason, texts=tuple(texts))
         finally:
             elapsed = time.monotonic() - started
             timer = llm_timer.get()
@@ -188,15 +246,18 @@ class LLMClient:
                 self.metrics.llm_calls.labels(model=model, outcome=outcome).inc()
                 self.metrics.llm_latency.labels(model=model).observe(elapsed)
 
-    @staticmethod
-    async def _acall(model: str, messages: list[dict], timeout: float,
-                     params: dict) -> tuple[str, str | None]:
-        litellm = _litellm()
+    async def _acall(self, model: str, messages: list[dict], timeout: float,
+                     params: dict) -> tuple[list[str], str | None]:
         kwargs = {k: v for k, v in params.items() if v is not None}
-        resp = await litellm.acompletion(
-            model=model, messages=messages, timeout=max(timeout, 0.01), num_retries=0, **kwargs
-        )
-        return _text_of(model, resp)
+        if self._routed(model):
+            # The router's own per-deployment timeouts, retries and fallbacks apply; the
+            # deadline bounds them all (the caller's wait_for cancels the call).
+            resp = await self.router.acompletion(model=model, messages=messages, **kwargs)
+        else:
+            resp = await _litellm().acompletion(
+                model=model, messages=messages, timeout=max(timeout, 0.01), num_retries=0,
+                **kwargs)
+        return _texts_of(model, resp)
 
     @staticmethod
     def call_blocking(model: str, messages: list[dict], timeout: float,
@@ -208,11 +269,13 @@ class LLMClient:
         resp = litellm.completion(
             model=model, messages=messages, timeout=max(timeout, 0.01), num_retries=0, **kwargs
         )
-        return _text_of(model, resp)
+        texts, finish_reason = _texts_of(model, resp)
+        return texts[0], finish_reason
 
 
-def _text_of(model: str, resp) -> tuple[str, str | None]:
-    choice = resp.choices[0]
-    if choice.message.content is None:
+def _texts_of(model: str, resp) -> tuple[list[str], str | None]:
+    """Every choice's text (several when ``n`` was asked) and the first one's finish reason."""
+    texts = [c.message.content for c in resp.choices if c.message.content is not None]
+    if not texts:
         raise LLMError(f"model {model} returned no text", model=model)
-    return choice.message.content, getattr(choice, "finish_reason", None)
+    return texts, getattr(resp.choices[0], "finish_reason", None)

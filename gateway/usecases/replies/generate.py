@@ -7,10 +7,15 @@ prompt is identical across samples, so llama.cpp reuses the whole prefill and
 each extra sample costs only its own ~15 generated tokens. Samples run one after
 another (one model slot) until the count is reached or the time left would not
 fit another; whatever arrived in time is kept.
+
+A hosted model is not one slot: when its provider takes ``n``, all candidates come
+from one request (one prompt billed, one round trip); otherwise the samples run at
+once, each bounded by the deadline (docs/hosted-models.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -18,6 +23,7 @@ from gateway.errors import LLMError, LLMOverloaded, LLMTimeout
 from gateway.llm import LLMClient
 
 TEMPERATURES = (0.3, 0.8, 1.0, 1.1, 1.2, 0.6)
+N_TEMPERATURE = 0.8  # one request for n candidates has one temperature
 STOP = ["\n", "<<<", "###", "<|im_end|>"]
 CUT_OFF_S = 0.01
 
@@ -33,9 +39,65 @@ class Sampled:
 
 async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline: float,
                  max_tokens: int = 24, min_call_s: float = 0.05) -> Sampled:
-    """Up to ``samples`` completions, each finished before ``deadline`` (monotonic).
+    """Up to ``samples`` completions, each finished before ``deadline`` (monotonic):
+    one request with ``n`` for a hosted model that supports it, parallel requests for
+    another hosted model, one sample after another for the in-process model."""
+    if samples > 1 and llm.supports_n(llm.primary):
+        return await _in_one_call(llm, messages, samples=samples, deadline=deadline,
+                                  max_tokens=max_tokens)
+    if samples > 1 and not llm.in_process(llm.primary):
+        return await _in_parallel(llm, messages, samples=samples, deadline=deadline,
+                                  max_tokens=max_tokens)
+    return await _in_turn(llm, messages, samples=samples, deadline=deadline,
+                          max_tokens=max_tokens, min_call_s=min_call_s)
 
-    After the first sample, another starts only if the time left fits one more at the
+
+def _failure(exc: LLMError, deadline: float) -> str:
+    if isinstance(exc, LLMOverloaded):
+        return "overloaded"
+    if isinstance(exc, LLMTimeout):
+        return "timeout"
+    # a failure at the deadline (e.g. "model busy") is a timeout
+    return "timeout" if time.monotonic() >= deadline - CUT_OFF_S else "llm_error"
+
+
+async def _in_one_call(llm: LLMClient, messages: list[dict], *, samples: int,
+                       deadline: float, max_tokens: int) -> Sampled:
+    out = Sampled(calls=1)
+    try:
+        c = await llm.complete(messages, max_tokens=max_tokens, temperature=N_TEMPERATURE,
+                               stop=STOP, seed=1000, deadline=deadline, n=samples)
+    except LLMError as exc:
+        out.error = _failure(exc, deadline)
+        return out
+    out.model = c.model
+    out.texts = [(t, N_TEMPERATURE) for t in (c.texts or (c.text,))[:samples]]
+    return out
+
+
+async def _in_parallel(llm: LLMClient, messages: list[dict], *, samples: int,
+                       deadline: float, max_tokens: int) -> Sampled:
+    temps = [TEMPERATURES[i % len(TEMPERATURES)] for i in range(samples)]
+    got = await asyncio.gather(*(
+        llm.complete(messages, max_tokens=max_tokens, temperature=t, stop=STOP,
+                     seed=1000 + i, deadline=deadline) for i, t in enumerate(temps)),
+        return_exceptions=True)
+    out = Sampled(calls=samples)
+    for c, t in zip(got, temps, strict=True):
+        if isinstance(c, LLMError):
+            continue
+        if isinstance(c, BaseException):
+            raise c
+        out.model = out.model or c.model
+        out.texts.append((c.text, t))
+    if not out.texts:
+        out.error = _failure(next(c for c in got if isinstance(c, LLMError)), deadline)
+    return out
+
+
+async def _in_turn(llm: LLMClient, messages: list[dict], *, samples: int, deadline: float,
+                   max_tokens: int, min_call_s: float) -> Sampled:
+    """After the first sample, another starts only if the time left fits one more at the
     pace of the previous one: a sample cut off by the deadline is a half sentence."""
     out = Sampled()
     last = 0.0
@@ -49,16 +111,9 @@ async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline
         try:
             c = await llm.complete(messages, max_tokens=max_tokens, temperature=temp,
                                    stop=STOP, seed=1000 + i, deadline=deadline)
-        except LLMOverloaded:
-            out.error = out.error or ("overloaded" if not out.texts else None)
-            break
-        except LLMTimeout:
-            out.error = out.error or ("timeout" if not out.texts else None)
-            break
-        except LLMError:
-            if not out.texts:  # a failure at the deadline (e.g. "model busy") is a timeout
-                late = time.monotonic() >= deadline - CUT_OFF_S
-                out.error = "timeout" if late else "llm_error"
+        except LLMError as exc:
+            if not out.texts:
+                out.error = _failure(exc, deadline)
             break
         last = time.monotonic() - t0
         out.model = c.model
