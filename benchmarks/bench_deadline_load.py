@@ -90,8 +90,8 @@ class Upstream:
                     await asyncio.sleep(0.5)
                 writer.write(ANSWER)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the client hung up, or the benchmark is ending
         finally:
             writer.close()
 

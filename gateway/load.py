@@ -7,6 +7,11 @@ timers) nor in the default thread pool (which everything else shares). The job w
 request is due first runs first, so a request that is nearly done is not queued
 behind requests that just arrived; a job that could not start in time is dropped
 (``Late``) instead of running for an answer nobody will read.
+
+The pool also knows its pace (a moving average of how long a job runs), so a request
+can ask, before queueing, whether its work could start in time (``expected_wait_s``)
+and answer from rules at once when it could not. The estimate is of the queue as it
+is now, so it recovers as soon as the queue drains: nothing stays refused.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class WorkPool:
         self._order = itertools.count()
         self._cv = threading.Condition()
         self._closed = False
+        self._workers = workers
+        self._busy = 0  # jobs running
+        self._step_s = 0.0  # moving average of a job's run time
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
                          for i in range(workers)]
         for t in self._threads:
@@ -42,6 +50,12 @@ class WorkPool:
     @property
     def queued(self) -> int:
         return len(self._heap)
+
+    def expected_wait_s(self) -> float:
+        """How long a job submitted now would wait to start, at the recent pace (every
+        queued job is due before a new request's: it arrived earlier)."""
+        ahead = len(self._heap) + self._busy + 1 - self._workers
+        return max(ahead, 0) / self._workers * self._step_s
 
     def submit(self, fn: Callable, *args, due: float, start_by: float | None = None) -> Future:
         """Run ``fn(*args)`` (in a copy of the caller's context); ``due`` orders the queue
@@ -85,10 +99,18 @@ class WorkPool:
             if start_by is not None and time.monotonic() > start_by:
                 fut.set_exception(Late(_LATE))
                 continue
+            with self._cv:
+                self._busy += 1
+            t0 = time.monotonic()
             try:
                 fut.set_result(job())
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
                 fut.set_exception(exc)
+            finally:
+                took = time.monotonic() - t0
+                with self._cv:
+                    self._busy -= 1
+                    self._step_s = took if not self._step_s else 0.9 * self._step_s + 0.1 * took
 
     def close(self) -> None:
         with self._cv:

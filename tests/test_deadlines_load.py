@@ -115,7 +115,9 @@ def test_smart_replies_answer_from_rules_when_the_upstream_trickles(tmp_path, up
     with TestClient(create_app(settings)) as c:
         wait_ready(c)
         key = create_key(c.app.state.services.db, tenant="acme", scope="admin")
-        r = c.post("/v1/smart-replies", json=body(deadline_ms=1000),
+        # Long enough for litellm's first call to set itself up (~1 s, more on a busy
+        # machine) and send the request: cut off before that, nothing reaches upstream.
+        r = c.post("/v1/smart-replies", json=body(deadline_ms=3000),
                    headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200, r.text
     data = r.json()
@@ -285,3 +287,126 @@ def test_the_loop_answers_healthz_while_a_subject_line_request_is_checked(
     t.join(30)
     assert waited == [True]  # /healthz was answered while the guardrails ran
     assert finished == ["healthz 200", "subject-lines 200"]
+
+
+# --- a busy or tight moment degrades to rules; 503 is only for the in-flight bound ----
+
+def test_a_tight_subject_line_deadline_is_answered_from_rules_not_503(client, auth, fake):
+    # deadline_ms=50 left the old plan's model deadline before its start (a 250 ms
+    # reserve), so the history read was "late" at once and the answer a 503.
+    r = client.post("/v1/subject-lines", headers=auth,
+                    json={"campaign": {"body": SALE}, "user_id": "u1", "deadline_ms": 50})
+    assert r.status_code == 200, r.text
+    assert r.json()["subject_lines"]
+
+
+def test_a_busy_pool_answers_smart_replies_from_rules_at_once(client, auth, fake, services,
+                                                              monkeypatch):
+    from tests.smart_reply_helpers import SAM, add_replies
+
+    add_replies(client, auth, "u1", SAM)
+    read: list[str] = []
+    monkeypatch.setattr(services.history, "retrieve", lambda *a, **k: read.append("x") or [])
+    monkeypatch.setattr(services.work, "expected_wait_s", lambda: 60.0, raising=False)
+    r = client.post("/v1/smart-replies", headers=auth, json=body(n=5, deadline_ms=1500))
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["fallback_reason"] == "overloaded" and data["model"] is None
+    texts = [s["text"] for s in data["suggestions"]]
+    assert len(set(texts)) == 5 and {s["source"] for s in data["suggestions"]} == {"rules"}
+    assert all(s["checks"] for s in data["suggestions"])  # checked, never served raw
+    assert fake.calls == [] and read == []  # neither the model nor the history
+
+
+def test_the_pool_estimate_recovers_once_the_queue_drains():
+    pool = WorkPool(1)
+    gate = threading.Event()
+    try:
+        pool.submit(time.sleep, 0.02, due=0).result(10)  # the pace: one job's run time
+        assert pool.expected_wait_s() == 0.0  # idle: nothing ahead
+        blocker = pool.submit(gate.wait, 10, due=0)
+        queued = [pool.submit(int, due=1) for _ in range(3)]
+        assert pool.expected_wait_s() > 0.0
+        gate.set()
+        for f in [blocker, *queued]:
+            f.result(10)
+    finally:
+        pool.close()
+    assert pool.expected_wait_s() == 0.0  # never stuck refusing
+
+
+def test_work_that_cannot_start_in_time_degrades_to_rules(client, auth, fake, monkeypatch):
+    from gateway.usecases import smart_replies
+
+    def late(*args, **kwargs):
+        raise Late("could not start before the model deadline")
+
+    monkeypatch.setattr(smart_replies, "_prepare", late)
+    r = client.post("/v1/smart-replies", headers=auth, json=body(deadline_ms=1500))
+    assert r.status_code == 200, r.text
+    assert r.json()["fallback_reason"] == "overloaded"
+    assert len(r.json()["suggestions"]) == 3
+
+
+def test_checks_that_cannot_start_in_time_serve_the_rules_quickly(client, auth, fake,
+                                                                   monkeypatch):
+    from gateway.usecases import smart_replies
+
+    real = smart_replies._choose
+    calls: list[bool] = []
+
+    def choose(*args, quick=False, **kwargs):
+        calls.append(quick)
+        if not quick:  # the full step (model candidates, embeddings) started too late
+            raise Late("could not start before finish_by")
+        return real(*args, quick=quick, **kwargs)
+
+    monkeypatch.setattr(smart_replies, "_choose", choose)
+    fake.enqueue("Friday at 3pm works.", "Friday is fine.", "Sure, Friday.")
+    r = client.post("/v1/smart-replies", headers=auth, json=body(deadline_ms=1500))
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert calls == [False, True]
+    assert data["fallback_reason"] == "overloaded" and data["model"] is None
+    assert len(data["suggestions"]) == 3
+    assert {s["source"] for s in data["suggestions"]} == {"rules"}
+
+
+def test_subject_line_checks_that_cannot_start_in_time_serve_rules(client, auth, fake,
+                                                                    monkeypatch):
+    from gateway.usecases import subject_lines
+
+    real = subject_lines._finish
+
+    def finish(*args, quick=False, **kwargs):
+        if not quick:
+            raise Late("could not start before finish_by")
+        return real(*args, quick=quick, **kwargs)
+
+    monkeypatch.setattr(subject_lines, "_finish", finish)
+    fake.enqueue("Spring sale: 20% off running shoes")
+    r = client.post("/v1/subject-lines", headers=auth,
+                    json={"campaign": {"body": SALE}, "n": 5, "deadline_ms": 3000})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["fallback_reason"] == "overloaded" and data["model"] is None
+    assert len(data["subject_lines"]) == 5
+
+
+def test_subject_lines_embed_the_campaign_body_once(client, auth, fake, services, monkeypatch):
+    client.post("/v1/users/bob/history", headers=auth, json={"items": [
+        {"id": "o1", "kind": "subject_opened", "text": "Spring running shoes are here"}]})
+    embedder = services.embedder
+    real = embedder.embed
+    seen: list[str] = []
+
+    def embed(texts):
+        seen.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "embed", embed)
+    r = client.post("/v1/subject-lines", headers=auth,
+                    json={"campaign": {"body": SALE}, "user_id": "bob", "deadline_ms": 30_000})
+    assert r.status_code == 200, r.text
+    assert r.json()["personalized"] is True
+    assert seen.count(SALE) == 1  # retrieval's query vector is ranking's body vector

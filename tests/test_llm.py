@@ -130,3 +130,24 @@ def test_embedded_model_stops_itself_at_the_deadline(local_model):
                       {"max_tokens": 400, "temperature": 0.8})
     assert local.stopped_at_deadline == before + 1
     assert local.count_tokens(text) < 400
+
+
+def test_an_acompletion_litellm_drops_leaves_no_unawaited_coroutine(fake):
+    # litellm builds the provider's awaitable in a worker thread and awaits it later; a
+    # call cancelled at its deadline in between drops it ("coroutine ... was never
+    # awaited" in the schemathesis run, deadline_ms=50).
+    import gc
+    import warnings
+
+    from gateway.llm.providers import _handler
+
+    handler = _handler(fake.next, fake.anext)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dropped = handler.acompletion("fake/x", MSGS)
+        del dropped
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    fake.enqueue("Friday works.")
+    resp = run(handler.acompletion("fake/x", MSGS))  # awaited, it answers as before
+    assert resp.choices[0].message.content == "Friday works."

@@ -173,3 +173,21 @@ def test_recorded_input_is_cut_at_the_max_text_chars_setting(client, auth, fake,
     with services.db.session() as s:
         gen = s.scalar(select(Generation).where(Generation.request_id == rid))
         assert len(gen.input_text) == 120
+
+
+def test_n_is_served_when_the_model_gives_fewer_intents_than_n(client, auth, fake):
+    # Was flaky: the fake cycles its replies process-wide, and when a request's three
+    # samples were positive/negative/question, the rules (scheduling: positive,
+    # negative, question, ack) added one intent only and n=5 served 4.
+    fake.enqueue("Sounds good, thanks!", "Sorry, I can't make it.", "Could you tell me more?")
+    data = post(client, auth, body(n=5)).json()
+    assert len({s["text"] for s in data["suggestions"]}) == 5
+
+
+def test_n_is_served_from_rules_when_the_message_has_few_canned_replies(client, auth, fake):
+    fake.error = RuntimeError("model down")
+    thanks = {"from": "Lee <lee@example.com>", "subject": "Launch",
+              "body": "Thanks so much for your help with the launch yesterday!"}
+    data = post(client, auth, body(thanks, n=5)).json()
+    assert data["fallback_reason"] == "llm_error"
+    assert len({s["text"] for s in data["suggestions"]}) == 5  # three canned, two fillers

@@ -17,6 +17,7 @@ import asyncio
 import contextvars
 import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 from gateway.llm.client import _litellm
@@ -123,13 +124,27 @@ def _handler(generate, agenerate):
             text, finish_reason = generate(messages, params)
             return _response(text, model, finish_reason)
 
-        async def acompletion(self, model: str, messages: list, *args, **kwargs):
+        def acompletion(self, model: str, messages: list, *args, **kwargs):
             params = _params(kwargs)
             params["model"] = model
-            text, finish_reason = await agenerate(messages, params)
-            return _response(text, model, finish_reason)
+            return _when_awaited(respond, messages, params)
+
+    async def respond(messages: list, params: dict):
+        text, finish_reason = await agenerate(messages, params)
+        return _response(text, params["model"], finish_reason)
 
     return Handler()
+
+
+@types.coroutine
+def _when_awaited(fn, *args):
+    """``fn(*args)`` awaited, but its coroutine is made only once this is awaited.
+
+    litellm builds the handler's awaitable in a worker thread and awaits it after; a
+    caller cancelled in between (its deadline passed) drops it. A plain coroutine
+    dropped so warns "coroutine ... was never awaited"; this generator-based one (which
+    litellm's ``asyncio.iscoroutine`` check accepts) leaves nothing behind."""
+    return (yield from fn(*args).__await__())
 
 
 class ProviderRegistry:

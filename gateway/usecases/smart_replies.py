@@ -6,6 +6,12 @@ before the model, so any failure has an answer) → prompt → model samples wit
 the deadline → clean + style → guardrails → score → pick ``n`` distinct
 (model first, rules fill) → record + metrics.
 
+Under load (the work pool could not start this request's embedding and retrieval
+before the model would have to stop) the request skips all of that and answers at
+once from canned rules, checked and ranked without embeddings, with
+``fallback_reason`` "overloaded": within the deadline, always, and never a 5xx for
+being busy (503 is only for the in-flight bound, ``max_inflight_generations``).
+
 ``policy`` (not in the HTTP API, which always runs ``DEFAULT_POLICY``) lets evals
 and benchmarks compare pipelines: rules only (no model call), model only (no rule
 fill), personalization off (the user's history is not read).
@@ -14,9 +20,11 @@ fill), personalization off (the user's history is not read).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from gateway.errors import BadInput
+from gateway.load import Late
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
 from gateway.services import Services
@@ -34,18 +42,21 @@ from gateway.usecases.replies.personal import UserContext, bare_reply, load_user
 from gateway.usecases.replies.prompt import TASK, build_prompt
 from gateway.usecases.replies.rules import (
     CANNED,
+    FILLERS,
     Pair,
     canned_candidates,
+    filler_candidates,
     personal_candidates,
     reply_intent,
 )
 from gateway.usecases.replies.select import Candidate, pick_distinct, score_all
+from gateway.usecases.replies.style import build_profile
 from gateway.usecases.replies.vectors import Vectors
 from guardrails.injection import sanitize, scan_input, strip_spans
 
 log = logging.getLogger(__name__)
 LLM_PRIOR = 0.7
-CANNED_TEXTS = tuple(text for variants in CANNED.values() for _, text in variants)
+CANNED_TEXTS = tuple(text for variants in (*CANNED.values(), FILLERS) for _, text in variants)
 
 
 def _message_for_model(request: SmartReplyRequest) -> tuple[str, str]:
@@ -68,6 +79,12 @@ def _llm_candidates(raws, *, incoming: str, style, sender: str, max_chars: int) 
                              bare=bare, source="llm", intent=reply_intent(bare),
                              prior=round(LLM_PRIOR - 0.05 * max(temp - 0.3, 0), 3)))
     return out
+
+
+def _filler_candidates(user: UserContext, *, sender: str, max_chars: int) -> list[Candidate]:
+    return [Candidate(text=apply_style(r.text, user.profile, sender=sender, max_chars=max_chars),
+                      bare=r.text, source="rules", intent=r.intent, prior=r.prior)
+            for r in filler_candidates()]
 
 
 def _rule_candidates(message_text: str, user: UserContext, *, sender: str,
@@ -93,8 +110,8 @@ class _Plan:
     """Everything the request needs around the model call (built off the event loop)."""
 
     incoming: str
-    message_vec: object
-    vectors: Vectors
+    message_vec: object  # None in a plan made without embeddings (``_quick_plan``)
+    vectors: Vectors | None
     user: UserContext
     rules: list[Candidate]
     prefs: object
@@ -126,6 +143,18 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
     return plan
 
 
+def _quick_plan(services: Services, tenant_id: int, request: SmartReplyRequest) -> _Plan:
+    """Canned rules for an overloaded moment: the user's preferences (signature, locale)
+    but no embedding, no history, no prompt."""
+    prefs = load_preferences(services, tenant_id, request.user_id)
+    subject, body = _message_for_model(request)
+    user = UserContext(profile=build_profile([], signature=prefs.signature))
+    return _Plan(incoming=f"{subject}\n{body}".strip(), message_vec=None, vectors=None,
+                 user=user, prefs=prefs,
+                 rules=[c for c in _rule_candidates(body, user, sender=request.message.from_,
+                                                    max_chars=request.max_chars)])
+
+
 def _check_bounds(request: SmartReplyRequest, s) -> None:
     """The thread drives guardrail work (every message is a source): bound it."""
     if len(request.thread) > s.max_thread_messages:
@@ -138,10 +167,14 @@ def _check_bounds(request: SmartReplyRequest, s) -> None:
 
 
 def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _Plan,
-            pool: list[Candidate], policy: GenerationPolicy,
-            stop_at: float | None = None) -> list[Candidate]:
+            pool: list[Candidate], policy: GenerationPolicy, stop_at: float | None = None, *,
+            quick: bool = False) -> list[Candidate]:
     """Guardrails, score, and pick ``n`` distinct: model candidates first, rules fill.
-    Guardrails stop at ``stop_at``; candidates not checked by then are dropped."""
+
+    Guardrails stop at ``stop_at``; candidates not checked by then are dropped, so the
+    rules (what fills ``n`` whatever the model did) are checked first. Past
+    ``stop_at``, or ``quick`` (or in a plan without vectors), candidates are ranked
+    without embedding them. The generic fillers are checked only when ``n`` is short."""
     msg, user = request.message, plan.user
     ctx = make_context(
         sources=[msg.from_, msg.subject, msg.body, *(t.body for t in request.thread),
@@ -149,16 +182,48 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
                  plan.prefs.signature or "", user.profile.signoff or ""],
         untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
         max_chars=request.max_chars, emoji_allowed=True, language=plan.prefs.locale or None)
-    pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant, stop_at=stop_at)
-    vecs = plan.vectors.matrix([c.bare for c in pool])
-    voice = plan.vectors.matrix(user.voice) if user.voice else None
-    score_all(pool, vecs=vecs, message_vec=plan.message_vec, voice_vecs=voice)
-    picked = pick_distinct(pool, vecs, request.n,
-                           eligible=[i for i, c in enumerate(pool) if c.source == "llm"])
-    if policy.fill_with_rules:
-        picked = pick_distinct(pool, vecs, request.n, chosen=picked,
-                               eligible=[i for i, c in enumerate(pool) if c.source == "rules"])
+    checked = run_checks([c for c in pool if c.source == "rules"]
+                         + [c for c in pool if c.source != "rules"], ctx,
+                         metrics=services.metrics, tenant=tenant, stop_at=stop_at)
+    pool = [c for c in pool if any(c is k for k in checked)]  # in pool order
+    picked = _pick(pool, plan, request.n, policy, embed=not quick and _in_time(stop_at))
+    if policy.fill_with_rules and len(picked) < request.n:
+        pool += run_checks(_filler_candidates(user, sender=msg.from_,
+                                              max_chars=request.max_chars),
+                           ctx, metrics=services.metrics, tenant=tenant)
+        picked = _pick(pool, plan, request.n, policy, embed=not quick and _in_time(stop_at))
     return sorted((pool[i] for i in picked), key=lambda c: -c.score)
+
+
+def _in_time(stop_at: float | None) -> bool:
+    return stop_at is None or time.monotonic() < stop_at
+
+
+def _pick(pool: list[Candidate], plan: _Plan, n: int, policy: GenerationPolicy, *,
+          embed: bool):
+    """Score and pick: the model's candidates first, rules fill one per intent; then, if
+    fewer than ``n``, any intent (still no near-duplicates). Returns the indices."""
+    vecs = voice = None
+    if embed and plan.vectors is not None:
+        vecs = plan.vectors.matrix([c.bare for c in pool])
+        voice = plan.vectors.matrix(plan.user.voice) if plan.user.voice else None
+    score_all(pool, vecs=vecs, message_vec=plan.message_vec if vecs is not None else None,
+              voice_vecs=voice)
+    llm = [i for i, c in enumerate(pool) if c.source == "llm"]
+    picked = pick_distinct(pool, vecs, n, eligible=llm)
+    if policy.fill_with_rules:
+        picked = pick_distinct(pool, vecs, n, chosen=picked,
+                               eligible=[i for i, c in enumerate(pool) if c.source == "rules"])
+        picked = pick_distinct(pool, vecs, n, chosen=picked, one_per_intent=False)
+    return picked
+
+
+def _answer_from_rules(services: Services, tenant: str, tenant_id: int,
+                       request: SmartReplyRequest) -> tuple[_Plan, list[Candidate]]:
+    """The whole answer of an overloaded moment, in one short job: canned rules checked
+    and ranked without embeddings."""
+    plan = _quick_plan(services, tenant_id, request)
+    return plan, _choose(services, tenant, request, plan, plan.rules, DEFAULT_POLICY, quick=True)
 
 
 async def suggest_replies(*, services: Services, tenant_id: int, request: SmartReplyRequest,
@@ -215,27 +280,52 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
         return respond([], triggered=False)
 
     work = services.work
-    plan = await work.run(_prepare, services, tenant_id, request, policy, due=deadline.at,
-                          start_by=deadline.model_at)
-    user = plan.user
-    llm: list[Candidate] = []
+    plan = None
+    # Queue for the embedding and retrieval only if they could start before the model
+    # would have to stop; else (or if they did not start in time) answer from rules now.
+    if time.monotonic() + work.expected_wait_s() < deadline.model_at:
+        try:
+            plan = await work.run(_prepare, services, tenant_id, request, policy,
+                                  due=deadline.at, start_by=deadline.model_at)
+        except Late:
+            pass
     model = error = None
     raw_count = 0
-    if plan.prompt is not None:
-        got = await generate.sample(services.llm, plan.prompt.messages,
-                                    samples=s.smart_reply_samples, deadline=deadline.model_at,
-                                    max_tokens=s.smart_reply_max_tokens)
-        model, error, raw_count = got.model or services.llm.primary, got.error, len(got.texts)
-        llm = _llm_candidates(got.texts, incoming=plan.incoming, style=user.profile,
-                              sender=msg.from_, max_chars=request.max_chars)
-    pool = llm + (plan.rules if policy.fill_with_rules else [])
-    finish_by = deadline.finish_by()
-    chosen = await work.run(_choose, services, tenant, request, plan, pool, policy,
-                            (finish_by + deadline.at) / 2, due=deadline.at, start_by=finish_by)
+    if plan is None:
+        overloaded = True
+        # Ahead of all queued work (due at our start): a few milliseconds of rules.
+        plan, chosen = await work.run(_answer_from_rules, services, tenant, tenant_id, request,
+                                      due=deadline.start)
+    else:
+        llm: list[Candidate] = []
+        if plan.prompt is not None:
+            got = await generate.sample(services.llm, plan.prompt.messages,
+                                        samples=s.smart_reply_samples,
+                                        deadline=deadline.model_at,
+                                        max_tokens=s.smart_reply_max_tokens)
+            model, error, raw_count = got.model or services.llm.primary, got.error, len(got.texts)
+            llm = _llm_candidates(got.texts, incoming=plan.incoming, style=plan.user.profile,
+                                  sender=msg.from_, max_chars=request.max_chars)
+        pool = llm + (plan.rules if policy.fill_with_rules else [])
+        finish_by = deadline.finish_by()
+        overloaded = False
+        try:
+            chosen = await work.run(_choose, services, tenant, request, plan, pool, policy,
+                                    (finish_by + deadline.at) / 2, due=deadline.at,
+                                    start_by=finish_by)
+        except Late:
+            # No time left to check the model's candidates: the rules, checked and ranked
+            # without embeddings, ahead of all queued work.
+            overloaded = True
+            chosen = await work.run(lambda: _choose(services, tenant, request, plan, plan.rules,
+                                                    DEFAULT_POLICY, quick=True), due=deadline.start)
+    user = plan.user
     served_llm = any(c.source == "llm" for c in chosen)
 
     reason = None
-    if policy.use_model and not served_llm:
+    if overloaded:
+        reason = "overloaded"
+    elif policy.use_model and not served_llm:
         # The model failed, or answered but nothing it wrote survived cleaning/guardrails.
         reason = error or ("guardrail" if raw_count else "timeout")
     elif not (plan.prefs.personalization and policy.personalize):

@@ -5,7 +5,11 @@ ignored and self-written subjects) unless personalization is off; gather
 candidates from the model, from the author's own past subjects and from the
 body; enforce the hard limits; run the guardrails; rank everything with one
 scorer; serve ``n`` distinct lines. Rules answer whenever the model is slow,
-down or blocked, so a response always arrives within the deadline.
+down or blocked, so a response always arrives within the deadline: when the work
+pool could not start the history read in time the request skips it (``fallback_reason``
+"overloaded"), and when it could not start the checks in time they run on the rules
+only, ranked without embeddings, ahead of all queued work. A tight ``deadline_ms``
+degrades the same way; 503 is only for the in-flight bound.
 
 ``policy`` exists for evaluation (compare full / rules-only / model-only,
 personalized or not, other ranker weights, on the same examples); HTTP always
@@ -15,8 +19,10 @@ runs ``DEFAULT_POLICY``.
 from __future__ import annotations
 
 import logging
+import time
 
 from gateway.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
+from gateway.load import Late
 from gateway.schemas.common import Suggestion
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
 from gateway.services import Services
@@ -90,8 +96,11 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
                    arrived: float | None) -> SubjectLineResponse:
     settings = services.settings
     budget_ms = request.deadline_ms or settings.subject_line_deadline_ms
+    # The reserve never takes more than half a (tight) budget: the history read and the
+    # model then get what is left, instead of a plan already past its model deadline.
     deadline = Deadline.plan(budget_ms,
-                             reserve_ms=max(_RESERVE_MIN_MS, budget_ms * _RESERVE_FRACTION),
+                             reserve_ms=min(max(_RESERVE_MIN_MS, budget_ms * _RESERVE_FRACTION),
+                                            budget_ms * 0.5),
                              start=arrived)
     label = tenant or str(tenant_id)
     camp = request.campaign
@@ -99,24 +108,41 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
                     banned_words=tuple(request.banned_words))
     work = services.work
 
-    signals, personal_reason = await work.run(
-        _signals, services, tenant_id, request.user_id, camp.body, policy.personalize,
-        due=deadline.at, start_by=deadline.model_at)
+    signals, personal_reason, body_vec = Signals(), None, None
+    # Queue for the history read only if it could start before the model would have to
+    # stop; else (or if it did not start in time) answer from rules now.
+    overloaded = time.monotonic() + work.expected_wait_s() >= deadline.model_at
+    if not overloaded:
+        try:
+            signals, personal_reason, body_vec = await work.run(
+                _signals, services, tenant_id, request.user_id, camp.body, policy.personalize,
+                due=deadline.at, start_by=deadline.model_at)
+        except Late:
+            overloaded = True
 
     model_name: str | None = None
     prompt_version = _prompt_version() if policy.use_model else None
     gen_reason: str | None = None
     llm_cands: list[Candidate] = []
-    if policy.use_model:
+    if policy.use_model and not overloaded:
         model_name, llm_cands, gen_reason = await _from_model(services, request, signals,
                                                               deadline)
     finish_by = deadline.finish_by()
 
-    def finish():
-        return _finish(services, request, signals, llm_cands, gen_reason, limits, label, policy,
-                       deadline, stop_at=(finish_by + deadline.at) / 2)
+    def finish(quick: bool = False):
+        return _finish(services, request, signals, [] if quick else llm_cands, gen_reason,
+                       limits, label, policy, deadline, body_vec=body_vec,
+                       stop_at=None if quick else (finish_by + deadline.at) / 2, quick=quick)
 
-    chosen, gen_reason = await work.run(finish, due=deadline.at, start_by=finish_by)
+    if not overloaded:
+        try:
+            chosen, gen_reason = await work.run(finish, due=deadline.at, start_by=finish_by)
+        except Late:
+            overloaded = True
+    if overloaded:
+        # Ahead of all queued work (due at our start): the rules, without embeddings.
+        chosen, _ = await work.run(finish, True, due=deadline.start)
+        gen_reason = "overloaded"
 
     fallback_reason = gen_reason or personal_reason
     texts = [c.text for c in chosen]
@@ -146,14 +172,15 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
 
 def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
             llm_cands: list[Candidate], gen_reason: str | None, limits: Limits, label: str,
-            policy: GenerationPolicy, deadline: Deadline,
-            stop_at: float) -> tuple[list[Candidate], str | None]:
-    """Guardrails (stopping at ``stop_at``), ranking and the pick, in the work pool."""
+            policy: GenerationPolicy, deadline: Deadline, *, body_vec=None,
+            stop_at: float | None, quick: bool = False) -> tuple[list[Candidate], str | None]:
+    """Guardrails (stopping at ``stop_at``), ranking and the pick, in the work pool;
+    ``quick``: no embeddings (and the caller passes no model candidates)."""
     camp = request.campaign
     profile = style.profile_of([p.subject for p in signals.liked()],
                                [max(p.similarity, 0.05) for p in signals.liked()])
     pool = list(llm_cands)
-    if policy.fill_with_rules or not llm_cands:
+    if policy.fill_with_rules or not llm_cands or quick:
         pool += history_candidates(signals) + body_candidates(
             camp.body, brand=camp.brand, tone=camp.tone, max_chars=request.max_chars)
 
@@ -168,10 +195,12 @@ def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
         kept = _last_resort(camp.body, limits, services, label, stop_at=stop_at)
         gen_reason = gen_reason or ("guardrail" if policy.use_model else None)
 
-    embed = services.embedder.embed if deadline.left_ms() > _EMBED_MIN_MS else None
+    embed = services.embedder.embed if not quick and deadline.left_ms() > _EMBED_MIN_MS \
+        else None
     weights = policy.subject_weights
     vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
-                      weights=rank.DEFAULT_WEIGHTS if weights is None else weights)
+                      weights=rank.DEFAULT_WEIGHTS if weights is None else weights,
+                      body_vec=body_vec)
     return rank.pick(kept, vecs, request.n), gen_reason
 
 
@@ -182,19 +211,21 @@ def _prompt_version() -> str:
 
 
 def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
-             personalize: bool) -> tuple[Signals, str | None]:
-    """The recipient's relevant history, or why there is none (in the work pool). With
+             personalize: bool) -> tuple[Signals, str | None, object]:
+    """The recipient's relevant history, or why there is none, and the body's vector
+    when it was embedded for the search (ranking reuses it; in the work pool). With
     personalization off (preferences) nothing of theirs is read."""
     if not personalize or not user_id:
-        return Signals(), None
+        return Signals(), None, None
     prefs = load_preferences(services, tenant_id, user_id)
     if not prefs.personalization:
-        return Signals(), "personalization_off"
+        return Signals(), "personalization_off", None
+    body_vec = services.embedder.embed_one(body) if body.strip() else None
 
     def retrieve():
-        # One search (one embedding of the body), then at most _PER_KIND[kind] each.
+        # One search (the body embedded once), then at most _PER_KIND[kind] each.
         items = services.history.retrieve(tenant_id, user_id, body, k=sum(_PER_KIND.values()),
-                                          kinds=list(_PER_KIND))
+                                          kinds=list(_PER_KIND), query_vec=body_vec)
         taken: dict[str, int] = {}
         out = []
         for item in items:
@@ -204,7 +235,7 @@ def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
         return out
 
     signals = signals_from(retrieve())
-    return signals, ("no_history" if signals.empty else None)
+    return signals, ("no_history" if signals.empty else None), body_vec
 
 
 async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,
@@ -212,10 +243,13 @@ async def _from_model(services: Services, request: SubjectLineRequest, signals: 
     """Ask the model; returns (model, candidates, fallback reason or None)."""
     if deadline.model_left_ms() < _MIN_MODEL_MS:
         return None, [], "timeout"
-    prompt = await services.work.run(
-        lambda: build_prompt(request, signals, budget_tokens=services.settings
-                             .prompt_token_budget, count_tokens=token_counter(services)),
-        due=deadline.at, start_by=deadline.model_at - _MIN_MODEL_MS / 1000)
+    try:
+        prompt = await services.work.run(
+            lambda: build_prompt(request, signals, budget_tokens=services.settings
+                                 .prompt_token_budget, count_tokens=token_counter(services)),
+            due=deadline.at, start_by=deadline.model_at - _MIN_MODEL_MS / 1000)
+    except Late:
+        return None, [], "overloaded"
     try:
         completion = await services.llm.complete(
             prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,

@@ -128,6 +128,12 @@ CANNED: dict[str, tuple[tuple[str, str], ...]] = {
                 ("thanks", "Thanks for sharing.")),
 }
 
+# Generic replies that fit most messages: served only to fill ``n`` when the message's
+# own canned replies (three or four) and the model's could not.
+FILLERS: tuple[tuple[str, str], ...] = (("thanks", "Thanks for your message."),
+                                        ("ack", "I'll get back to you soon."),
+                                        ("ack", "Got it, thanks."))
+
 # ---- reply intents -------------------------------------------------------------------
 
 REPLY_INTENTS = ("positive", "negative", "question", "thanks", "ack", "other")
@@ -208,3 +214,9 @@ def canned_candidates(message_text: str) -> list[RuleReply]:
     n = len(CANNED[intent])
     return [RuleReply(text=text, intent=ri, prior=0.5 - 0.05 * i, origin=f"canned:{intent}")
             for i, (ri, text) in enumerate(CANNED[intent][:n])]
+
+
+def filler_candidates() -> list[RuleReply]:
+    """The generic ``FILLERS``, below every canned reply."""
+    return [RuleReply(text=text, intent=ri, prior=0.3 - 0.05 * i, origin="filler")
+            for i, (ri, text) in enumerate(FILLERS)]

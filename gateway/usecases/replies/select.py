@@ -18,7 +18,12 @@ Selection is greedy by score, with two rules that make the set distinct in
 meaning, as Gmail's Smart Reply does: at most one reply per intent
 (``reply_intent``: positive / negative / question / thanks / ack / other), and no
 reply closer than ``max_similarity`` (cosine) to one already chosen. Model
-candidates are picked first; rules only fill the slots the model left empty.
+candidates are picked first; rules only fill the slots the model left empty. When
+the candidates hold fewer than ``n`` intents, a last pass drops the one-per-intent
+rule (never the near-duplicate one), so a request is still served ``n`` replies.
+
+Without vectors (no time left to embed the candidates) relevance and voice are
+neutral (prior and flags rank) and only exact duplicates count as near.
 """
 
 from __future__ import annotations
@@ -50,10 +55,15 @@ def _rescale(x: float, lo: float, hi: float) -> float:
     return float(min(max((x - lo) / (hi - lo), 0.0), 1.0))
 
 
-def score_all(cands: Sequence[Candidate], *, vecs: np.ndarray, message_vec: np.ndarray,
-              voice_vecs: np.ndarray | None) -> None:
-    """Fill ``score`` in place (``vecs``: one unit vector per candidate's bare text)."""
-    rel = vecs @ message_vec if len(cands) else np.zeros(0)
+def score_all(cands: Sequence[Candidate], *, vecs: np.ndarray | None,
+              message_vec: np.ndarray | None, voice_vecs: np.ndarray | None) -> None:
+    """Fill ``score`` in place (``vecs``: one unit vector per candidate's bare text, or
+    None: relevance and voice neutral)."""
+    if vecs is None or message_vec is None:
+        vecs, voice_vecs = None, None
+        rel = np.full(len(cands), 0.25)  # rescales to 0.5
+    else:
+        rel = vecs @ message_vec if len(cands) else np.zeros(0)
     voice = (vecs @ voice_vecs.T).max(axis=1) if voice_vecs is not None and len(voice_vecs) \
         else np.full(len(cands), 0.5)
     for i, c in enumerate(cands):
@@ -63,11 +73,12 @@ def score_all(cands: Sequence[Candidate], *, vecs: np.ndarray, message_vec: np.n
                         + W_VOICE * v - W_FLAG * c.flags, 4)
 
 
-def pick_distinct(cands: Sequence[Candidate], vecs: np.ndarray, n: int, *,
+def pick_distinct(cands: Sequence[Candidate], vecs: np.ndarray | None, n: int, *,
                   eligible: Sequence[int] | None = None, chosen: Sequence[int] = (),
-                  max_similarity: float = 0.85) -> list[int]:
+                  max_similarity: float = 0.85, one_per_intent: bool = True) -> list[int]:
     """Indices of up to ``n`` candidates (``chosen`` included, kept first), greedy by
-    score among ``eligible``: one per intent, no near-duplicates."""
+    score among ``eligible``: one per intent (unless ``one_per_intent`` is off), no
+    near-duplicates (with ``vecs``; without, no equal texts)."""
     picked = list(chosen)
     intents = {cands[j].intent for j in picked}
     seen = {_key(cands[j].bare) for j in picked}
@@ -76,9 +87,10 @@ def pick_distinct(cands: Sequence[Candidate], vecs: np.ndarray, n: int, *,
         if len(picked) >= n:
             break
         c = cands[i]
-        if i in picked or _key(c.bare) in seen or c.intent in intents:
+        if i in picked or _key(c.bare) in seen or (one_per_intent and c.intent in intents):
             continue
-        if any(float(vecs[i] @ vecs[j]) >= max_similarity for j in picked):
+        if vecs is not None and any(float(vecs[i] @ vecs[j]) >= max_similarity
+                                    for j in picked):
             continue
         picked.append(i)
         intents.add(c.intent)

@@ -64,16 +64,21 @@ def _sims(vecs: np.ndarray, past: list[PastSubject], past_vecs: np.ndarray) -> n
 
 
 def feature_matrix(candidates: list[Candidate], *, embed: Embed | None, body: str,
-                   signals: Signals, profile: style.StyleProfile
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   signals: Signals, profile: style.StyleProfile,
+                   body_vec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(features [k, len(FEATURES)], candidate unit vectors [k, dim]). With no
-    ``embed`` (no time left) the similarity features are 0 and style and priors rank."""
-    embed = embed or _no_vectors
+    ``embed`` (no time left) the similarity features are 0 and style and priors rank.
+    ``body_vec``: the caller's vector of ``body`` (retrieval's query), not embedded again."""
+    if embed is None:
+        embed, body_vec = _no_vectors, None
     groups = [signals.opened, signals.ignored, signals.sent]
-    texts = [body] + [c.text for c in candidates] + [p.subject for g in groups for p in g]
+    head = [body] if body_vec is None else []
+    texts = head + [c.text for c in candidates] + [p.subject for g in groups for p in g]
     vecs = embed(texts)
-    body_vec, cand = vecs[0], vecs[1:1 + len(candidates)]
-    rest = vecs[1 + len(candidates):]
+    if body_vec is None:
+        body_vec = vecs[0]
+    cand = vecs[len(head):len(head) + len(candidates)]
+    rest = vecs[len(head) + len(candidates):]
     split = np.cumsum([len(g) for g in groups])[:-1]
     opened_v, ignored_v, sent_v = np.split(rest, split) if len(rest) else (rest, rest, rest)
 
@@ -100,12 +105,13 @@ def feature_matrix(candidates: list[Candidate], *, embed: Embed | None, body: st
 
 
 def score(candidates: list[Candidate], *, embed: Embed | None, body: str, signals: Signals,
-          profile: style.StyleProfile, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
+          profile: style.StyleProfile, weights: Weights = DEFAULT_WEIGHTS,
+          body_vec: np.ndarray | None = None) -> np.ndarray:
     """Set ``candidate.score`` (0..1) on each candidate; returns their unit vectors."""
     if not candidates:
         return np.zeros((0, 0), dtype=np.float32)
     feats, vecs = feature_matrix(candidates, embed=embed, body=body, signals=signals,
-                                 profile=profile)
+                                 profile=profile, body_vec=body_vec)
     raw = feats @ weights.vector()
     for c, r in zip(candidates, raw):
         c.raw = float(r)
