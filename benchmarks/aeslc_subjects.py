@@ -72,8 +72,8 @@ def build(args):
     from gateway.cli import offline_env
 
     offline_env()
+    from gateway.core.settings import LOCAL_MODEL, Settings, default_embedding_model
     from gateway.services import build_services, start_services
-    from gateway.settings import LOCAL_MODEL, Settings, default_embedding_model
 
     models = [LOCAL_MODEL] if args.model == "local" else ["fake/replay"]
     settings = Settings(

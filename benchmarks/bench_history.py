@@ -55,9 +55,9 @@ from rich.table import Table
 from embeddings.embedder import HashEmbedder, load_embedder
 from embeddings.history import HistoryService, model_tag
 from gateway.auth import get_or_create_tenant
-from gateway.db import Database
+from gateway.core.db import Database
+from gateway.core.settings import Settings, default_embedding_model
 from gateway.schemas.history import HistoryItemIn
-from gateway.settings import Settings, default_embedding_model
 
 WORDS = [
     "meeting", "friday", "invoice", "budget", "draft", "review", "launch", "customer", "thanks",

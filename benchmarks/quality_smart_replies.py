@@ -41,9 +41,9 @@ async def run(args) -> None:
     offline_env()
     from evals.metrics import best_of_n_weighted_rouge, distinct_n
     from gateway.auth import create_key
+    from gateway.core.settings import Settings
     from gateway.schemas.smart_replies import SmartReplyRequest
     from gateway.services import build_services, start_services
-    from gateway.settings import Settings
     from gateway.tables import Tenant
     from gateway.usecases.smart_replies import suggest_replies
 

@@ -37,8 +37,8 @@ def main() -> None:
     from gateway.cli import offline_env
 
     offline_env()
+    from gateway.core.settings import default_gguf_path
     from gateway.llm.providers import LocalLlama
-    from gateway.settings import default_gguf_path
     from gateway.usecases.replies.clean import clean
     from gateway.usecases.replies.generate import STOP, TEMPERATURES
     from gateway.usecases.replies.prompt import build_prompt

@@ -48,8 +48,8 @@ from embeddings.store import (
     as_utc,
     checkpoint_wal,
 )
-from gateway.db import Database
-from gateway.errors import BadInput, Conflict
+from gateway.core.db import Database
+from gateway.core.errors import BadInput, Conflict
 from gateway.schemas.common import USER_ID_PATTERN
 from gateway.schemas.history import HistoryItemIn
 

@@ -38,8 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from gateway.db import SQLITE_MAX_INT, Base, Database, utcnow
-from gateway.errors import BadInput
+from gateway.core.db import SQLITE_MAX_INT, Base, Database, utcnow
+from gateway.core.errors import BadInput
 
 CONTEXT_CHARS = 1000  # of an item's context, what its stored context vector reads
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.loaders import AESLC_HISTORY_CAP
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 eval_app = typer.Typer(help="Offline quality evals: compare configurations on the same examples.",
                        no_args_is_help=True, pretty_exceptions_enable=False)
@@ -93,7 +93,7 @@ def _print_table(summary: dict) -> None:
 async def _metric_embedder(config: Path | None):
     """One embedder for similarity metrics across every variant (the settings' model)."""
     from embeddings.embedder import load_embedder
-    from gateway.settings import load_settings
+    from gateway.core.settings import load_settings
 
     s = load_settings(config, load_models=False)
     emb = load_embedder(s.embedding_model, batch_size=s.embedding_batch_size, eager=False)

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from evals.loaders import Example
 from evals.variants import Variant
-from gateway.errors import ConfigError, GatewayError
+from gateway.core.errors import ConfigError, GatewayError
 
 log = logging.getLogger(__name__)
 EVAL_TENANT = "eval"
@@ -230,6 +230,6 @@ class HttpTarget(Target):
 
 def in_process_settings(config: Path | None, scratch: Path):
     """Settings from a file (or the environment), with the data dir forced to scratch."""
-    from gateway.settings import load_settings
+    from gateway.core.settings import load_settings
 
     return load_settings(config, data_dir=scratch, rate_limit_per_minute=0)

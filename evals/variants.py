@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 
 # name -> keyword arguments for the use case ("plain" = do not read history).
 VARIANTS: dict[str, dict[str, dict]] = {

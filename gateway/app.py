@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from gateway.core.errors import GatewayError, error_body
+from gateway.core.settings import Settings
 from gateway.edge import EdgeMiddleware, error_response
-from gateway.errors import GatewayError, error_body
 from gateway.services import Services, build_services, start_services
-from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 

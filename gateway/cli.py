@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.errors import GatewayError
-from gateway.offline import offline_env
+from gateway.core.errors import GatewayError
+from gateway.core.offline import offline_env
 
 app = typer.Typer(help="Persona Gateway: personalized smart replies and subject lines.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -25,7 +25,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file 
 def _settings(config: Path | None, **overrides):
     from pydantic import ValidationError
 
-    from gateway.settings import load_settings
+    from gateway.core.settings import load_settings
 
     try:
         return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
@@ -40,7 +40,7 @@ def _settings(config: Path | None, **overrides):
 
 
 def _db(settings):
-    from gateway.db import Database
+    from gateway.core.db import Database
 
     db = Database(settings.db_path)
     db.create_all()

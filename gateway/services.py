@@ -10,13 +10,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from gateway.db import Database
+from gateway.core.db import Database
+from gateway.core.settings import Settings
 from gateway.llm import LLMClient, register_providers
 from gateway.llm.providers import LocalLlama
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
-from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 

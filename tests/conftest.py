@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.auth import create_key
+from gateway.core.settings import LOCAL_MODEL, Settings
 from gateway.llm.providers import fake_llm
-from gateway.settings import LOCAL_MODEL, Settings
 
 
 def wait_ready(client: TestClient, timeout_s: float = 180.0) -> None:

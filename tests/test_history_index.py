@@ -9,7 +9,7 @@ from embeddings.embedder import HashEmbedder
 from embeddings.history import HistoryService
 from embeddings.index import UserIndex, index_path, read_header, read_snapshot, write_snapshot
 from gateway.auth import get_or_create_tenant
-from gateway.db import Database
+from gateway.core.db import Database
 from gateway.schemas.history import HistoryItemIn
 
 TOPICS = ["meeting friday afternoon", "invoice payment overdue", "lunch tomorrow noon",

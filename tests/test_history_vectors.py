@@ -14,7 +14,7 @@ from embeddings.embedder import Embedder, HashEmbedder
 from embeddings.history import HistoryService, embedding_text
 from embeddings.store import HistoryRow, ItemVectorsRow
 from gateway.auth import get_or_create_tenant
-from gateway.db import Database
+from gateway.core.db import Database
 from gateway.schemas.history import HistoryItemIn
 from gateway.usecases.replies.personal import bare_reply, load_user_context
 from gateway.usecases.replies.vectors import Vectors

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.auth import create_key
-from gateway.db import Database
+from gateway.core.db import Database
 from gateway.schema_upgrade import upgrade_schema
 from tests.conftest import wait_ready
 

@@ -24,8 +24,8 @@ EXAMPLES = 30
 
 @pytest.fixture
 def gateway_app(tmp_path):
+    from gateway.core.settings import Settings
     from gateway.llm.providers import fake_llm
-    from gateway.settings import Settings
 
     fake_llm().reset()
     s = Settings(data_dir=tmp_path / "data",

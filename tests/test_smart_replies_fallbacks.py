@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from gateway.errors import BadInput
+from gateway.core.errors import BadInput
 from gateway.schemas.smart_replies import SmartReplyRequest
 from gateway.usecases.smart_replies import suggest_replies
 from tests.smart_reply_helpers import MEETING, SAM, add_replies, body

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gateway.commands.sources import Record, count_jsonl, detect_format, read_jsonl, read_mbox
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 
 @dataclass

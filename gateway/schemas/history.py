@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.core.settings import MAX_TEXT_CHARS
 from gateway.schemas.common import IsoDatetime, StrictModel
-from gateway.settings import MAX_TEXT_CHARS
 
 Kind = Literal["sent_reply", "sent_email", "subject_opened", "subject_ignored", "note"]
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-/]{0,199}$"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.errors import BadInput, Conflict, NotFound
+from gateway.core.errors import BadInput, Conflict, NotFound
 from gateway.schemas.feedback import FeedbackAccepted, FeedbackIn
 from gateway.schemas.history import HistoryItemIn
 from gateway.services import Services

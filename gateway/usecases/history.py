@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from embeddings.history import AddResult, check_user_id
-from gateway.errors import BadInput, PayloadTooLarge
+from gateway.core.errors import BadInput, PayloadTooLarge
 from gateway.schemas.history import (
     MAX_PAGE,
     HistoryAccepted,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from gateway.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
+from gateway.core.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
 from gateway.schemas.common import Suggestion
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
 from gateway.services import Services

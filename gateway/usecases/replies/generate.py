@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from gateway.errors import LLMError, LLMOverloaded, LLMTimeout
+from gateway.core.errors import LLMError, LLMOverloaded, LLMTimeout
 from gateway.llm import LLMClient
 
 TEMPERATURES = (0.3, 0.8, 1.0, 1.1, 1.2, 0.6)
