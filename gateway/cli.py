@@ -41,9 +41,10 @@ def _settings(config: Path | None, **overrides):
 
 def _db(settings):
     from gateway.core.db import Database
+    from gateway.storage import create_tables
 
     db = Database(settings.db_path)
-    db.create_all()
+    create_tables(db)
     return db
 
 

@@ -17,6 +17,7 @@ from gateway.llm.providers import LocalLlama
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
+from gateway.storage import create_tables
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def build_services(settings: Settings) -> Services:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_path)
-    db.create_all()
+    create_tables(db)
     metrics = Metrics()
     local = register_providers(
         local_model_path=settings.local_model_path

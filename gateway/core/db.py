@@ -57,13 +57,12 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
-        # Import every module that declares tables so they register on Base.
-        import embeddings.store  # noqa: F401
-        import gateway.tables  # noqa: F401
-        from gateway.schema_upgrade import upgrade_schema
+        """Create the missing tables of every table module imported so far.
 
+        Each table module declares its tables on ``Base`` when it is imported; this
+        module imports none of them. The gateway's ``gateway.storage.create_tables``
+        imports all of its own and also upgrades old layouts."""
         Base.metadata.create_all(self.engine)
-        upgrade_schema(self.engine)  # data dirs from before per-tenant keys
 
     @contextmanager
     def session(self) -> Iterator[Session]:
