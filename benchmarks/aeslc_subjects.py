@@ -86,14 +86,14 @@ def build(args):
 
 
 def ingest(services, tenant_id: int, history: dict[str, list[dict]]) -> None:
-    from gateway.schemas.history import HistoryItemIn
+    from embeddings.items import HistoryItem
 
     for user, rows in sorted(history.items()):
         if services.history.count(tenant_id, user) >= len(rows):
             continue
-        items = [HistoryItemIn(id=f"aeslc-{r['id']}", kind="sent_email",
-                               text=r["body"].strip()[:20_000],
-                               subject=r["subject"].strip()[:1000]) for r in rows]
+        items = [HistoryItem(id=f"aeslc-{r['id']}", kind="sent_email",
+                             text=r["body"].strip()[:20_000],
+                             subject=r["subject"].strip()[:1000]) for r in rows]
         for i in range(0, len(items), 200):
             services.history.add(tenant_id, user, items[i:i + 200])
         print(f"  ingested {len(items)} emails of {user}", file=sys.stderr)

@@ -93,7 +93,7 @@ class InProcessTarget(Target):
         history = self.services.history
         if history.count(self.tenant_id, user_id) >= len(items):
             return  # ingested by an earlier (interrupted) run
-        parsed = [HistoryItemIn.model_validate(i) for i in items]
+        parsed = [HistoryItemIn.model_validate(i).to_item() for i in items]
         step = min(self.settings.max_batch_items, 500)
 
         def add(batch) -> None:

@@ -8,6 +8,7 @@ and the same models work.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,6 +74,21 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+
+    def checkpoint_wal(self, *, attempts: int = 20) -> bool:
+        """Fold the WAL into the main file and truncate it, retrying while readers hold it.
+
+        After a delete this is what makes the deleted text leave the disk: secure_delete
+        zeroes the freed pages of the main file, and a truncated WAL holds no old frames.
+        Returns False if a reader kept the WAL busy for every attempt.
+        """
+        for i in range(attempts):
+            with self.engine.connect() as conn:
+                busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if not busy:
+                return True
+            time.sleep(0.02 * (i + 1))
+        return False
 
     def close(self) -> None:
         self.engine.dispose()

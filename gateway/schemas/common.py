@@ -5,8 +5,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_serializer
 
-USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"
-
 FallbackReason = Literal["timeout", "overloaded", "llm_error", "guardrail", "personalization_off",
                          "no_history"]
 Source = Literal["llm", "rules"]

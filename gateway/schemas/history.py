@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from embeddings.items import HistoryItem
 from gateway.core.settings import MAX_TEXT_CHARS
 from gateway.schemas.common import IsoDatetime, StrictModel
 
@@ -41,6 +42,11 @@ class HistoryItemIn(StrictModel):
                     "timestamp is outside years 1-9999 once converted to UTC; send it in "
                     "UTC (with a Z suffix) or with a smaller offset") from None
         return v
+
+    def to_item(self) -> HistoryItem:
+        """The history store's own type for this item."""
+        return HistoryItem(id=self.id, kind=self.kind, text=self.text, context=self.context,
+                           subject=self.subject, timestamp=self.timestamp)
 
 
 class HistoryBatchIn(StrictModel):
