@@ -74,6 +74,7 @@ def build(args):
     offline_env()
     from gateway.core.settings import LOCAL_MODEL, Settings, default_embedding_model
     from gateway.services import build_services, start_services
+    from gateway.usecases.replies.prompt import warm_up_messages
 
     models = [LOCAL_MODEL] if args.model == "local" else ["fake/replay"]
     settings = Settings(
@@ -81,7 +82,7 @@ def build(args):
         embedding_model="hash" if args.embedder == "hash" else default_embedding_model(),
         load_models=True, llm_timeout_s=max(args.deadline_ms / 1000.0, 1.0), llm_retries=0)
     services = build_services(settings)
-    start_services(services)
+    start_services(services, warm_up_prompt=warm_up_messages)
     return services
 
 

@@ -45,13 +45,14 @@ async def run(args) -> None:
     from gateway.schemas.smart_replies import SmartReplyRequest
     from gateway.services import build_services, start_services
     from gateway.tables import Tenant
+    from gateway.usecases.replies.prompt import warm_up_messages
     from gateway.usecases.smart_replies import suggest_replies
 
     overrides = dict(kv.split("=", 1) for kv in args.set)
     settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "data", rate_limit_per_minute=0,
                         **overrides)
     services = build_services(settings)
-    start_services(services)
+    start_services(services, warm_up_prompt=warm_up_messages)
     create_key(services.db, tenant="quality", scope="admin")
     with services.db.session() as s:
         tenant_id = s.query(Tenant).filter_by(name="quality").one().id

@@ -109,9 +109,9 @@ def model_tag(embedder: Embedder) -> str:
 
 
 class HistoryService:
-    """``reply_text`` is what a reply's stored vector is of (the smart-reply use case
-    passes its ``bare_reply``: no greeting, no sign-off); it must not change between
-    runs on one store without clearing ``history_vectors``."""
+    """``reply_text`` is what a reply's stored vector is of (``build_services`` passes
+    ``guardrails.emailtext.bare_reply``: no greeting, no sign-off); it must not change
+    between runs on one store without clearing ``history_vectors``."""
 
     def __init__(self, *, db: Database, embedder: Embedder, index_dir: Path,
                  cache_mb: int = 256, snapshot_every: int = 512,

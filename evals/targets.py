@@ -82,9 +82,11 @@ class InProcessTarget(Target):
     async def start(self) -> None:
         from gateway.auth import get_or_create_tenant
         from gateway.services import build_services, start_services
+        from gateway.usecases.replies.prompt import warm_up_messages
 
         self.services = build_services(self.settings)
-        await asyncio.to_thread(start_services, self.services)
+        await asyncio.to_thread(start_services, self.services,
+                                warm_up_prompt=warm_up_messages)
         self.tenant_id = get_or_create_tenant(self.services.db, EVAL_TENANT)
 
     async def add_history(self, user_id: str, items: list[dict]) -> None:

@@ -109,7 +109,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     async def lifespan(app: FastAPI):
         svc = services or build_services(settings)
         app.state.services = svc
-        loader = asyncio.create_task(asyncio.to_thread(start_services, svc))
+        from gateway.usecases.replies.prompt import warm_up_messages
+
+        loader = asyncio.create_task(asyncio.to_thread(start_services, svc,
+                                                       warm_up_prompt=warm_up_messages))
         app.state.loader = loader
         try:
             yield

@@ -134,9 +134,9 @@ def test_readyz_is_503_until_loaded(tmp_path, fake):
     gate = threading.Event()
     real_start = app_mod.start_services
 
-    def slow_start(svc):
+    def slow_start(svc, **kwargs):
         gate.wait(10)
-        real_start(svc)
+        real_start(svc, **kwargs)
 
     app_mod.start_services = slow_start
     try:

@@ -16,8 +16,9 @@ from embeddings.items import HistoryItem
 from embeddings.store import HistoryRow, ItemVectorsRow
 from gateway.auth import get_or_create_tenant
 from gateway.core.db import Database
-from gateway.usecases.replies.personal import bare_reply, load_user_context
+from gateway.usecases.replies.personal import load_user_context
 from gateway.usecases.replies.vectors import Vectors
+from guardrails.emailtext import bare_reply
 
 TOPICS = ["meeting friday afternoon", "invoice payment overdue", "lunch tomorrow noon",
           "project deadline extension", "holiday vacation plans", "server outage incident"]
