@@ -69,7 +69,7 @@ def load(data_dir: Path, limit: int, offset: int, seed: int):
 
 
 def build(args):
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
     from gateway.core.settings import LOCAL_MODEL, Settings, default_embedding_model

@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.cli import offline_env
+from gateway.core.offline import offline_env
 
 offline_env()
 

@@ -36,7 +36,7 @@ def load_rows(path: Path, rows: int) -> list[tuple[str, str]]:
 
 
 async def run(args) -> None:
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
     from evals.metrics import best_of_n_weighted_rouge, distinct_n

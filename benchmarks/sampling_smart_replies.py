@@ -34,7 +34,7 @@ LIST_SYSTEM = ("Suggest three different short replies to the email between UNTRU
 
 
 def main() -> None:
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
     from gateway.core.settings import default_gguf_path

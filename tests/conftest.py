@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from gateway.cli import offline_env
+from gateway.core.offline import offline_env
 
 offline_env()
 

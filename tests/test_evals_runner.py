@@ -49,7 +49,7 @@ CRASHING_RUN = """
 import asyncio, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from gateway.cli import offline_env
+from gateway.core.offline import offline_env
 offline_env()
 from evals_fixtures import FakeTarget
 from evals.loaders import load_dataset
