@@ -58,6 +58,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway prompts embeddings guardrails evals tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -69,11 +69,12 @@ def load(data_dir: Path, limit: int, offset: int, seed: int):
 
 
 def build(args):
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
+    from gateway.core.settings import LOCAL_MODEL, Settings, default_embedding_model
     from gateway.services import build_services, start_services
-    from gateway.settings import LOCAL_MODEL, Settings, default_embedding_model
+    from gateway.usecases.replies.prompt import warm_up_messages
 
     models = [LOCAL_MODEL] if args.model == "local" else ["fake/replay"]
     settings = Settings(
@@ -81,19 +82,19 @@ def build(args):
         embedding_model="hash" if args.embedder == "hash" else default_embedding_model(),
         load_models=True, llm_timeout_s=max(args.deadline_ms / 1000.0, 1.0), llm_retries=0)
     services = build_services(settings)
-    start_services(services)
+    start_services(services, warm_up_prompt=warm_up_messages)
     return services
 
 
 def ingest(services, tenant_id: int, history: dict[str, list[dict]]) -> None:
-    from gateway.schemas.history import HistoryItemIn
+    from embeddings.items import HistoryItem
 
     for user, rows in sorted(history.items()):
         if services.history.count(tenant_id, user) >= len(rows):
             continue
-        items = [HistoryItemIn(id=f"aeslc-{r['id']}", kind="sent_email",
-                               text=r["body"].strip()[:20_000],
-                               subject=r["subject"].strip()[:1000]) for r in rows]
+        items = [HistoryItem(id=f"aeslc-{r['id']}", kind="sent_email",
+                             text=r["body"].strip()[:20_000],
+                             subject=r["subject"].strip()[:1000]) for r in rows]
         for i in range(0, len(items), 200):
             services.history.add(tenant_id, user, items[i:i + 200])
         print(f"  ingested {len(items)} emails of {user}", file=sys.stderr)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.cli import offline_env
+from gateway.core.offline import offline_env
 
 offline_env()
 
@@ -54,10 +54,10 @@ from rich.table import Table
 
 from embeddings.embedder import HashEmbedder, load_embedder
 from embeddings.history import HistoryService, model_tag
+from embeddings.items import HistoryItem
 from gateway.auth import get_or_create_tenant
-from gateway.db import Database
-from gateway.schemas.history import HistoryItemIn
-from gateway.settings import Settings, default_embedding_model
+from gateway.core.db import Database
+from gateway.core.settings import Settings, default_embedding_model
 
 WORDS = [
     "meeting", "friday", "invoice", "budget", "draft", "review", "launch", "customer", "thanks",
@@ -97,15 +97,15 @@ def make_services(root: Path, embedding_model: str):
     return svc
 
 
-def ingest_items_for(n: int, contexts: bool) -> list[HistoryItemIn]:
+def ingest_items_for(n: int, contexts: bool) -> list[HistoryItem]:
     """Bare sentences, or (``contexts``) replies with a greeting and sign-off that
     answer a message: three distinct texts per item to embed (indexed, context, reply)."""
     texts = sentences(n, seed=1)
     if not contexts:
-        return [HistoryItemIn(id=f"i{j}", kind="sent_reply", text=t) for j, t in enumerate(texts)]
+        return [HistoryItem(id=f"i{j}", kind="sent_reply", text=t) for j, t in enumerate(texts)]
     asks = sentences(n, seed=4)
-    return [HistoryItemIn(id=f"i{j}", kind="sent_reply", text=f"Hi Sam,\n{t}\nCheers, Ann",
-                          context=f"Question {j}: {a}") for j, (t, a) in enumerate(zip(texts, asks))]
+    return [HistoryItem(id=f"i{j}", kind="sent_reply", text=f"Hi Sam,\n{t}\nCheers, Ann",
+                        context=f"Question {j}: {a}") for j, (t, a) in enumerate(zip(texts, asks))]
 
 
 def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: int,
@@ -164,7 +164,7 @@ def bench_retrieval(root: Path, sizes: list[int], queries: int, contrast: bool,
     tenant = get_or_create_tenant(db, "bench")
     svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096)
     svc.open()
-    target = [HistoryItemIn(id=f"t{j}", kind="sent_reply", text=t)
+    target = [HistoryItem(id=f"t{j}", kind="sent_reply", text=t)
               for j, t in enumerate(sentences(PER_USER, seed=2))]
     for j in range(0, PER_USER, 250):
         svc.add(tenant, "target", target[j:j + 250])

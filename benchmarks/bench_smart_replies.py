@@ -77,7 +77,7 @@ def run(kind: str, requests: int, deadline_ms: int | None) -> dict:
 
 
 def main() -> None:
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
     p = argparse.ArgumentParser(description="Smart-reply latency p50/p95 through the HTTP app.")

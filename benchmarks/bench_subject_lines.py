@@ -57,7 +57,7 @@ def run(kind: str, requests: int) -> dict:
 
 
 def main() -> None:
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

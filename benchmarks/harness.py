@@ -21,7 +21,7 @@ def bench_client(kind: str) -> Iterator[tuple[object, dict, object]]:
 
     from gateway.app import create_app
     from gateway.auth import create_key
-    from gateway.settings import LOCAL_MODEL, Settings
+    from gateway.core.settings import LOCAL_MODEL, Settings
     from tests.conftest import wait_ready
     from tests.fakes import fake_installed
 

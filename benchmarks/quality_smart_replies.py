@@ -36,16 +36,17 @@ def load_rows(path: Path, rows: int) -> list[tuple[str, str]]:
 
 
 async def run(args) -> None:
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
     from evals.metrics import best_of_n_weighted_rouge, distinct_n
     from gateway.auth import create_key
+    from gateway.core.settings import Settings
     from gateway.schemas.smart_replies import SmartReplyRequest
     from gateway.services import build_services, start_services
-    from gateway.settings import Settings
     from gateway.tables import Tenant
     from gateway.usecases.policy import DEFAULT_POLICY, MODEL_ONLY, RULES_ONLY
+    from gateway.usecases.replies.prompt import warm_up_messages
     from gateway.usecases.smart_replies import suggest_replies
 
     policies = {"full": DEFAULT_POLICY, "rules": RULES_ONLY, "model": MODEL_ONLY}
@@ -54,7 +55,7 @@ async def run(args) -> None:
     settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "data", rate_limit_per_minute=0,
                         **overrides)
     services = build_services(settings)
-    start_services(services)
+    start_services(services, warm_up_prompt=warm_up_messages)
     create_key(services.db, tenant="quality", scope="admin")
     with services.db.session() as s:
         tenant_id = s.query(Tenant).filter_by(name="quality").one().id

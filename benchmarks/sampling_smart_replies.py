@@ -34,11 +34,11 @@ LIST_SYSTEM = ("Suggest three different short replies to the email between UNTRU
 
 
 def main() -> None:
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
+    from gateway.core.settings import default_gguf_path
     from gateway.llm.providers import LocalLlama
-    from gateway.settings import default_gguf_path
     from gateway.usecases.replies.clean import clean
     from gateway.usecases.replies.generate import STOP, TEMPERATURES
     from gateway.usecases.replies.prompt import build_prompt

@@ -23,7 +23,6 @@ read the store directly.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,11 +32,11 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from embeddings.embedder import Embedder
 from embeddings.indexes import IndexManager
+from embeddings.items import HistoryItem, check_user_id
 from embeddings.store import (
     CONTEXT_CHARS,
     HistoryRow,
@@ -46,17 +45,14 @@ from embeddings.store import (
     Retrieved,
     StoredItem,
     as_utc,
-    checkpoint_wal,
 )
-from gateway.db import Database
-from gateway.errors import BadInput, Conflict
-from gateway.schemas.common import USER_ID_PATTERN
-from gateway.schemas.history import HistoryItemIn
+from gateway.core.db import Database
+from gateway.core.errors import BadInput, Conflict
 
-__all__ = ["CONTEXT_CHARS", "AddResult", "HistoryService", "Retrieved", "StoredItem", "embedding_text"]
+__all__ = ["CONTEXT_CHARS", "AddResult", "HistoryItem", "HistoryService", "Retrieved",
+           "StoredItem", "check_user_id", "embedding_text"]
 
 log = logging.getLogger(__name__)
-_USER_ID = re.compile(USER_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ class AddResult:
     unchanged: list[str]  # already stored with identical content (a re-send)
 
 
-def embedding_text(item: HistoryItemIn) -> str:
+def embedding_text(item: HistoryItem) -> str:
     """What gets embedded: the item's own words first, then what it answered.
 
     Generators query with an incoming message, so a reply should be found both by
@@ -102,7 +98,7 @@ def _utc_naive(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=None)
 
 
-def _same(row: HistoryRow, item: HistoryItemIn) -> bool:
+def _same(row: HistoryRow, item: HistoryItem) -> bool:
     return (row.kind, row.text, row.context, row.subject, as_utc(row.timestamp)) == (
         item.kind, item.text, item.context, item.subject, as_utc(_utc_naive(item.timestamp)))
 
@@ -112,16 +108,10 @@ def model_tag(embedder: Embedder) -> str:
     return f"{Path(str(embedder.name)).name}:{embedder.dim}"[-64:]
 
 
-def check_user_id(user_id: str) -> None:
-    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
-        raise BadInput("user_id must be 1-128 characters: letters, digits and . _ @ + - "
-                       "(starting with a letter or digit)", field="user_id")
-
-
 class HistoryService:
-    """``reply_text`` is what a reply's stored vector is of (the smart-reply use case
-    passes its ``bare_reply``: no greeting, no sign-off); it must not change between
-    runs on one store without clearing ``history_vectors``."""
+    """``reply_text`` is what a reply's stored vector is of (``build_services`` passes
+    ``guardrails.emailtext.bare_reply``: no greeting, no sign-off); it must not change
+    between runs on one store without clearing ``history_vectors``."""
 
     def __init__(self, *, db: Database, embedder: Embedder, index_dir: Path,
                  cache_mb: int = 256, snapshot_every: int = 512,
@@ -168,10 +158,10 @@ class HistoryService:
             self._indexes.clear()
 
     # --- writes
-    def add(self, tenant_id: int, user_id: str, items: list[HistoryItemIn]) -> list[str]:
+    def add(self, tenant_id: int, user_id: str, items: list[HistoryItem]) -> list[str]:
         return self.ingest(tenant_id, user_id, items).ids
 
-    def ingest(self, tenant_id: int, user_id: str, items: Sequence[HistoryItemIn]) -> AddResult:
+    def ingest(self, tenant_id: int, user_id: str, items: Sequence[HistoryItem]) -> AddResult:
         """Store a batch all-or-nothing; see the module docstring for the guarantees."""
         check_user_id(user_id)
         seen: dict[str, int] = {}
@@ -200,7 +190,7 @@ class HistoryService:
                 log.exception("index update after commit failed; it will be repaired")
         return AddResult(ids, added, unchanged)
 
-    def _embed_items(self, items: Sequence[HistoryItemIn]
+    def _embed_items(self, items: Sequence[HistoryItem]
                      ) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
         """(indexed vector, context vector, reply vector) per item, from one embed call
         over the distinct texts (a plain reply is often its own indexed text)."""
@@ -212,7 +202,7 @@ class HistoryService:
                 for e, c, r in keys]
 
     def _check_conflicts(self, existing: dict[str, HistoryRow],
-                         items: Sequence[HistoryItemIn]) -> None:
+                         items: Sequence[HistoryItem]) -> None:
         for j, it in enumerate(items):
             row = existing.get(it.id)
             if row is not None and not _same(row, it):
@@ -220,8 +210,8 @@ class HistoryService:
                                "content; history items are immutable, so send the new "
                                "version under a new id", field=f"items.{j}.id")
 
-    def _commit(self, tenant_id: int, user_id: str, items: Sequence[HistoryItemIn],
-                todo: Sequence[HistoryItemIn], vecs) -> tuple[list[str], list[str]]:
+    def _commit(self, tenant_id: int, user_id: str, items: Sequence[HistoryItem],
+                todo: Sequence[HistoryItem], vecs) -> tuple[list[str], list[str]]:
         model = model_tag(self.embedder)
         vec_of = {it.id: v for it, v in zip(todo, vecs)}
         added: list[str] = []
@@ -246,25 +236,17 @@ class HistoryService:
         return added, [it.id for it in items if it.id in existing]
 
     def delete_user(self, tenant_id: int, user_id: str) -> None:
-        """Forget a user: history rows, vectors, feedback, generations, preferences.
+        """Delete what this store holds of a user: history rows, their vectors, the
+        index snapshot file and the cached index.
 
-        Rows go in one transaction (secure_delete zeroes their pages), the snapshot
-        file is removed, and the WAL is checkpointed and truncated so no copy of the
-        deleted text stays on disk.
+        Rows go in one transaction (secure_delete zeroes their pages). The records
+        other owners keep of the user, and the WAL checkpoint that makes deleted text
+        leave the disk, are ``gateway.usecases.forget.forget_user``'s.
         """
-        from gateway.tables import Feedback, Generation, UserPreferences
-
-        key = (tenant_id, user_id)
         with self._write_lock, self.indexes.lock:
             with self.db.session() as s:
                 self.store.delete_user_rows(s, tenant_id, user_id)
-                for table in (Feedback, Generation, UserPreferences):
-                    s.execute(delete(table).where(table.tenant_id == tenant_id,
-                                                  table.user_id == user_id))
-            self.indexes.forget(key)
-        if not checkpoint_wal(self.db):
-            log.warning("WAL checkpoint stayed busy after a user delete; the deleted rows "
-                        "leave the WAL at the next checkpoint")
+            self.indexes.forget((tenant_id, user_id))
 
     # --- reads
     def retrieve(self, tenant_id: int, user_id: str, query: str, *, k: int = 5,
@@ -336,7 +318,7 @@ class HistoryService:
             rows = self.store.rows_with_other_model(model, limit=batch)
             if not rows:
                 return done
-            texts = [embedding_text(HistoryItemIn.model_construct(
+            texts = [embedding_text(HistoryItem(
                 id=r.item_id, kind=r.kind, text=r.text, context=r.context, subject=r.subject))
                 for r in rows]
             vecs = self.embedder.embed(texts)

@@ -16,7 +16,6 @@ missing row: a store written before this table existed) is filled in at start.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,8 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from gateway.db import SQLITE_MAX_INT, Base, Database, utcnow
-from gateway.errors import BadInput
+from gateway.core.db import SQLITE_MAX_INT, Base, Database, utcnow
+from gateway.core.errors import BadInput
 
 CONTEXT_CHARS = 1000  # of an item's context, what its stored context vector reads
 
@@ -299,19 +298,3 @@ class HistoryStore:
         res = s.execute(delete(HistoryRow).where(HistoryRow.tenant_id == tenant_id,
                                                  HistoryRow.user_id == user_id))
         return int(res.rowcount or 0)
-
-
-def checkpoint_wal(db: Database, *, attempts: int = 20) -> bool:
-    """Fold the WAL into the main file and truncate it, retrying while readers hold it.
-
-    After a delete this is what makes the deleted text leave the disk: secure_delete
-    zeroes the freed pages of the main file, and a truncated WAL holds no old frames.
-    Returns False if a reader kept the WAL busy for every attempt.
-    """
-    for i in range(attempts):
-        with db.engine.connect() as conn:
-            busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-        if not busy:
-            return True
-        time.sleep(0.02 * (i + 1))
-    return False

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.loaders import AESLC_HISTORY_CAP
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 eval_app = typer.Typer(help="Offline quality evals: compare configurations on the same examples.",
                        no_args_is_help=True, pretty_exceptions_enable=False)
@@ -93,7 +93,7 @@ def _print_table(summary: dict) -> None:
 async def _metric_embedder(config: Path | None):
     """One embedder for similarity metrics across every variant (the settings' model)."""
     from embeddings.embedder import load_embedder
-    from gateway.settings import load_settings
+    from gateway.core.settings import load_settings
 
     s = load_settings(config, load_models=False)
     emb = load_embedder(s.embedding_model, batch_size=s.embedding_batch_size, eager=False)
@@ -107,7 +107,7 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
              concurrency: int | None, seed: int, history: Path | None = None,
              history_cap: int = AESLC_HISTORY_CAP, deadline_ms: int | None = None) -> int:
     """The whole eval; returns the exit code."""
-    from gateway.cli import offline_env
+    from gateway.core.offline import offline_env
 
     offline_env()
     from rich.progress import (
@@ -205,12 +205,12 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
 def _main(task: str, **kwargs) -> None:
     from pydantic import ValidationError
 
+    from gateway.commands.options import print_invalid_settings
+
     try:
         code = run_eval(task, **kwargs)
     except ValidationError as exc:
-        for e in exc.errors():
-            field = ".".join(str(p) for p in e["loc"]) or "settings"
-            err.print(f"[red]invalid setting[/] {field}: {e['msg']}")
+        print_invalid_settings(exc)
         code = 2
     except GatewayError as exc:
         err.print(f"[red]error:[/] {exc.message}", soft_wrap=True)

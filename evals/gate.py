@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

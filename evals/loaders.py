@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 TASKS = ("smart-replies", "subject-lines")
 REDDIT_USER = "reddit-user"

@@ -21,7 +21,7 @@ from evals.loaders import Dataset, Example
 from evals.scoring import SCORE_VERSION, Evaluator
 from evals.targets import Target, TargetUnavailable
 from evals.variants import Variant
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 
 RESULTS = "results.jsonl"
 MANIFEST = "run.json"

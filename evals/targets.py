@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from evals.loaders import Example
 from evals.variants import Variant
-from gateway.errors import ConfigError, GatewayError
+from gateway.core.errors import ConfigError, GatewayError
 from gateway.usecases.policy import DEFAULT_POLICY
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,11 @@ class InProcessTarget(Target):
     async def start(self) -> None:
         from gateway.auth import get_or_create_tenant
         from gateway.services import build_services, start_services
+        from gateway.usecases.replies.prompt import warm_up_messages
 
         self.services = build_services(self.settings)
-        await asyncio.to_thread(start_services, self.services)
+        await asyncio.to_thread(start_services, self.services,
+                                warm_up_prompt=warm_up_messages)
         self.tenant_id = get_or_create_tenant(self.services.db, EVAL_TENANT)
 
     async def add_history(self, user_id: str, items: list[dict]) -> None:
@@ -90,7 +92,7 @@ class InProcessTarget(Target):
         history = self.services.history
         if history.count(self.tenant_id, user_id) >= len(items):
             return  # ingested by an earlier (interrupted) run
-        parsed = [HistoryItemIn.model_validate(i) for i in items]
+        parsed = [HistoryItemIn.model_validate(i).to_item() for i in items]
         step = min(self.settings.max_batch_items, 500)
 
         def add(batch) -> None:
@@ -199,6 +201,6 @@ class HttpTarget(Target):
 
 def in_process_settings(config: Path | None, scratch: Path):
     """Settings from a file (or the environment), with the data dir forced to scratch."""
-    from gateway.settings import load_settings
+    from gateway.core.settings import load_settings
 
     return load_settings(config, data_dir=scratch, rate_limit_per_minute=0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 from gateway.usecases.policy import DEFAULT_POLICY, MODEL_ONLY, RULES_ONLY, GenerationPolicy
 
 PLAIN = GenerationPolicy(personalize=False)  # the user's history is not read

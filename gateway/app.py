@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from gateway.core.errors import GatewayError, error_body
+from gateway.core.settings import Settings
 from gateway.edge import EdgeMiddleware, error_response
-from gateway.errors import GatewayError, error_body
 from gateway.services import Services, build_services, start_services
-from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     async def lifespan(app: FastAPI):
         svc = services or build_services(settings)
         app.state.services = svc
-        loader = asyncio.create_task(asyncio.to_thread(start_services, svc))
+        from gateway.usecases.replies.prompt import warm_up_messages
+
+        loader = asyncio.create_task(asyncio.to_thread(start_services, svc,
+                                                       warm_up_prompt=warm_up_messages))
         app.state.loader = loader
         try:
             yield

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from gateway.db import SQLITE_MAX_INT, Database, utcnow
-from gateway.errors import BadInput, Forbidden, NotFound, Unauthorized
+from gateway.core.db import SQLITE_MAX_INT, Database, utcnow
+from gateway.core.errors import BadInput, Forbidden, NotFound, Unauthorized
 from gateway.tables import ApiKey, Tenant
 
 SCOPES = ("client", "admin")

@@ -3,40 +3,22 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.errors import GatewayError
-from gateway.offline import offline_env
+from evals.cli import eval_app
+from gateway.commands.ingest import ingest
+from gateway.commands.options import ConfigOpt, cli_settings, err
+from gateway.core.errors import GatewayError
+from gateway.core.offline import offline_env
 
 app = typer.Typer(help="Persona Gateway: personalized smart replies and subject lines.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 keys_app = typer.Typer(help="Manage API keys (only their hashes are stored).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file (KEY=value lines, PERSONA_ prefix).")]
-
-
-def _settings(config: Path | None, **overrides):
-    from pydantic import ValidationError
-
-    from gateway.settings import load_settings
-
-    try:
-        return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        for e in exc.errors():
-            field = ".".join(str(p) for p in e["loc"]) or "settings"
-            err.print(f"[red]invalid setting[/] {field}: {e['msg']}")
-        raise typer.Exit(2) from None
-    except GatewayError as exc:
-        err.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(2) from None
 
 
 ONE_PROCESS = (
@@ -66,10 +48,11 @@ def _check_router(settings) -> None:
 
 
 def _db(settings):
-    from gateway.db import Database
+    from gateway.core.db import Database
+    from gateway.storage import create_tables
 
     db = Database(settings.db_path)
-    db.create_all()
+    create_tables(db)
     return db
 
 
@@ -86,7 +69,7 @@ def serve(
     if workers > 1:
         err.print(f"[red]error:[/] {ONE_PROCESS}")
         raise typer.Exit(2)
-    settings = _settings(config, host=host, port=port)
+    settings = cli_settings(config, host=host, port=port)
     _check_router(settings)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -134,7 +117,7 @@ def keys_create(
     """Create an API key; it is printed once, as the last line."""
     from gateway import auth
 
-    db = _db(_settings(config, load_models=False))
+    db = _db(cli_settings(config, load_models=False))
     try:
         key = auth.create_key(db, tenant=tenant, scope=scope)
     except GatewayError as exc:
@@ -150,7 +133,7 @@ def keys_list(config: ConfigOpt = None) -> None:
     from gateway import auth
 
     table = Table("id", "tenant", "prefix", "scope", "created", "status")
-    for k in auth.list_keys(_db(_settings(config, load_models=False))):
+    for k in auth.list_keys(_db(cli_settings(config, load_models=False))):
         table.add_row(str(k.id), k.tenant, k.prefix + "…", k.scope,
                       k.created_at.strftime("%Y-%m-%d %H:%M"), "revoked" if k.revoked else "active")
     Console().print(table)
@@ -163,21 +146,17 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id from 'persona
     from gateway import auth
 
     try:
-        auth.revoke_key(_db(_settings(config, load_models=False)), key_id)
+        auth.revoke_key(_db(cli_settings(config, load_models=False)), key_id)
     except GatewayError as exc:
         err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None
     typer.echo(f"revoked key {key_id}")
 
 
-def _register_subcommands() -> None:
-    """Commands that live with their feature (ingest with the history store, eval with evals)."""
-    from gateway.commands import register
-
-    register(app)
-
-
-_register_subcommands()
+# Commands that live with their feature: ingest in gateway.commands, eval with evals.
+# This module attaches them; neither imports it.
+app.command()(ingest)
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:  # pragma: no cover

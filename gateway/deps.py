@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from gateway.auth import Principal, authenticate
-from gateway.errors import GatewayError, NotReady, Unauthorized
+from gateway.core.errors import GatewayError, NotReady, Unauthorized
 from gateway.services import Services
 
 

@@ -29,9 +29,15 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import authenticate
-from gateway.errors import GatewayError, PayloadTooLarge, RequestTimeout, Unauthorized, error_body
+from gateway.core.errors import (
+    GatewayError,
+    PayloadTooLarge,
+    RequestTimeout,
+    Unauthorized,
+    error_body,
+)
+from gateway.core.settings import Settings
 from gateway.llm.deadline import LLMTimer, llm_timer
-from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import contextmanager
 
-from gateway.errors import Overloaded
+from gateway.core.errors import Overloaded
 
 
 class Late(Overloaded):

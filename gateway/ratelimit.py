@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Hashable
 
-from gateway.errors import RateLimited
+from gateway.core.errors import RateLimited
 
 _PRUNE_ABOVE = 10_000  # buckets kept before full ones are dropped (many client addresses)
 

@@ -1,8 +1,9 @@
 """In-place upgrade of data dirs written before records were keyed per tenant.
 
-``create_all`` makes missing tables but never alters existing ones. Data dirs from
-before issue #12 have ``generations`` keyed by ``request_id`` alone and a
-``feedback`` unique constraint without ``tenant_id``. At start, each table whose
+``create_all`` makes missing tables but never alters existing ones, so
+``gateway.storage.create_tables`` calls this after it. Data dirs from before issue #12
+have ``generations`` keyed by ``request_id`` alone and a ``feedback`` unique
+constraint without ``tenant_id``. At start, each table whose
 primary key or unique constraints differ from the model is rebuilt the way SQLite
 documents it (create the new table, copy the rows, drop the old, rename), all
 tables in one transaction: a crash midway leaves the old layout whole.
@@ -17,6 +18,8 @@ import logging
 from sqlalchemy import MetaData, Table, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateIndex, CreateTable
+
+from gateway.tables import Feedback, Generation
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,6 @@ def upgrade_schema(engine: Engine) -> list[str]:
 
     A row that breaks a new key cannot exist (the new keys are wider than the old),
     so copying never drops data. Cheap when there is nothing to do (a few PRAGMAs)."""
-    from gateway.tables import Feedback, Generation
-
     tables = [Generation.__table__, Feedback.__table__]
     raw = engine.raw_connection()
     try:

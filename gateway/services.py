@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from gateway.db import Database
+from embeddings.embedder import Embedder
+from gateway.core.db import Database
+from gateway.core.settings import Settings
 from gateway.llm import LLMClient, LocalLlama, ProviderRegistry
 from gateway.llm.router import build_router
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import RateLimiter
-from gateway.settings import Settings
+from gateway.storage import create_tables
+
+if TYPE_CHECKING:  # not a cycle: it imports faiss, which app import must not (test_imports)
+    from embeddings.history import HistoryService
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +39,8 @@ class Services:
     auth_failures: RateLimiter  # per client address
     work: WorkPool  # request CPU work, earliest deadline first (gateway.load)
     admission: Admission  # the bound on generation requests in flight
-    embedder: object | None = None  # embeddings.embedder.Embedder
-    history: object | None = None  # embeddings.history.HistoryService
+    embedder: Embedder | None = None
+    history: HistoryService | None = None
     local_llm: LocalLlama | None = None
     ready: bool = False
     load_seconds: dict[str, float] = field(default_factory=dict)
@@ -52,11 +59,11 @@ def build_services(settings: Settings) -> Services:
     from embeddings.batching import BatchingEmbedder
     from embeddings.embedder import load_embedder
     from embeddings.history import HistoryService
-    from gateway.usecases.replies.personal import bare_reply
+    from guardrails.emailtext import bare_reply
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_path)
-    db.create_all()
+    create_tables(db)
     metrics = Metrics()
     providers, local = _providers(settings)
     llm = LLMClient(
@@ -101,8 +108,15 @@ def _providers(settings: Settings) -> tuple[ProviderRegistry, LocalLlama | None]
     return providers.install(), local
 
 
-def start_services(services: Services) -> None:
-    """Load models and check the index against the store; then the gateway is ready."""
+WarmUpPrompt = Callable[[Callable[[str], int]], list[dict]]  # token counter -> chat messages
+
+
+def start_services(services: Services, *, warm_up_prompt: WarmUpPrompt | None = None) -> None:
+    """Load models and check the index against the store; then the gateway is ready.
+
+    ``warm_up_prompt`` builds the local model's first prompt from its token counter (the
+    HTTP app and evals pass the smart-reply use case's, so its fixed instructions are
+    prefilled before the first request); without it the warm-up says "Hi"."""
     s = services.settings
     t0 = time.monotonic()
     if s.load_models:
@@ -120,10 +134,10 @@ def start_services(services: Services) -> None:
         # a hosted model.
         warm_model = next((m for m in s.models if m.startswith("local/")), None)
         if warm_model is not None:
-            from gateway.usecases.replies.prompt import warm_up_messages
-
-            LLMClient.call_blocking(warm_model, warm_up_messages(services.local_llm.count_tokens),
-                                    60.0, {"max_tokens": 1})
+            warm_prompt = [{"role": "user", "content": "Hi"}]
+            if services.local_llm is not None and warm_up_prompt is not None:
+                warm_prompt = warm_up_prompt(services.local_llm.count_tokens)
+            LLMClient.call_blocking(warm_model, warm_prompt, 60.0, {"max_tokens": 1})
         else:
             try:
                 LLMClient.call_blocking(s.models[0], [{"role": "user", "content": "Hi"}],

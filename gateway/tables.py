@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, utcnow
+from gateway.core.db import Base, utcnow
 
 
 class Tenant(Base):

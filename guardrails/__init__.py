@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from guardrails.injection import InjectionReport, sanitize, scan_input
 from guardrails.pipeline import Override, Pipeline, Rule, VerdictHook, default_rules, metrics_hook
-from guardrails.report import to_check_results
+from guardrails.report import CheckReport, check_reports
 from guardrails.types import Check, CheckContext, Finding, GuardrailResult, Verdict
 
 
@@ -57,7 +57,20 @@ def warm_up() -> None:
 
 
 __all__ = [
-    "Check", "CheckContext", "Finding", "GuardrailResult", "InjectionReport", "Pipeline", "Rule",
-    "Verdict", "check", "default_rules", "metrics_hook", "sanitize", "scan_input",
-    "to_check_results", "warm_up",
+    "Check",
+    "CheckContext",
+    "CheckReport",
+    "Finding",
+    "GuardrailResult",
+    "InjectionReport",
+    "Pipeline",
+    "Rule",
+    "Verdict",
+    "check",
+    "check_reports",
+    "default_rules",
+    "metrics_hook",
+    "sanitize",
+    "scan_input",
+    "warm_up",
 ]

@@ -89,6 +89,14 @@ def split_signoff(text: str) -> tuple[str, str | None]:
     return t, None
 
 
+def bare_reply(text: str) -> str:
+    """A reply without greeting and sign-off, on one line: what the model should imitate
+    (and what the history store keeps a vector of for each reply)."""
+    _, rest = split_greeting(text.strip())
+    body, _ = split_signoff(rest)
+    return " ".join(body.split())
+
+
 # ---- sentences ---------------------------------------------------------------------
 
 ABBREVIATIONS = frozenset([

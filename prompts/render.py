@@ -58,7 +58,7 @@ def split_turns(messages: list[dict]) -> list[dict]:
 @functools.lru_cache(maxsize=1)
 def _tiktoken_encoding():
     if "TIKTOKEN_CACHE_DIR" not in os.environ:
-        from gateway.offline import offline_env
+        from gateway.core.offline import offline_env
 
         offline_env()
     import tiktoken

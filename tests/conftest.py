@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from gateway.cli import offline_env
+from gateway.core.offline import offline_env
 
 offline_env()
 
@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.auth import create_key
-from gateway.settings import LOCAL_MODEL, Settings
+from gateway.core.settings import LOCAL_MODEL, Settings
 from tests.fakes import fake_installed
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from gateway.app import create_app
 from gateway.auth import create_key
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from tests.conftest import wait_ready
 from tests.smart_reply_helpers import body
 

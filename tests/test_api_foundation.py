@@ -102,7 +102,7 @@ def test_feedback_for_unknown_request_is_404(client, auth):
 
 
 def test_rate_limit_is_429_with_retry_after(tmp_path, fake):
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
 
     s = Settings(data_dir=tmp_path / "d", models=["fake/test"], embedding_model="hash",
                  load_models=False, rate_limit_per_minute=2)
@@ -119,8 +119,8 @@ def test_rate_limit_is_429_with_retry_after(tmp_path, fake):
 
 
 def test_readyz_is_503_until_loaded(tmp_path, fake):
+    from gateway.core.settings import Settings
     from gateway.services import build_services
-    from gateway.settings import Settings
 
     s = Settings(data_dir=tmp_path / "d", models=["fake/test"], embedding_model="hash",
                  load_models=False)
@@ -134,9 +134,9 @@ def test_readyz_is_503_until_loaded(tmp_path, fake):
     gate = threading.Event()
     real_start = app_mod.start_services
 
-    def slow_start(svc):
+    def slow_start(svc, **kwargs):
         gate.wait(10)
-        real_start(svc)
+        real_start(svc, **kwargs)
 
     app_mod.start_services = slow_start
     try:

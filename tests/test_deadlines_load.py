@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.errors import LLMOverloaded, LLMTimeout
+from gateway.core.errors import LLMOverloaded, LLMTimeout
 from gateway.llm import LLMClient
 from gateway.load import Late, WorkPool
 from gateway.usecases.common import Deadline
@@ -107,7 +107,7 @@ def test_a_trickling_upstream_is_cut_off_and_its_slot_freed(upstream):
 
 def test_smart_replies_answer_from_rules_when_the_upstream_trickles(tmp_path, upstream):
     from gateway.auth import create_key
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", models=["openai/x"], embedding_model="hash",
                         load_models=False, rate_limit_per_minute=0, llm_timeout_s=30,
@@ -234,7 +234,7 @@ def test_thread_is_bounded(client, auth, fake, thread):
 
 def test_past_the_in_flight_bound_the_answer_is_503_with_retry_after(tmp_path, fake):
     from gateway.auth import create_key
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", models=["fake/test"], embedding_model="hash",
                         load_models=False, rate_limit_per_minute=0, max_inflight_generations=1)

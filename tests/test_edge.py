@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from gateway.app import create_app
 from gateway.auth import create_key
 from gateway.cli import server_options
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from tests.conftest import wait_ready
 
 LIMIT = 2048

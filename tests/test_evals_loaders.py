@@ -15,7 +15,7 @@ from evals.loaders import (
     near_copies,
     select,
 )
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 SR_REQUEST = {"user_id": "u1", "message": {"from": "bob@example.com", "subject": "Thursday",
                                            "body": "Can we move Thursday to Friday?"}}

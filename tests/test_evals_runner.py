@@ -20,7 +20,7 @@ from evals.loaders import load_dataset
 from evals.runner import ResultStore, check_manifest, rescore_stale, run_all
 from evals.scoring import Evaluator
 from evals.variants import resolve
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 
 TESTS = Path(__file__).parent
 ENV = {"PERSONA_MODELS": '["fake/test"]', "PERSONA_EMBEDDING_MODEL": "hash",
@@ -49,7 +49,7 @@ CRASHING_RUN = """
 import asyncio, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from gateway.cli import offline_env
+from gateway.core.offline import offline_env
 offline_env()
 from evals_fixtures import FakeTarget
 from evals.loaders import load_dataset
@@ -248,7 +248,7 @@ def test_reports_are_written_with_provenance_and_inline_plots(cli, tmp_path):
     from embeddings.embedder import HashEmbedder
     from embeddings.history import HistoryService
     from gateway.auth import get_or_create_tenant
-    from gateway.db import Database
+    from gateway.core.db import Database
 
     db = Database(out / "scratch" / "default" / "persona.sqlite3")
     hs = HistoryService(db=db, embedder=HashEmbedder(), index_dir=out / "scratch" / "default" / "index")

@@ -15,7 +15,7 @@ from evals.runner import ResultStore, run_all
 from evals.scoring import Evaluator
 from evals.targets import HttpTarget
 from evals.variants import resolve
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 
 ENV = {"PERSONA_MODELS": '["fake/test"]', "PERSONA_EMBEDDING_MODEL": "hash",
        "PERSONA_LOAD_MODELS": "false"}
@@ -151,7 +151,7 @@ def test_in_process_plain_runs_the_real_user_with_personalization_off(tmp_path, 
     # "plain" is a policy handed to the use case: no stand-in "<user>.plain" user and no
     # preferences row written behind the gateway's back.
     from evals.targets import InProcessTarget
-    from gateway.db import Database
+    from gateway.core.db import Database
     from gateway.tables import Generation, UserPreferences
 
     ds = load_dataset("smart-replies", write_tsv(tmp_path / "p.tsv"))

@@ -14,8 +14,8 @@ from guardrails import (
     Rule,
     Verdict,
     check,
+    check_reports,
     metrics_hook,
-    to_check_results,
 )
 
 MEETING = "Can we move our Thursday meeting to Friday at 3pm?"
@@ -134,10 +134,9 @@ def test_task_policies_differ():
         Pipeline.default("poetry")
 
 
-def test_to_check_results_matches_the_api_schema():
+def test_check_reports_convert_to_the_api_schema():
     r = check("Here is a reply: Friday at 3pm works, Dave.", sources=[MEETING])
-    results = to_check_results(r)
-    assert all(isinstance(c, CheckResult) for c in results)
+    results = [CheckResult.from_report(c) for c in check_reports(r)]
     by = {c.name: c for c in results}
     assert by["boilerplate"].passed is False and by["boilerplate"].action == "repair"
     assert by["name_grounding"].action == "flag" and "Dave" in by["name_grounding"].reason

@@ -20,7 +20,7 @@ from embeddings.history import model_tag
 from embeddings.index import index_path, read_snapshot
 from embeddings.store import HistoryStore
 from gateway.auth import create_key, get_or_create_tenant
-from gateway.db import Database
+from gateway.core.db import Database
 
 
 def free_port() -> int:

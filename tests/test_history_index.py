@@ -8,17 +8,17 @@ import pytest
 from embeddings.embedder import HashEmbedder
 from embeddings.history import HistoryService
 from embeddings.index import UserIndex, index_path, read_header, read_snapshot, write_snapshot
+from embeddings.items import HistoryItem
 from gateway.auth import get_or_create_tenant
-from gateway.db import Database
-from gateway.schemas.history import HistoryItemIn
+from gateway.core.db import Database
 
 TOPICS = ["meeting friday afternoon", "invoice payment overdue", "lunch tomorrow noon",
           "project deadline extension", "holiday vacation plans", "server outage incident"]
 
 
-def items(prefix: str, n: int = 6) -> list[HistoryItemIn]:
-    return [HistoryItemIn(id=f"{prefix}-{i}", kind="sent_reply",
-                          text=f"reply about {TOPICS[i % len(TOPICS)]} number {i}")
+def items(prefix: str, n: int = 6) -> list[HistoryItem]:
+    return [HistoryItem(id=f"{prefix}-{i}", kind="sent_reply",
+                        text=f"reply about {TOPICS[i % len(TOPICS)]} number {i}")
             for i in range(n)]
 
 
@@ -135,7 +135,7 @@ def test_index_follows_rows_written_by_another_process(env):
     server, cli = service(), service()
     server.add(tenant, "u1", items("a", 2))
     assert len(server.index_ids(tenant, "u1")) == 2  # the server now has u1's index cached
-    cli.add(tenant, "u1", [HistoryItemIn(id="new", kind="note", text="lunch tomorrow noon")])
+    cli.add(tenant, "u1", [HistoryItem(id="new", kind="note", text="lunch tomorrow noon")])
     assert top_id(server, tenant, "u1", "lunch tomorrow noon") == "new"
     cli.delete_user(tenant, "u1")
     assert server.retrieve(tenant, "u1", "lunch tomorrow noon") == []
@@ -194,8 +194,8 @@ def test_concurrent_writers_and_readers_leave_index_and_store_in_agreement(env):
 
     def writer(w: int):
         for b in range(10):
-            svc.add(tenant, "u1", [HistoryItemIn(id=f"w{w}-{b}-{j}", kind="note",
-                                                 text=f"writer {w} batch {b} item {j}")
+            svc.add(tenant, "u1", [HistoryItem(id=f"w{w}-{b}-{j}", kind="note",
+                                               text=f"writer {w} batch {b} item {j}")
                                    for j in range(5)])
 
     def reader():

@@ -11,7 +11,7 @@ from embeddings.history import HistoryService
 from gateway.auth import create_key, get_or_create_tenant
 from gateway.cli import app
 from gateway.commands.mailtext import split_reply
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "history"
 

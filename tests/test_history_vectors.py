@@ -12,12 +12,13 @@ from sqlalchemy import func, select, text
 
 from embeddings.embedder import Embedder, HashEmbedder
 from embeddings.history import HistoryService, embedding_text
+from embeddings.items import HistoryItem
 from embeddings.store import HistoryRow, ItemVectorsRow
 from gateway.auth import get_or_create_tenant
-from gateway.db import Database
-from gateway.schemas.history import HistoryItemIn
-from gateway.usecases.replies.personal import bare_reply, load_user_context
+from gateway.core.db import Database
+from gateway.usecases.replies.personal import load_user_context
 from gateway.usecases.replies.vectors import Vectors
+from guardrails.emailtext import bare_reply
 
 TOPICS = ["meeting friday afternoon", "invoice payment overdue", "lunch tomorrow noon",
           "project deadline extension", "holiday vacation plans", "server outage incident"]
@@ -37,10 +38,10 @@ class Counting(Embedder):
         return self._hash.embed_batch(texts)
 
 
-def items(n: int = 12) -> list[HistoryItemIn]:
-    return [HistoryItemIn(id=f"r{i}", kind="sent_reply",
-                          text=f"Hi Sam,\nsure, about the {TOPICS[i % 6]} ({i}).\nCheers, Ann",
-                          context=f"Can we talk about the {TOPICS[i % 6]} item {i}?"
+def items(n: int = 12) -> list[HistoryItem]:
+    return [HistoryItem(id=f"r{i}", kind="sent_reply",
+                        text=f"Hi Sam,\nsure, about the {TOPICS[i % 6]} ({i}).\nCheers, Ann",
+                        context=f"Can we talk about the {TOPICS[i % 6]} item {i}?"
                           if i % 4 else None)
             for i in range(n)]
 

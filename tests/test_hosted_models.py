@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 from gateway.app import create_app
 from gateway.auth import create_key
 from gateway.cli import app as cli
+from gateway.core.settings import Settings
 from gateway.llm import LLMClient
 from gateway.llm.router import RouterConfigError, load_router_config
-from gateway.settings import Settings
 from gateway.usecases.replies import generate
 from tests.conftest import wait_ready
 from tests.smart_reply_helpers import body

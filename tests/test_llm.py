@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from gateway.errors import LLMError, LLMTimeout
+from gateway.core.errors import LLMError, LLMTimeout
+from gateway.core.settings import LOCAL_MODEL, default_gguf_path
 from gateway.llm import LLMClient, LocalLlama, ProviderRegistry
-from gateway.settings import LOCAL_MODEL, default_gguf_path
 
 MSGS = [{"role": "user", "content": "Can we meet Friday?"}]
 

@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
-from gateway.errors import LLMError
+from gateway.core.errors import LLMError
+from gateway.core.settings import Settings
 from gateway.llm import LLMClient, ProviderRegistry, installed_providers
 from gateway.services import build_services, start_services
-from gateway.settings import Settings
 from tests.fakes import FakeLLM
 
 MSGS = [{"role": "user", "content": "Hi"}]

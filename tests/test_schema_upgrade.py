@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.auth import create_key
-from gateway.db import Database
+from gateway.core.db import Database
 from gateway.schema_upgrade import upgrade_schema
+from gateway.storage import create_tables
 from tests.conftest import wait_ready
 
 # The layout every data dir had before issue #12, as SQLAlchemy wrote it.
@@ -113,9 +114,9 @@ def test_the_upgrade_runs_once_and_matches_a_new_data_dir(old_data_dir, tmp_path
     db = Database(old_data_dir.db_path)
     fresh = Database(tmp_path / "fresh" / "p.sqlite3")
     try:
-        db.create_all()  # upgrades
+        create_tables(db)  # upgrades
         assert upgrade_schema(db.engine) == []
-        fresh.create_all()
+        create_tables(fresh)
         assert upgrade_schema(fresh.engine) == []
     finally:
         db.close()
@@ -137,7 +138,7 @@ def test_a_failed_upgrade_leaves_the_old_layout_whole(old_data_dir, monkeypatch)
     db = Database(old_data_dir.db_path)
     try:
         with pytest.raises(RuntimeError):
-            db.create_all()
+            create_tables(db)
     finally:
         db.close()
     pk, _, gens = layout(old_data_dir.db_path, "generations")

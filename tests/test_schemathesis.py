@@ -24,7 +24,7 @@ EXAMPLES = 30
 
 @pytest.fixture
 def gateway_app(tmp_path, fake):
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
 
     s = Settings(data_dir=tmp_path / "data",
                  models=["fake/test"], embedding_model="hash", load_models=False,

@@ -1,8 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from gateway.errors import ConfigError
-from gateway.settings import LOCAL_MODEL, Settings, load_settings
+from gateway.core.errors import ConfigError
+from gateway.core.settings import LOCAL_MODEL, Settings, load_settings
 
 
 def test_defaults_point_at_embedded_models(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.settings import LOCAL_MODEL
+from gateway.core.settings import LOCAL_MODEL
 from tests.smart_reply_helpers import MEETING, SAM, add_replies
 
 pytestmark = pytest.mark.e2e

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gateway.core.settings import Settings
 from gateway.schemas.smart_replies import IncomingMessage
-from gateway.settings import Settings
 from gateway.usecases.replies.clean import apply_style, clean, cut_to
 from gateway.usecases.replies.rules import (
     Pair,

@@ -1,13 +1,2 @@
-"""Feature commands attached to the ``persona`` CLI (ingest, eval)."""
-
-from __future__ import annotations
-
-import typer
-
-
-def register(app: typer.Typer) -> None:
-    from evals.cli import eval_app
-    from gateway.commands.ingest import ingest
-
-    app.command()(ingest)
-    app.add_typer(eval_app, name="eval")
+"""Feature commands of the ``persona`` CLI (``gateway.cli`` attaches them), and what
+they share (``options``)."""

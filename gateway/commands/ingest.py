@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gateway.commands.sources import Record, count_jsonl, detect_format, read_jsonl, read_mbox
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 
 @dataclass
@@ -93,8 +93,9 @@ def ingest(
     """Bulk-load a user's history; prints accepted / skipped / errors (by line)."""
     from sqlalchemy import select
 
-    from embeddings.history import check_user_id
-    from gateway.cli import _settings, offline_env
+    from embeddings.items import check_user_id
+    from gateway.commands.options import cli_settings
+    from gateway.core.offline import offline_env
     from gateway.services import build_services
     from gateway.tables import Tenant
     from gateway.usecases.history import ingest_items
@@ -110,7 +111,7 @@ def ingest(
     if fmt not in ("jsonl", "mbox"):
         err.print("[red]error:[/] --format must be jsonl, mbox or auto")
         raise typer.Exit(2)
-    settings = _settings(config, load_models=False)
+    settings = cli_settings(config, load_models=False)
     services = build_services(settings)
     try:
         with services.db.session() as s:

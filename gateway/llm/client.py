@@ -8,7 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from gateway.errors import LLMError, LLMOverloaded, LLMTimeout
+from gateway.core.errors import LLMError, LLMOverloaded, LLMTimeout
 from gateway.llm.deadline import current_deadline, llm_timer, reset_deadline, set_deadline
 
 log = logging.getLogger(__name__)

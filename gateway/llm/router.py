@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 
 ENV_PREFIX = "os.environ/"
 # litellm_params that carry credentials: they must come from the environment.

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from embeddings.items import USER_ID_PATTERN
 from gateway.deps import AdminDep, PrincipalDep, ReadyServicesDep, ServicesDep
-from gateway.schemas.common import USER_ID_PATTERN, ErrorBody
+from gateway.schemas.common import ErrorBody
 from gateway.schemas.history import HistoryAccepted, HistoryBatchIn, HistoryPage, HistoryQuery
 from gateway.usecases.history import add_history, export_history
 

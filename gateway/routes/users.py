@@ -7,7 +7,8 @@ from fastapi import APIRouter, Response
 from gateway.deps import AdminDep, PrincipalDep, ReadyServicesDep, ServicesDep
 from gateway.routes.history import UserId
 from gateway.schemas.history import PreferencesIn, PreferencesOut
-from gateway.usecases.history import forget_user, get_preferences, put_preferences
+from gateway.usecases.forget import forget_user
+from gateway.usecases.history import get_preferences, put_preferences
 
 router = APIRouter(tags=["users"])
 

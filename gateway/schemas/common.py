@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_serializer
 
-USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,127}$"
+from guardrails.report import CheckReport
 
 FallbackReason = Literal["timeout", "overloaded", "llm_error", "guardrail", "personalization_off",
                          "no_history"]
@@ -39,6 +39,11 @@ class CheckResult(BaseModel):
     def _omit_empty(self, handler):
         # A passed check is just {"name", "passed"} (as in docs/api.md); details only when they say something.
         return {k: v for k, v in handler(self).items() if v is not None}
+
+    @classmethod
+    def from_report(cls, report: CheckReport) -> CheckResult:
+        return cls(name=report.name, passed=report.passed, action=report.action,
+                   reason=report.reason)
 
 
 class Suggestion(BaseModel):

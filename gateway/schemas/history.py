@@ -5,8 +5,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from embeddings.items import HistoryItem
+from gateway.core.settings import MAX_TEXT_CHARS
 from gateway.schemas.common import IsoDatetime, StrictModel
-from gateway.settings import MAX_TEXT_CHARS
 
 Kind = Literal["sent_reply", "sent_email", "subject_opened", "subject_ignored", "note"]
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-/]{0,199}$"
@@ -41,6 +42,11 @@ class HistoryItemIn(StrictModel):
                     "timestamp is outside years 1-9999 once converted to UTC; send it in "
                     "UTC (with a Z suffix) or with a smaller offset") from None
         return v
+
+    def to_item(self) -> HistoryItem:
+        """The history store's own type for this item."""
+        return HistoryItem(id=self.id, kind=self.kind, text=self.text, context=self.context,
+                           subject=self.subject, timestamp=self.timestamp)
 
 
 class HistoryBatchIn(StrictModel):

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from gateway.schemas.common import USER_ID_PATTERN, GenerationMeta, StrictModel, Suggestion
+from embeddings.items import USER_ID_PATTERN
+from gateway.schemas.common import GenerationMeta, StrictModel, Suggestion
 
 
 class IncomingMessage(StrictModel):

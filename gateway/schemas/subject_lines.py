@@ -4,7 +4,8 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from gateway.schemas.common import USER_ID_PATTERN, GenerationMeta, StrictModel, Suggestion
+from embeddings.items import USER_ID_PATTERN
+from gateway.schemas.common import GenerationMeta, StrictModel, Suggestion
 
 
 class Campaign(StrictModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.errors import BadInput, Conflict, NotFound
+from gateway.core.errors import BadInput, Conflict, NotFound
 from gateway.schemas.feedback import FeedbackAccepted, FeedbackIn
 from gateway.schemas.history import HistoryItemIn
 from gateway.services import Services
@@ -49,7 +49,7 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn)
         item = HistoryItemIn(id=history_id, kind=kind, text=text,
                              context=gen.input_text if kind == "sent_reply" else None)
         try:
-            services.history.add(tenant_id, gen.user_id, [item])
+            services.history.add(tenant_id, gen.user_id, [item.to_item()])
         except Conflict:
             # A different final text for the same suggestion arrived earlier: history
             # items are immutable, the first one stands; the event is still recorded.

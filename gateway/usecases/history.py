@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from embeddings.history import AddResult, check_user_id
-from gateway.errors import BadInput, PayloadTooLarge
+from embeddings.history import AddResult
+from embeddings.items import check_user_id
+from gateway.core.errors import BadInput, PayloadTooLarge
 from gateway.schemas.history import (
     MAX_PAGE,
     HistoryAccepted,
@@ -46,7 +47,7 @@ def ingest_items(*, services: Services, tenant_id: int, user_id: str,
     if not items:
         raise BadInput("items: send at least one item", field="items")
     check_batch(services, items)
-    return services.history.ingest(tenant_id, user_id, list(items))
+    return services.history.ingest(tenant_id, user_id, [it.to_item() for it in items])
 
 
 def add_history(*, services: Services, tenant_id: int, user_id: str,
@@ -62,11 +63,6 @@ def export_history(*, services: Services, tenant_id: int, user_id: str, limit: i
         raise BadInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     items, nxt = services.history.list(tenant_id, user_id, limit=limit, cursor=cursor)
     return HistoryPage(items=[HistoryItemOut(**vars(i)) for i in items], next_cursor=nxt)
-
-
-def forget_user(*, services: Services, tenant_id: int, user_id: str) -> None:
-    check_user_id(user_id)
-    services.history.delete_user(tenant_id, user_id)
 
 
 def put_preferences(*, services: Services, tenant_id: int, user_id: str,

@@ -23,7 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from gateway.errors import BadInput
+from gateway.core.errors import BadInput
 from gateway.load import Late
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
@@ -38,7 +38,7 @@ from gateway.usecases.policy import DEFAULT_POLICY, GenerationPolicy
 from gateway.usecases.replies import generate, trigger
 from gateway.usecases.replies.checks import make_context, run_checks
 from gateway.usecases.replies.clean import apply_style, clean
-from gateway.usecases.replies.personal import UserContext, bare_reply, load_user_context
+from gateway.usecases.replies.personal import UserContext, load_user_context
 from gateway.usecases.replies.prompt import TASK, build_prompt
 from gateway.usecases.replies.rules import (
     CANNED,
@@ -52,6 +52,7 @@ from gateway.usecases.replies.rules import (
 from gateway.usecases.replies.select import Candidate, pick_distinct, score_all
 from gateway.usecases.replies.style import build_profile
 from gateway.usecases.replies.vectors import Vectors
+from guardrails.emailtext import bare_reply
 from guardrails.injection import sanitize, scan_input, strip_spans
 
 log = logging.getLogger(__name__)

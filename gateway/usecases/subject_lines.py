@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 
-from gateway.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
+from gateway.core.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
 from gateway.load import Late
 from gateway.schemas.common import Suggestion
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from gateway.schemas.common import CheckResult
 from gateway.usecases.replies.select import Candidate
 
 
@@ -27,7 +28,7 @@ def run_checks(cands: Sequence[Candidate], ctx, *, metrics, tenant: str,
     """The candidates that pass (possibly repaired), with their check results. At
     ``stop_at`` (monotonic) checking stops: the candidates not checked yet are dropped,
     never served unchecked."""
-    from guardrails import check, metrics_hook, to_check_results
+    from guardrails import check, check_reports, metrics_hook
 
     hook = metrics_hook(metrics, tenant)
     kept = []
@@ -35,7 +36,7 @@ def run_checks(cands: Sequence[Candidate], ctx, *, metrics, tenant: str,
         if stop_at is not None and time.monotonic() >= stop_at:
             break
         result = check(c.text, context=ctx, on_verdict=hook)
-        c.checks = to_check_results(result)
+        c.checks = [CheckResult.from_report(r) for r in check_reports(result)]
         c.flags = sum(1 for v in result.verdicts if not v.passed and v.action == "flag")
         if result.blocked or not (result.text or "").strip():
             continue

@@ -19,7 +19,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from gateway.errors import LLMError, LLMOverloaded, LLMTimeout
+from gateway.core.errors import LLMError, LLMOverloaded, LLMTimeout
 from gateway.llm import LLMClient
 
 TEMPERATURES = (0.3, 0.8, 1.0, 1.1, 1.2, 0.6)

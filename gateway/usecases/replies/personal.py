@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from embeddings.store import CONTEXT_CHARS
 from gateway.usecases.replies.rules import Pair
 from gateway.usecases.replies.style import StyleProfile, build_profile
-from guardrails.emailtext import split_greeting, split_signoff
+from guardrails.emailtext import bare_reply
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,6 @@ class UserContext:
     @property
     def has_history(self) -> bool:
         return self.history_items > 0
-
-
-def bare_reply(text: str) -> str:
-    """A past reply without greeting and sign-off: what the model should imitate."""
-    _, rest = split_greeting(text.strip())
-    body, _ = split_signoff(rest)
-    return " ".join(body.split())
 
 
 def load_user_context(services, *, tenant_id: int, user_id: str, query: str, vectors,

@@ -249,7 +249,7 @@ def load_settings(config_file: Path | None = None, **overrides) -> Settings:
     """Build settings from the environment, an optional env file, then explicit overrides."""
     if config_file is not None:
         if not config_file.is_file():
-            from gateway.errors import ConfigError
+            from gateway.core.errors import ConfigError
 
             raise ConfigError(f"config file {config_file} does not exist; pass an existing file")
         return Settings(_env_file=config_file, **overrides)  # type: ignore[call-arg]

@@ -8,6 +8,7 @@ and the same models work.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -57,13 +58,12 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
-        # Import every module that declares tables so they register on Base.
-        import embeddings.store  # noqa: F401
-        import gateway.tables  # noqa: F401
-        from gateway.schema_upgrade import upgrade_schema
+        """Create the missing tables of every table module imported so far.
 
+        Each table module declares its tables on ``Base`` when it is imported; this
+        module imports none of them. The gateway's ``gateway.storage.create_tables``
+        imports all of its own and also upgrades old layouts."""
         Base.metadata.create_all(self.engine)
-        upgrade_schema(self.engine)  # data dirs from before per-tenant keys
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -74,6 +74,21 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+
+    def checkpoint_wal(self, *, attempts: int = 20) -> bool:
+        """Fold the WAL into the main file and truncate it, retrying while readers hold it.
+
+        After a delete this is what makes the deleted text leave the disk: secure_delete
+        zeroes the freed pages of the main file, and a truncated WAL holds no old frames.
+        Returns False if a reader kept the WAL busy for every attempt.
+        """
+        for i in range(attempts):
+            with self.engine.connect() as conn:
+                busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if not busy:
+                return True
+            time.sleep(0.02 * (i + 1))
+        return False
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,21 @@
+"""The gateway's database: every table module it uses, created and brought up to date.
+
+Table modules declare their tables on ``gateway.core.db.Base`` when imported; this is
+the one place that imports all of the gateway's (its own records in ``gateway.tables``,
+the history store's in ``embeddings.store``), so the metadata is complete before
+``create_all``. Whoever opens the gateway's store (``build_services``, the CLI) calls
+``create_tables``.
+"""
+
+from __future__ import annotations
+
+import embeddings.store  # noqa: F401  (registers history_items, history_vectors)
+import gateway.tables  # noqa: F401  (registers tenants, keys, records)
+from gateway.core.db import Database
+from gateway.schema_upgrade import upgrade_schema
+
+
+def create_tables(db: Database) -> None:
+    """Missing tables are created; data dirs from before per-tenant keys are upgraded."""
+    db.create_all()
+    upgrade_schema(db.engine)

@@ -1,0 +1,36 @@
+"""Forget a user: each owner of the user's data deletes its part, all in this one place.
+
+Owners: the gateway's records (generations, feedback, preferences: ``gateway.tables``),
+the history store (items, their vectors, the index snapshot file and the cached index:
+``HistoryService.delete_user``), then the database's WAL, checkpointed and truncated so
+no copy of deleted text stays on disk (secure_delete zeroes the freed pages).
+
+Each step is its own transaction and idempotent: if the process dies midway, the
+same DELETE (a 204 for a user with nothing left) finishes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete
+
+from embeddings.items import check_user_id
+from gateway.services import Services
+from gateway.tables import Feedback, Generation, UserPreferences
+
+log = logging.getLogger(__name__)
+
+RECORDS = (Feedback, Generation, UserPreferences)  # every gateway table keyed by user
+
+
+def forget_user(*, services: Services, tenant_id: int, user_id: str) -> None:
+    check_user_id(user_id)
+    with services.db.session() as s:
+        for table in RECORDS:
+            s.execute(delete(table).where(table.tenant_id == tenant_id,
+                                          table.user_id == user_id))
+    services.history.delete_user(tenant_id, user_id)
+    if not services.db.checkpoint_wal():
+        log.warning("WAL checkpoint stayed busy after a user delete; the deleted rows "
+                    "leave the WAL at the next checkpoint")
