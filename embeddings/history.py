@@ -246,19 +246,20 @@ class HistoryService:
         return added, [it.id for it in items if it.id in existing]
 
     def delete_user(self, tenant_id: int, user_id: str) -> None:
-        """Forget a user: history rows, vectors, feedback, generations, preferences.
+        """Forget a user: history rows, vectors, feedback, generations, explanations,
+        preferences.
 
         Rows go in one transaction (secure_delete zeroes their pages), the snapshot
         file is removed, and the WAL is checkpointed and truncated so no copy of the
         deleted text stays on disk.
         """
-        from gateway.tables import Feedback, Generation, UserPreferences
+        from gateway.tables import Explanation, Feedback, Generation, UserPreferences
 
         key = (tenant_id, user_id)
         with self._write_lock, self.indexes.lock:
             with self.db.session() as s:
                 self.store.delete_user_rows(s, tenant_id, user_id)
-                for table in (Feedback, Generation, UserPreferences):
+                for table in (Feedback, Generation, Explanation, UserPreferences):
                     s.execute(delete(table).where(table.tenant_id == tenant_id,
                                                   table.user_id == user_id))
             self.indexes.forget(key)

@@ -34,12 +34,16 @@ class Services:
     embedder: object | None = None  # embeddings.embedder.Embedder
     history: object | None = None  # embeddings.history.HistoryService
     local_llm: LocalLlama | None = None
+    drift: object | None = None  # gateway.usecases.drift.DriftMonitor
+    tracing: object | None = None  # gateway.tracing.Tracing (None: tracing off)
     ready: bool = False
     load_seconds: dict[str, float] = field(default_factory=dict)
 
     def close(self) -> None:
         self.ready = False
         self.work.close()
+        if self.tracing is not None:
+            self.tracing.close()
         if self.history is not None:
             self.history.close()
         self.db.close()
@@ -50,8 +54,11 @@ def build_services(settings: Settings) -> Services:
     from embeddings.batching import BatchingEmbedder
     from embeddings.embedder import load_embedder
     from embeddings.history import HistoryService
+    from gateway.tracing import build_tracing, quiet_litellm
+    from gateway.usecases.drift import DriftMonitor
     from gateway.usecases.replies.personal import bare_reply
 
+    quiet_litellm(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_path)
     db.create_all()
@@ -86,7 +93,8 @@ def build_services(settings: Settings) -> Services:
                         setting="PERSONA_AUTH_FAILURES_PER_MINUTE (or send a valid key)"),
                     work=WorkPool(settings.cpu_workers),
                     admission=Admission(settings.max_inflight_generations),
-                    embedder=embedder, history=history, local_llm=local)
+                    embedder=embedder, history=history, local_llm=local,
+                    drift=DriftMonitor(settings, metrics), tracing=build_tracing(settings))
 
 
 def start_services(services: Services) -> None:

@@ -25,6 +25,8 @@ from gateway.usecases.common import (
     record_generation,
     token_counter,
 )
+from gateway.usecases.drift import observe_generation
+from gateway.usecases.explain import Trace, fill_replies, short_reason
 from gateway.usecases.replies import generate, trigger
 from gateway.usecases.replies.checks import make_context, run_checks
 from gateway.usecases.replies.clean import apply_style, clean
@@ -101,27 +103,29 @@ class _Plan:
 
 
 def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
-             mode: str) -> _Plan:
+             mode: str, trace: Trace) -> _Plan:
     s = services.settings
-    prefs = load_preferences(services, tenant_id, request.user_id)
-    subject, body = _message_for_model(request)
-    incoming = f"{subject}\n{body}".strip()
-    query = incoming[:2000]
-    vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
-    message_vec = vectors.matrix([query])[0]
-    user = UserContext()
-    if prefs.personalization:
-        user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
-                                 query=query, vectors=vectors, signature=prefs.signature)
-    plan = _Plan(incoming=incoming, message_vec=message_vec, vectors=vectors, user=user,
-                 rules=_rule_candidates(body, user, sender=request.message.from_,
-                                        max_chars=request.max_chars), prefs=prefs)
+    with trace.stage("retrieve"):
+        prefs = load_preferences(services, tenant_id, request.user_id)
+        subject, body = _message_for_model(request)
+        incoming = f"{subject}\n{body}".strip()
+        query = incoming[:2000]
+        vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
+        message_vec = vectors.matrix([query])[0]
+        user = UserContext()
+        if prefs.personalization:
+            user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
+                                     query=query, vectors=vectors, signature=prefs.signature)
+        plan = _Plan(incoming=incoming, message_vec=message_vec, vectors=vectors, user=user,
+                     rules=_rule_candidates(body, user, sender=request.message.from_,
+                                            max_chars=request.max_chars), prefs=prefs)
     if mode != "rules":
         examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
                     for p in user.pairs if p.similarity >= 0.3]
-        plan.prompt = build_prompt(subject=subject, body=body, pairs=examples,
-                                   budget_tokens=s.smart_reply_prompt_tokens,
-                                   count_tokens=token_counter(services))
+        with trace.stage("prompt"):
+            plan.prompt = build_prompt(subject=subject, body=body, pairs=examples,
+                                       budget_tokens=s.smart_reply_prompt_tokens,
+                                       count_tokens=token_counter(services))
     return plan
 
 
@@ -137,7 +141,8 @@ def _check_bounds(request: SmartReplyRequest, s) -> None:
 
 
 def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _Plan,
-            pool: list[Candidate], mode: str, stop_at: float | None = None) -> list[Candidate]:
+            pool: list[Candidate], mode: str, stop_at: float | None = None,
+            trace: Trace | None = None) -> list[Candidate]:
     """Guardrails, score, and pick ``n`` distinct: model candidates first, rules fill.
     Guardrails stop at ``stop_at``; candidates not checked by then are dropped."""
     msg, user = request.message, plan.user
@@ -147,7 +152,16 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
                  plan.prefs.signature or "", user.profile.signoff or ""],
         untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
         max_chars=request.max_chars, emoji_allowed=True, language=plan.prefs.locale or None)
-    pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant, stop_at=stop_at)
+    trace = trace or Trace(request_id="", task=TASK)
+    with trace.stage("guardrails"):
+        pool = run_checks(pool, ctx, metrics=services.metrics, tenant=tenant, stop_at=stop_at)
+    with trace.stage("rank"):
+        return _rank(request, plan, pool, mode)
+
+
+def _rank(request: SmartReplyRequest, plan: _Plan, pool: list[Candidate],
+          mode: str) -> list[Candidate]:
+    user = plan.user
     vecs = plan.vectors.matrix([c.bare for c in pool])
     voice = plan.vectors.matrix(user.voice) if user.voice else None
     score_all(pool, vecs=vecs, message_vec=plan.message_vec, voice_vecs=voice)
@@ -200,36 +214,44 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
     tenant = tenant or str(tenant_id)
 
     def respond(suggestions, *, triggered=True, personalized=False, context_ids=(),
-                model=None, version=None, reason=None) -> SmartReplyResponse:
+                model=None, version=None, reason=None, explanation=None) -> SmartReplyResponse:
         return SmartReplyResponse(
             request_id=request_id, triggered=triggered, suggestions=suggestions,
             personalized=personalized, context_ids=list(context_ids), model=model,
             prompt_version=version, fallback_reason=reason,
-            latency_ms=deadline.elapsed_ms())
+            latency_ms=deadline.elapsed_ms(), explanation=explanation)
 
     decision = trigger.decide(msg, max_body_chars=s.smart_reply_max_body_chars)
     if not decision.triggered:
         log.debug("smart reply not triggered: %s", decision.reason)
-        return respond([], triggered=False)
+        return respond([], triggered=False, explanation=(
+            "No suggestions: this message does not look like one to reply to quickly."
+            if request.explain else None))
 
     work = services.work
-    plan = await work.run(_prepare, services, tenant_id, request, mode, due=deadline.at,
+    # What was served and why (GET /v1/requests/{id}); stage timings and spans.
+    trace = Trace(request_id=request_id, task=TASK, tracer=services.tracing,
+                  metrics=services.metrics)
+    plan = await work.run(_prepare, services, tenant_id, request, mode, trace, due=deadline.at,
                           start_by=deadline.model_at)
     user = plan.user
     llm: list[Candidate] = []
     model = error = None
     raw_count = 0
     if plan.prompt is not None:
-        got = await generate.sample(services.llm, plan.prompt.messages,
-                                    samples=s.smart_reply_samples, deadline=deadline.model_at,
-                                    max_tokens=s.smart_reply_max_tokens)
+        with trace.stage("model"):
+            got = await generate.sample(services.llm, plan.prompt.messages,
+                                        samples=s.smart_reply_samples,
+                                        deadline=deadline.model_at,
+                                        max_tokens=s.smart_reply_max_tokens)
         model, error, raw_count = got.model or services.llm.primary, got.error, len(got.texts)
         llm = _llm_candidates(got.texts, incoming=plan.incoming, style=user.profile,
                               sender=msg.from_, max_chars=request.max_chars)
     pool = llm + (plan.rules if mode != "model" else [])
     finish_by = deadline.finish_by()
     chosen = await work.run(_choose, services, tenant, request, plan, pool, mode,
-                            (finish_by + deadline.at) / 2, due=deadline.at, start_by=finish_by)
+                            (finish_by + deadline.at) / 2, trace, due=deadline.at,
+                            start_by=finish_by)
     served_llm = any(c.source == "llm" for c in chosen)
 
     reason = None
@@ -248,16 +270,29 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
     suggestions = [Suggestion(text=c.text, source=c.source, score=round(c.score, 3),
                               checks=c.checks) for c in chosen]
     served_model = model if served_llm else None
+    trace.model, trace.prompt_version, trace.fallback_reason = served_model, version, reason
+    trace.model_error = error
+    fill_replies(trace, user=user, prompt=plan.prompt, pool=pool, chosen=chosen)
+    trace.serve(suggestions)
+
+    def record():
+        record_generation(
+            services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
+            task=TASK, input_text=msg.body, outputs=[x.text for x in suggestions],
+            model=served_model, prompt_version=version, correlation_id=correlation_id,
+            trace=trace, tenant=tenant)
+        observe_generation(services, tenant=tenant, task=TASK, request_id=request_id,
+                           message_vec=plan.message_vec, served=suggestions, fallback=reason,
+                           trace=trace)
+
     # Ahead of every other request's work (due at our start): the answer is ready.
-    await work.run(lambda: record_generation(
-        services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
-        task=TASK, input_text=msg.body, outputs=[x.text for x in suggestions],
-        model=served_model, prompt_version=version,
-        correlation_id=correlation_id), due=deadline.start)
+    await work.run(record, due=deadline.start)
+    trace.finish()
     m = services.metrics
     if reason is not None:
         m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()
     for c in chosen:
         m.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
     return respond(suggestions, personalized=user.has_history, context_ids=used_ids,
-                   model=served_model, version=version, reason=reason)
+                   model=served_model, version=version, reason=reason,
+                   explanation=short_reason(trace) if request.explain else None)

@@ -27,6 +27,8 @@ from gateway.usecases.common import (
     record_generation,
     token_counter,
 )
+from gateway.usecases.drift import observe_generation
+from gateway.usecases.explain import Trace, fill_subjects
 from gateway.usecases.subjects import rank, style
 from gateway.usecases.subjects.candidates import (
     Candidate,
@@ -100,10 +102,14 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     limits = Limits(max_chars=request.max_chars, emoji=request.emoji,
                     banned_words=tuple(request.banned_words))
     work = services.work
+    # What was served and why (GET /v1/requests/{id}); stage timings and spans.
+    trace = Trace(request_id=request_id, task=TASK, tracer=services.tracing,
+                  metrics=services.metrics)
 
-    signals, personal_reason = await work.run(
-        _signals, services, tenant_id, request.user_id, camp.body, personalize,
-        due=deadline.at, start_by=deadline.model_at)
+    with trace.stage("retrieve"):
+        signals, personal_reason = await work.run(
+            _signals, services, tenant_id, request.user_id, camp.body, personalize,
+            due=deadline.at, start_by=deadline.model_at)
 
     model_name: str | None = None
     prompt_version = _prompt_version() if mode != "rules" else None
@@ -111,23 +117,37 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     llm_cands: list[Candidate] = []
     if mode != "rules":
         model_name, llm_cands, gen_reason = await _from_model(services, request, signals,
-                                                              deadline)
+                                                              deadline, trace)
     finish_by = deadline.finish_by()
 
     def finish():
         return _finish(services, request, signals, llm_cands, gen_reason, limits, label, mode,
-                       weights, deadline, stop_at=(finish_by + deadline.at) / 2)
+                       weights, deadline, stop_at=(finish_by + deadline.at) / 2, trace=trace)
 
     chosen, gen_reason = await work.run(finish, due=deadline.at, start_by=finish_by)
 
     fallback_reason = gen_reason or personal_reason
     texts = [c.text for c in chosen]
     served_model = model_name if any(c.origin == "llm" for c in chosen) else None
+    served = [Suggestion(text=c.text, source=c.source, score=c.score, checks=c.checks)
+              for c in chosen]
+    trace.model, trace.prompt_version = served_model, prompt_version
+    trace.fallback_reason = fallback_reason
+    trace.serve(served)
+
+    def record():
+        record_generation(
+            services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
+            task=TASK, input_text=camp.body, outputs=texts, model=served_model,
+            prompt_version=prompt_version, correlation_id=correlation_id, trace=trace,
+            tenant=label)
+        observe_generation(services, tenant=label, task=TASK, request_id=request_id,
+                           message_vec=services.embedder.embed([camp.body[:2000]])[0],
+                           served=served, fallback=fallback_reason, trace=trace)
+
     # Ahead of every other request's work (due at our start): the answer is ready.
-    await work.run(lambda: record_generation(
-        services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
-        task=TASK, input_text=camp.body, outputs=texts, model=served_model,
-        prompt_version=prompt_version, correlation_id=correlation_id), due=deadline.start)
+    await work.run(record, due=deadline.start)
+    trace.finish()
     m = services.metrics
     if fallback_reason:
         m.fallbacks.labels(tenant=label, task=TASK, reason=fallback_reason).inc()
@@ -135,8 +155,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
         m.suggestions.labels(tenant=label, task=TASK, source=c.source).inc()
     return SubjectLineResponse(
         request_id=request_id,
-        subject_lines=[Suggestion(text=c.text, source=c.source, score=c.score, checks=c.checks)
-                       for c in chosen],
+        subject_lines=served,
         personalized=not signals.empty,
         context_ids=signals.context_ids if not signals.empty else [],
         model=served_model,
@@ -149,7 +168,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
 def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
             llm_cands: list[Candidate], gen_reason: str | None, limits: Limits, label: str,
             mode: Mode, weights: rank.Weights, deadline: Deadline,
-            stop_at: float) -> tuple[list[Candidate], str | None]:
+            stop_at: float, trace: Trace | None = None) -> tuple[list[Candidate], str | None]:
     """Guardrails (stopping at ``stop_at``), ranking and the pick, in the work pool."""
     camp = request.campaign
     profile = style.profile_of([p.subject for p in signals.liked()],
@@ -159,21 +178,28 @@ def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
         pool += history_candidates(signals) + body_candidates(
             camp.body, brand=camp.brand, tone=camp.tone, max_chars=request.max_chars)
 
-    outcome = guard(pool, body=camp.body, brand=camp.brand, limits=limits,
-                    metrics=services.metrics, tenant=label, stop_at=stop_at)
+    trace = trace or Trace(request_id="", task=TASK)
+    with trace.stage("guardrails"):
+        outcome = guard(pool, body=camp.body, brand=camp.brand, limits=limits,
+                        metrics=services.metrics, tenant=label, stop_at=stop_at)
     kept = outcome.kept
     if mode == "model" and any(c.origin == "llm" for c in kept):
         kept = [c for c in kept if c.origin == "llm"]
     if llm_cands and gen_reason is None and not any(c.origin == "llm" for c in kept):
         gen_reason = "guardrail"
     if not kept:  # even the body phrases were blocked: last-resort grounded templates
-        kept = _last_resort(camp.body, limits, services, label, stop_at=stop_at)
+        with trace.stage("guardrails"):
+            kept = _last_resort(camp.body, limits, services, label, stop_at=stop_at)
         gen_reason = gen_reason or ("guardrail" if mode != "rules" else None)
+        pool += [c for c in kept if all(c is not p for p in pool)]
 
-    embed = services.embedder.embed if deadline.left_ms() > _EMBED_MIN_MS else None
-    vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
-                      weights=weights)
-    return rank.pick(kept, vecs, request.n), gen_reason
+    with trace.stage("rank"):
+        embed = services.embedder.embed if deadline.left_ms() > _EMBED_MIN_MS else None
+        vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
+                          weights=weights)
+        chosen = rank.pick(kept, vecs, request.n)
+    fill_subjects(trace, signals=signals, profile=profile, pool=pool, chosen=chosen)
+    return chosen, gen_reason
 
 
 def _prompt_version() -> str:
@@ -209,24 +235,29 @@ def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
 
 
 async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,
-                      deadline: Deadline) -> tuple[str | None, list[Candidate], str | None]:
+                      deadline: Deadline, trace: Trace | None = None,
+                      ) -> tuple[str | None, list[Candidate], str | None]:
     """Ask the model; returns (model, candidates, fallback reason or None)."""
     if deadline.model_left_ms() < _MIN_MODEL_MS:
         return None, [], "timeout"
-    prompt = await services.work.run(
-        lambda: build_prompt(request, signals, budget_tokens=services.settings
-                             .prompt_token_budget, count_tokens=token_counter(services)),
-        due=deadline.at, start_by=deadline.model_at - _MIN_MODEL_MS / 1000)
+    trace = trace or Trace(request_id="", task=TASK)
+    with trace.stage("prompt"):
+        prompt = await services.work.run(
+            lambda: build_prompt(request, signals, budget_tokens=services.settings
+                                 .prompt_token_budget, count_tokens=token_counter(services)),
+            due=deadline.at, start_by=deadline.model_at - _MIN_MODEL_MS / 1000)
     try:
-        completion = await services.llm.complete(
-            prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
-            deadline=deadline.model_at)
+        with trace.stage("model"):
+            completion = await services.llm.complete(
+                prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
+                deadline=deadline.model_at)
     except LLMOverloaded:
         return None, [], "overloaded"
     except LLMTimeout:
         return None, [], "timeout"
     except LLMError as exc:
         log.warning("subject-line model call failed: %s", exc)
+        trace.model_error = "llm_error"
         return None, [], "llm_error"
     lines = split_model_output(completion.text, limit=max(request.n * 2, 6),
                                cut_off=completion.finish_reason == "length")
