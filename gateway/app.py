@@ -107,7 +107,7 @@ async def _purge_when_ready(services: Services, loader: asyncio.Task) -> None:
 
     try:
         await asyncio.shield(loader)
-    except Exception:  # start-up failures are reported by /readyz
+    except Exception:  # noqa: BLE001 - start-up failures are reported by /readyz
         return
     await run_purges(services)
 
