@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -56,8 +55,9 @@ def serve(
     """Start the gateway (models load in the background; watch /readyz)."""
     offline_env()
     settings = _settings(config, host=host, port=port)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gateway.tracing import configure_logging
+
+    configure_logging(settings)
     from gateway import auth
 
     db = _db(settings)
