@@ -101,6 +101,17 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(EdgeMiddleware, settings=settings)
 
 
+async def _purge_when_ready(services: Services, loader: asyncio.Task) -> None:
+    """The retention purge (gateway.usecases.retention), once the store is open."""
+    from gateway.usecases.retention import run_purges
+
+    try:
+        await asyncio.shield(loader)
+    except Exception:  # noqa: BLE001 - start-up failures are reported by /readyz
+        return
+    await run_purges(services)
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
     """Build the app. Models load in the lifespan (in a worker thread), so
     ``/healthz`` answers at once and ``/readyz`` says 503 until they are in."""
@@ -114,9 +125,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         loader = asyncio.create_task(asyncio.to_thread(start_services, svc,
                                                        warm_up_prompt=warm_up_messages))
         app.state.loader = loader
+        purges = asyncio.create_task(_purge_when_ready(svc, loader))
         try:
             yield
         finally:
+            purges.cancel()
             if not loader.done():
                 try:
                     await loader
@@ -137,11 +150,21 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     _install_error_handlers(app)
     _install_middleware(app, settings)
 
-    from gateway.routes import feedback, health, history, smart_replies, subject_lines, users
+    from gateway.routes import (
+        feedback,
+        health,
+        history,
+        monitoring,
+        requests,
+        smart_replies,
+        subject_lines,
+        users,
+    )
 
     app.include_router(health.router)
     from gateway.schemas.common import ERROR_RESPONSES
 
-    for module in (history, users, smart_replies, subject_lines, feedback):
+    for module in (history, users, smart_replies, subject_lines, feedback, requests,
+                   monitoring):
         app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
     return app

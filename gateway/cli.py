@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -71,8 +70,9 @@ def serve(
         raise typer.Exit(2)
     settings = cli_settings(config, host=host, port=port)
     _check_router(settings)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gateway.tracing import configure_logging
+
+    configure_logging(settings)
     from gateway import auth
 
     db = _db(settings)

@@ -37,6 +37,22 @@ class Metrics:
             "persona_suggestions_total", "Suggestions served by source",
             ["tenant", "task", "source"], registry=r,
         )
+        self.stage_latency = Histogram(
+            "persona_stage_seconds", "Time per generation stage (retrieve, prompt, model, "
+            "guardrails, rank)", ["task", "stage"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.drift = Gauge(
+            "persona_drift", "Drift of a signal: latest window against the one before",
+            ["tenant", "task", "signal"], registry=r,
+        )
+        self.drift_alarm = Gauge(
+            "persona_drift_alarm", "1 while a drift signal is past its threshold",
+            ["tenant", "task", "signal"], registry=r,
+        )
+        self.purged = Counter(
+            "persona_retention_purged_total", "Rows deleted by the retention purge",
+            ["table"], registry=r,
+        )
         self.ready = Gauge("persona_ready", "1 when models and store are loaded", registry=r)
 
     def render(self) -> bytes:

@@ -42,6 +42,8 @@ class Services:
     embedder: Embedder | None = None
     history: HistoryService | None = None
     local_llm: LocalLlama | None = None
+    drift: object | None = None  # gateway.drift.DriftMonitor
+    tracing: object | None = None  # gateway.tracing.Tracing (None: tracing off)
     ready: bool = False
     load_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -49,6 +51,8 @@ class Services:
         self.ready = False
         self.providers.uninstall()
         self.work.close()
+        if self.tracing is not None:
+            self.tracing.close()
         if self.history is not None:
             self.history.close()
         self.db.close()
@@ -59,8 +63,11 @@ def build_services(settings: Settings) -> Services:
     from embeddings.batching import BatchingEmbedder
     from embeddings.embedder import load_embedder
     from embeddings.history import HistoryService
+    from gateway.drift import DriftMonitor
+    from gateway.tracing import build_tracing, quiet_litellm
     from guardrails.emailtext import bare_reply
 
+    quiet_litellm(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_path)
     create_tables(db)
@@ -93,7 +100,8 @@ def build_services(settings: Settings) -> Services:
                     work=WorkPool(settings.cpu_workers),
                     admission=Admission(settings.max_inflight_generations),
                     embedder=embedder, history=history, local_llm=local,
-                    providers=providers)
+                    providers=providers,
+                    drift=DriftMonitor(settings, metrics), tracing=build_tracing(settings))
 
 
 def _providers(settings: Settings) -> tuple[ProviderRegistry, LocalLlama | None]:

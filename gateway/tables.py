@@ -77,3 +77,22 @@ class Feedback(Base):
     event: Mapped[str] = mapped_column(String(16))
     final_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Explanation(Base):
+    """Why a generation was served as it was (``gateway.usecases.explain``): history
+    used, style, every candidate with scores and checks, stage timings. Keyed like its
+    generation; removed with it by forget and by retention. ``input_hash`` is the
+    SHA-256 of the incoming text (kept even when the text itself is not)."""
+
+    __tablename__ = "explanations"
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    task: Mapped[str] = mapped_column(String(32))
+    input_hash: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)

@@ -44,6 +44,13 @@ INSERT INTO feedback VALUES (1, 1, 'u1', 'req-old', 1, 'shown', NULL, '2024-01-0
 
 
 @pytest.fixture
+def settings(settings):
+    # The old rows are from 2024: keep retention (and the feedback window) from purging
+    # them at start, so the upgrade itself is what is tested.
+    return settings.model_copy(update={"retention_days": 3650, "feedback_window_days": 3650})
+
+
+@pytest.fixture
 def old_data_dir(settings):
     settings.data_dir.mkdir(parents=True)
     with sqlite3.connect(settings.db_path) as conn:

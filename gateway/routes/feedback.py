@@ -18,4 +18,5 @@ router = APIRouter(tags=["feedback"])
                               "description": "request_id is unknown for this tenant"}})
 def post_feedback(body: FeedbackIn, principal: PrincipalDep,
                   services: ReadyServicesDep) -> FeedbackAccepted:
-    return record_feedback(services=services, tenant_id=principal.tenant_id, feedback=body)
+    return record_feedback(services=services, tenant_id=principal.tenant_id, feedback=body,
+                           tenant=principal.tenant)

@@ -32,11 +32,15 @@ class SmartReplyRequest(StrictModel):
     n: int = Field(default=3, ge=1, le=5)
     max_chars: int = Field(default=200, ge=20, le=2000)
     deadline_ms: int | None = Field(default=None, ge=50, le=60_000)
+    explain: bool = Field(default=False, description=(
+        "Also return `explanation`: one sentence for the user on why these suggestions."))
 
 
 class SmartReplyResponse(GenerationMeta):
     triggered: bool
     suggestions: list[Suggestion]
+    explanation: str | None = Field(default=None, description=(
+        "Why these suggestions, for the user (only when the request sets `explain`)."))
 
 
 __all__ = ["IncomingMessage", "SmartReplyRequest", "SmartReplyResponse", "ThreadMessage"]

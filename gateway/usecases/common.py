@@ -67,19 +67,29 @@ def load_preferences(services: Services, tenant_id: int, user_id: str | None) ->
 def record_generation(
     services: Services, *, request_id: str, tenant_id: int, user_id: str | None, task: str,
     input_text: str, outputs: list[str], model: str | None, prompt_version: str | None,
-    correlation_id: str | None = None,
+    correlation_id: str | None = None, trace=None, tenant: str | None = None,
 ) -> None:
-    """Keep what was served so feedback (request_id + index) can refer back to it.
+    """Keep what was served so feedback (request_id + index) can refer back to it, and
+    why (``trace``, a ``gateway.usecases.explain.Trace``) in the same transaction.
 
     A plain insert keyed by (tenant_id, request_id): ``request_id`` is the gateway's own
     id, so a second record under the same key is a bug and fails loudly instead of
     silently replacing what was served. ``correlation_id`` is the client's
-    ``X-Request-ID``, stored for tracing only."""
+    ``X-Request-ID``, stored for tracing only. ``tenant`` (the name) decides whether the
+    input is stored or only hashed (``hash_input_tenants``)."""
+    from gateway.tables import Explanation
+    from gateway.usecases.retention import input_hash, stored_input
+
+    text = input_text[:services.settings.max_text_chars]
     with services.db.session() as s:
         s.add(Generation(request_id=request_id, tenant_id=tenant_id, user_id=user_id,
                          correlation_id=correlation_id, task=task,
-                         input_text=input_text[:services.settings.max_text_chars], outputs=outputs, model=model,
-                         prompt_version=prompt_version))
+                         input_text=stored_input(services, tenant, text), outputs=outputs,
+                         model=model, prompt_version=prompt_version))
+        if trace is not None:
+            s.add(Explanation(request_id=request_id, tenant_id=tenant_id, user_id=user_id,
+                              task=task, input_hash=input_hash(input_text),
+                              data=trace.to_dict()))
 
 
 def token_counter(services: Services):

@@ -16,6 +16,7 @@ from gateway.schemas.feedback import FeedbackAccepted, FeedbackIn
 from gateway.schemas.history import HistoryItemIn
 from gateway.services import Services
 from gateway.tables import Feedback, Generation
+from gateway.usecases.retention import feedback_open
 
 _TO_HISTORY = {
     ("smart_reply", "sent"): "sent_reply",
@@ -25,13 +26,20 @@ _TO_HISTORY = {
 }
 
 
-def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn) -> FeedbackAccepted:
+def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn,
+                    tenant: str | None = None) -> FeedbackAccepted:
+    """``tenant`` (the name) labels the selection-rate drift signal."""
     with services.db.session() as s:
         gen = s.scalar(select(Generation).where(Generation.request_id == feedback.request_id,
                                                 Generation.tenant_id == tenant_id))
     if gen is None:
         raise NotFound(f"request_id {feedback.request_id!r} is unknown for this tenant; send the "
                        "request_id of a smart-replies or subject-lines response", field="request_id")
+    if not feedback_open(services, gen.created_at):
+        raise BadInput(f"request_id: request {feedback.request_id} was served more than "
+                       f"{services.settings.feedback_window_days} days ago; feedback is "
+                       "accepted within PERSONA_FEEDBACK_WINDOW_DAYS of the response",
+                       field="request_id")
     if feedback.index >= len(gen.outputs):
         raise BadInput(f"index: request {feedback.request_id} served {len(gen.outputs)} "
                        f"suggestion(s); index must be below that", field="index")
@@ -47,7 +55,7 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn)
                 or gen.outputs[feedback.index])
         history_id = f"fb-{feedback.request_id}-{feedback.index}"
         item = HistoryItemIn(id=history_id, kind=kind, text=text,
-                             context=gen.input_text if kind == "sent_reply" else None)
+                             context=(gen.input_text or None) if kind == "sent_reply" else None)
         try:
             services.history.add(tenant_id, gen.user_id, [item.to_item()])
         except Conflict:
@@ -62,6 +70,9 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn)
                            final_text=feedback.final_text))
     except IntegrityError:
         pass  # the same event for the same suggestion was recorded before: idempotent
+    if services.drift is not None:
+        services.drift.observe_feedback(tenant or str(tenant_id), gen.task, feedback.request_id,
+                                        feedback.event)
     return FeedbackAccepted(accepted=True, history_id=history_id)
 
 

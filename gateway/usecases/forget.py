@@ -1,6 +1,7 @@
 """Forget a user: each owner of the user's data deletes its part, all in this one place.
 
-Owners: the gateway's records (generations, feedback, preferences: ``gateway.tables``),
+Owners: the gateway's records (generations, explanations, feedback, preferences:
+``gateway.tables``),
 the history store (items, their vectors, the index snapshot file and the cached index:
 ``HistoryService.delete_user``), then the database's WAL, checkpointed and truncated so
 no copy of deleted text stays on disk (secure_delete zeroes the freed pages).
@@ -17,11 +18,11 @@ from sqlalchemy import delete
 
 from embeddings.items import check_user_id
 from gateway.services import Services
-from gateway.tables import Feedback, Generation, UserPreferences
+from gateway.tables import Explanation, Feedback, Generation, UserPreferences
 
 log = logging.getLogger(__name__)
 
-RECORDS = (Feedback, Generation, UserPreferences)  # every gateway table keyed by user
+RECORDS = (Feedback, Generation, Explanation, UserPreferences)  # every gateway table keyed by user
 
 
 def forget_user(*, services: Services, tenant_id: int, user_id: str) -> None:

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.core.errors import BadInput
+from gateway.drift import observe_generation
 from gateway.load import Late
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
@@ -34,6 +35,7 @@ from gateway.usecases.common import (
     record_generation,
     token_counter,
 )
+from gateway.usecases.explain import Trace, fill_replies, short_reason
 from gateway.usecases.policy import DEFAULT_POLICY, GenerationPolicy
 from gateway.usecases.replies import generate, trigger
 from gateway.usecases.replies.checks import make_context, run_checks
@@ -120,27 +122,29 @@ class _Plan:
 
 
 def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
-             policy: GenerationPolicy) -> _Plan:
+             policy: GenerationPolicy, trace: Trace) -> _Plan:
     s = services.settings
-    prefs = load_preferences(services, tenant_id, request.user_id)
-    subject, body = _message_for_model(request)
-    incoming = f"{subject}\n{body}".strip()
-    query = incoming[:2000]
-    vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
-    message_vec = vectors.matrix([query])[0]
-    user = UserContext()
-    if prefs.personalization and policy.personalize:
-        user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
-                                 query=query, vectors=vectors, signature=prefs.signature)
-    plan = _Plan(incoming=incoming, message_vec=message_vec, vectors=vectors, user=user,
-                 rules=_rule_candidates(body, user, sender=request.message.from_,
-                                        max_chars=request.max_chars), prefs=prefs)
+    with trace.stage("retrieve"):
+        prefs = load_preferences(services, tenant_id, request.user_id)
+        subject, body = _message_for_model(request)
+        incoming = f"{subject}\n{body}".strip()
+        query = incoming[:2000]
+        vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
+        message_vec = vectors.matrix([query])[0]
+        user = UserContext()
+        if prefs.personalization and policy.personalize:
+            user = load_user_context(services, tenant_id=tenant_id, user_id=request.user_id,
+                                     query=query, vectors=vectors, signature=prefs.signature)
+        plan = _Plan(incoming=incoming, message_vec=message_vec, vectors=vectors, user=user,
+                     rules=_rule_candidates(body, user, sender=request.message.from_,
+                                            max_chars=request.max_chars), prefs=prefs)
     if policy.use_model:
         examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
                     for p in user.pairs if p.similarity >= 0.3]
-        plan.prompt = build_prompt(subject=subject, body=body, pairs=examples,
-                                   budget_tokens=s.smart_reply_prompt_tokens,
-                                   count_tokens=token_counter(services))
+        with trace.stage("prompt"):
+            plan.prompt = build_prompt(subject=subject, body=body, pairs=examples,
+                                       budget_tokens=s.smart_reply_prompt_tokens,
+                                       count_tokens=token_counter(services))
     return plan
 
 
@@ -168,8 +172,8 @@ def _check_bounds(request: SmartReplyRequest, s) -> None:
 
 
 def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _Plan,
-            pool: list[Candidate], policy: GenerationPolicy, stop_at: float | None = None, *,
-            quick: bool = False) -> list[Candidate]:
+            pool: list[Candidate], policy: GenerationPolicy, stop_at: float | None = None,
+            trace: Trace | None = None, *, quick: bool = False) -> list[Candidate]:
     """Guardrails, score, and pick ``n`` distinct: model candidates first, rules fill.
 
     Guardrails stop at ``stop_at``; candidates not checked by then are dropped, so the
@@ -183,17 +187,20 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
                  plan.prefs.signature or "", user.profile.signoff or ""],
         untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
         max_chars=request.max_chars, emoji_allowed=True, language=plan.prefs.locale or None)
-    checked = run_checks([c for c in pool if c.source == "rules"]
-                         + [c for c in pool if c.source != "rules"], ctx,
-                         metrics=services.metrics, tenant=tenant, stop_at=stop_at)
-    pool = [c for c in pool if any(c is k for k in checked)]  # in pool order
-    picked = _pick(pool, plan, request.n, policy, embed=not quick and _in_time(stop_at))
-    if policy.fill_with_rules and len(picked) < request.n:
-        pool += run_checks(_filler_candidates(user, sender=msg.from_,
-                                              max_chars=request.max_chars),
-                           ctx, metrics=services.metrics, tenant=tenant)
+    trace = trace or Trace(request_id="", task=TASK)
+    with trace.stage("guardrails"):
+        checked = run_checks([c for c in pool if c.source == "rules"]
+                             + [c for c in pool if c.source != "rules"], ctx,
+                             metrics=services.metrics, tenant=tenant, stop_at=stop_at)
+    with trace.stage("rank"):
+        pool = [c for c in pool if any(c is k for k in checked)]  # in pool order
         picked = _pick(pool, plan, request.n, policy, embed=not quick and _in_time(stop_at))
-    return sorted((pool[i] for i in picked), key=lambda c: -c.score)
+        if policy.fill_with_rules and len(picked) < request.n:
+            pool += run_checks(_filler_candidates(user, sender=msg.from_,
+                                                  max_chars=request.max_chars),
+                               ctx, metrics=services.metrics, tenant=tenant)
+            picked = _pick(pool, plan, request.n, policy, embed=not quick and _in_time(stop_at))
+        return sorted((pool[i] for i in picked), key=lambda c: -c.score)
 
 
 def _in_time(stop_at: float | None) -> bool:
@@ -268,25 +275,30 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
     tenant = tenant or str(tenant_id)
 
     def respond(suggestions, *, triggered=True, personalized=False, context_ids=(),
-                model=None, version=None, reason=None) -> SmartReplyResponse:
+                model=None, version=None, reason=None, explanation=None) -> SmartReplyResponse:
         return SmartReplyResponse(
             request_id=request_id, triggered=triggered, suggestions=suggestions,
             personalized=personalized, context_ids=list(context_ids), model=model,
             prompt_version=version, fallback_reason=reason,
-            latency_ms=deadline.elapsed_ms())
+            latency_ms=deadline.elapsed_ms(), explanation=explanation)
 
     decision = trigger.decide(msg, max_body_chars=s.smart_reply_max_body_chars)
     if not decision.triggered:
         log.debug("smart reply not triggered: %s", decision.reason)
-        return respond([], triggered=False)
+        return respond([], triggered=False, explanation=(
+            "No suggestions: this message does not look like one to reply to quickly."
+            if request.explain else None))
 
     work = services.work
+    # What was served and why (GET /v1/requests/{id}); stage timings and spans.
+    trace = Trace(request_id=request_id, task=TASK, tracer=services.tracing,
+                  metrics=services.metrics)
     plan = None
     # Queue for the embedding and retrieval only if they could start before the model
     # would have to stop; else (or if they did not start in time) answer from rules now.
     if time.monotonic() + work.expected_wait_s() < deadline.model_at:
         try:
-            plan = await work.run(_prepare, services, tenant_id, request, policy,
+            plan = await work.run(_prepare, services, tenant_id, request, policy, trace,
                                   due=deadline.at, start_by=deadline.model_at)
         except Late:
             pass
@@ -297,13 +309,15 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
         # Ahead of all queued work (due at our start): a few milliseconds of rules.
         plan, chosen = await work.run(_answer_from_rules, services, tenant, tenant_id, request,
                                       due=deadline.start)
+        pool = plan.rules
     else:
         llm: list[Candidate] = []
         if plan.prompt is not None:
-            got = await generate.sample(services.llm, plan.prompt.messages,
-                                        samples=s.smart_reply_samples,
-                                        deadline=deadline.model_at,
-                                        max_tokens=s.smart_reply_max_tokens)
+            with trace.stage("model"):
+                got = await generate.sample(services.llm, plan.prompt.messages,
+                                            samples=s.smart_reply_samples,
+                                            deadline=deadline.model_at,
+                                            max_tokens=s.smart_reply_max_tokens)
             model, error, raw_count = got.model or services.llm.primary, got.error, len(got.texts)
             llm = _llm_candidates(got.texts, incoming=plan.incoming, style=plan.user.profile,
                                   sender=msg.from_, max_chars=request.max_chars)
@@ -312,14 +326,16 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
         overloaded = False
         try:
             chosen = await work.run(_choose, services, tenant, request, plan, pool, policy,
-                                    (finish_by + deadline.at) / 2, due=deadline.at,
+                                    (finish_by + deadline.at) / 2, trace, due=deadline.at,
                                     start_by=finish_by)
         except Late:
             # No time left to check the model's candidates: the rules, checked and ranked
             # without embeddings, ahead of all queued work.
             overloaded = True
-            chosen = await work.run(lambda: _choose(services, tenant, request, plan, plan.rules,
-                                                    DEFAULT_POLICY, quick=True), due=deadline.start)
+            pool = plan.rules
+            chosen = await work.run(lambda: _choose(services, tenant, request, plan, pool,
+                                                    DEFAULT_POLICY, None, trace, quick=True),
+                                    due=deadline.start)
     user = plan.user
     served_llm = any(c.source == "llm" for c in chosen)
 
@@ -341,16 +357,29 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
     suggestions = [Suggestion(text=c.text, source=c.source, score=round(c.score, 3),
                               checks=c.checks) for c in chosen]
     served_model = model if served_llm else None
+    trace.model, trace.prompt_version, trace.fallback_reason = served_model, version, reason
+    trace.model_error = error
+    fill_replies(trace, user=user, prompt=plan.prompt, pool=pool, chosen=chosen)
+    trace.serve(suggestions)
+
+    def record():
+        record_generation(
+            services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
+            task=TASK, input_text=msg.body, outputs=[x.text for x in suggestions],
+            model=served_model, prompt_version=version, correlation_id=correlation_id,
+            trace=trace, tenant=tenant)
+        observe_generation(services, tenant=tenant, task=TASK, request_id=request_id,
+                           message_vec=plan.message_vec, served=suggestions, fallback=reason,
+                           trace=trace)
+
     # Ahead of every other request's work (due at our start): the answer is ready.
-    await work.run(lambda: record_generation(
-        services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
-        task=TASK, input_text=msg.body, outputs=[x.text for x in suggestions],
-        model=served_model, prompt_version=version,
-        correlation_id=correlation_id), due=deadline.start)
+    await work.run(record, due=deadline.start)
+    trace.finish()
     m = services.metrics
     if reason is not None:
         m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()
     for c in chosen:
         m.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
     return respond(suggestions, personalized=user.has_history, context_ids=used_ids,
-                   model=served_model, version=version, reason=reason)
+                   model=served_model, version=version, reason=reason,
+                   explanation=short_reason(trace) if request.explain else None)

@@ -22,6 +22,7 @@ import logging
 import time
 
 from gateway.core.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
+from gateway.drift import observe_generation
 from gateway.load import Late
 from gateway.schemas.common import Suggestion
 from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
@@ -32,6 +33,7 @@ from gateway.usecases.common import (
     record_generation,
     token_counter,
 )
+from gateway.usecases.explain import Trace, fill_subjects
 from gateway.usecases.policy import DEFAULT_POLICY, GenerationPolicy
 from gateway.usecases.subjects import rank, style
 from gateway.usecases.subjects.candidates import (
@@ -107,6 +109,9 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     limits = Limits(max_chars=request.max_chars, emoji=request.emoji,
                     banned_words=tuple(request.banned_words))
     work = services.work
+    # What was served and why (GET /v1/requests/{id}); stage timings and spans.
+    trace = Trace(request_id=request_id, task=TASK, tracer=services.tracing,
+                  metrics=services.metrics)
 
     signals, personal_reason, body_vec = Signals(), None, None
     # Queue for the history read only if it could start before the model would have to
@@ -114,9 +119,10 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     overloaded = time.monotonic() + work.expected_wait_s() >= deadline.model_at
     if not overloaded:
         try:
-            signals, personal_reason, body_vec = await work.run(
-                _signals, services, tenant_id, request.user_id, camp.body, policy.personalize,
-                due=deadline.at, start_by=deadline.model_at)
+            with trace.stage("retrieve"):
+                signals, personal_reason, body_vec = await work.run(
+                    _signals, services, tenant_id, request.user_id, camp.body,
+                    policy.personalize, due=deadline.at, start_by=deadline.model_at)
         except Late:
             overloaded = True
 
@@ -126,13 +132,14 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     llm_cands: list[Candidate] = []
     if policy.use_model and not overloaded:
         model_name, llm_cands, gen_reason = await _from_model(services, request, signals,
-                                                              deadline)
+                                                              deadline, trace)
     finish_by = deadline.finish_by()
 
     def finish(quick: bool = False):
         return _finish(services, request, signals, [] if quick else llm_cands, gen_reason,
                        limits, label, policy, deadline, body_vec=body_vec,
-                       stop_at=None if quick else (finish_by + deadline.at) / 2, quick=quick)
+                       stop_at=None if quick else (finish_by + deadline.at) / 2, quick=quick,
+                       trace=trace)
 
     if not overloaded:
         try:
@@ -147,11 +154,27 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     fallback_reason = gen_reason or personal_reason
     texts = [c.text for c in chosen]
     served_model = model_name if any(c.origin == "llm" for c in chosen) else None
+    served = [Suggestion(text=c.text, source=c.source, score=c.score, checks=c.checks)
+              for c in chosen]
+    trace.model, trace.prompt_version = served_model, prompt_version
+    trace.fallback_reason = fallback_reason
+    trace.serve(served)
+
+    def record():
+        record_generation(
+            services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
+            task=TASK, input_text=camp.body, outputs=texts, model=served_model,
+            prompt_version=prompt_version, correlation_id=correlation_id, trace=trace,
+            tenant=label)
+        # Input drift reuses the body vector of the history search (none when the
+        # request read no history, or under load: then only the output signals count).
+        observe_generation(services, tenant=label, task=TASK, request_id=request_id,
+                           message_vec=body_vec, served=served, fallback=fallback_reason,
+                           trace=trace)
+
     # Ahead of every other request's work (due at our start): the answer is ready.
-    await work.run(lambda: record_generation(
-        services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
-        task=TASK, input_text=camp.body, outputs=texts, model=served_model,
-        prompt_version=prompt_version, correlation_id=correlation_id), due=deadline.start)
+    await work.run(record, due=deadline.start)
+    trace.finish()
     m = services.metrics
     if fallback_reason:
         m.fallbacks.labels(tenant=label, task=TASK, reason=fallback_reason).inc()
@@ -159,8 +182,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
         m.suggestions.labels(tenant=label, task=TASK, source=c.source).inc()
     return SubjectLineResponse(
         request_id=request_id,
-        subject_lines=[Suggestion(text=c.text, source=c.source, score=c.score, checks=c.checks)
-                       for c in chosen],
+        subject_lines=served,
         personalized=not signals.empty,
         context_ids=signals.context_ids if not signals.empty else [],
         model=served_model,
@@ -173,7 +195,8 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
 def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
             llm_cands: list[Candidate], gen_reason: str | None, limits: Limits, label: str,
             policy: GenerationPolicy, deadline: Deadline, *, body_vec=None,
-            stop_at: float | None, quick: bool = False) -> tuple[list[Candidate], str | None]:
+            stop_at: float | None, quick: bool = False,
+            trace: Trace | None = None) -> tuple[list[Candidate], str | None]:
     """Guardrails (stopping at ``stop_at``), ranking and the pick, in the work pool;
     ``quick``: no embeddings (and the caller passes no model candidates)."""
     camp = request.campaign
@@ -184,24 +207,31 @@ def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
         pool += history_candidates(signals) + body_candidates(
             camp.body, brand=camp.brand, tone=camp.tone, max_chars=request.max_chars)
 
-    outcome = guard(pool, body=camp.body, brand=camp.brand, limits=limits,
-                    metrics=services.metrics, tenant=label, stop_at=stop_at)
+    trace = trace or Trace(request_id="", task=TASK)
+    with trace.stage("guardrails"):
+        outcome = guard(pool, body=camp.body, brand=camp.brand, limits=limits,
+                        metrics=services.metrics, tenant=label, stop_at=stop_at)
     kept = outcome.kept
     if not policy.fill_with_rules and any(c.origin == "llm" for c in kept):
         kept = [c for c in kept if c.origin == "llm"]
     if llm_cands and gen_reason is None and not any(c.origin == "llm" for c in kept):
         gen_reason = "guardrail"
     if not kept:  # even the body phrases were blocked: last-resort grounded templates
-        kept = _last_resort(camp.body, limits, services, label, stop_at=stop_at)
+        with trace.stage("guardrails"):
+            kept = _last_resort(camp.body, limits, services, label, stop_at=stop_at)
         gen_reason = gen_reason or ("guardrail" if policy.use_model else None)
+        pool += [c for c in kept if all(c is not p for p in pool)]
 
-    embed = services.embedder.embed if not quick and deadline.left_ms() > _EMBED_MIN_MS \
-        else None
-    weights = policy.subject_weights
-    vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
-                      weights=rank.DEFAULT_WEIGHTS if weights is None else weights,
-                      body_vec=body_vec)
-    return rank.pick(kept, vecs, request.n), gen_reason
+    with trace.stage("rank"):
+        embed = services.embedder.embed if not quick and deadline.left_ms() > _EMBED_MIN_MS \
+            else None
+        weights = policy.subject_weights
+        vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
+                          weights=rank.DEFAULT_WEIGHTS if weights is None else weights,
+                          body_vec=body_vec)
+        chosen = rank.pick(kept, vecs, request.n)
+    fill_subjects(trace, signals=signals, profile=profile, pool=pool, chosen=chosen)
+    return chosen, gen_reason
 
 
 def _prompt_version() -> str:
@@ -239,27 +269,32 @@ def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
 
 
 async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,
-                      deadline: Deadline) -> tuple[str | None, list[Candidate], str | None]:
+                      deadline: Deadline, trace: Trace | None = None,
+                      ) -> tuple[str | None, list[Candidate], str | None]:
     """Ask the model; returns (model, candidates, fallback reason or None)."""
     if deadline.model_left_ms() < _MIN_MODEL_MS:
         return None, [], "timeout"
+    trace = trace or Trace(request_id="", task=TASK)
     try:
-        prompt = await services.work.run(
-            lambda: build_prompt(request, signals, budget_tokens=services.settings
-                                 .prompt_token_budget, count_tokens=token_counter(services)),
-            due=deadline.at, start_by=deadline.model_at - _MIN_MODEL_MS / 1000)
+        with trace.stage("prompt"):
+            prompt = await services.work.run(
+                lambda: build_prompt(request, signals, budget_tokens=services.settings
+                                     .prompt_token_budget, count_tokens=token_counter(services)),
+                due=deadline.at, start_by=deadline.model_at - _MIN_MODEL_MS / 1000)
     except Late:
         return None, [], "overloaded"
     try:
-        completion = await services.llm.complete(
-            prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
-            deadline=deadline.model_at)
+        with trace.stage("model"):
+            completion = await services.llm.complete(
+                prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
+                deadline=deadline.model_at)
     except LLMOverloaded:
         return None, [], "overloaded"
     except LLMTimeout:
         return None, [], "timeout"
     except LLMError as exc:
         log.warning("subject-line model call failed: %s", exc)
+        trace.model_error = "llm_error"
         return None, [], "llm_error"
     lines = split_model_output(completion.text, limit=max(request.n * 2, 6),
                                cut_off=completion.finish_reason == "length")

@@ -49,6 +49,7 @@ class Candidate:
     checks: list[CheckResult] = field(default_factory=list)
     flags: int = 0
     score: float = 0.0
+    components: dict = field(default_factory=dict)  # the score's terms (explanations)
 
 
 def _rescale(x: float, lo: float, hi: float) -> float:
@@ -69,7 +70,10 @@ def score_all(cands: Sequence[Candidate], *, vecs: np.ndarray | None,
     for i, c in enumerate(cands):
         v = _rescale(float(voice[i]), 0.0, 0.8) if voice_vecs is not None and len(voice_vecs) \
             else 0.5
-        c.score = round(W_PRIOR * c.prior + W_RELEVANCE * _rescale(float(rel[i]), -0.1, 0.6)
+        relevance = _rescale(float(rel[i]), -0.1, 0.6)
+        c.components = {"prior": c.prior, "relevance": round(relevance, 4),
+                        "voice": round(v, 4), "flags": c.flags}
+        c.score = round(W_PRIOR * c.prior + W_RELEVANCE * relevance
                         + W_VOICE * v - W_FLAG * c.flags, 4)
 
 

@@ -30,6 +30,7 @@ class Candidate:
     checks: list[CheckResult] = field(default_factory=list)
     score: float = 0.0  # served: 0..1
     raw: float = 0.0  # the ranker's weighted sum; ordering uses this (no rounding ties)
+    dropped_by: str | None = None  # the hard limit or guardrail rule that dropped it
 
     @property
     def source(self) -> str:

@@ -43,18 +43,21 @@ def guard(candidates: list[Candidate], *, body: str, brand: str | None, limits: 
         text = enforce(c.text, limits)
         if text is None:
             blocked += 1
+            c.dropped_by = "limits"
             continue
         result = check(text, context=ctx)
         if metrics is not None:
             for v in result.verdicts:
                 metrics.guardrail.labels(tenant=tenant, check=v.name, verdict=v.label).inc()
-        final = None if result.blocked else enforce(result.text, limits)
-        if final is None:
-            blocked += 1
-            continue
-        c.text = final
         c.checks = [CheckResult(name=v.name, passed=v.passed,
                                 action=None if v.passed else v.action, reason=v.reason)
                     for v in result.verdicts]
+        final = None if result.blocked else enforce(result.text, limits)
+        if final is None:
+            blocked += 1
+            c.dropped_by = next((v.name for v in result.verdicts
+                                 if not v.passed and v.action == "block"), "limits")
+            continue
+        c.text = final
         kept.append(c)
     return GuardOutcome(kept=kept, blocked=blocked)
