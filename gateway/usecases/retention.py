@@ -58,8 +58,6 @@ def feedback_open(services, created_at: datetime, *, now: datetime | None = None
 
 def purge(services, *, now: datetime | None = None) -> Purged:
     """Delete what is past retention, clear inputs past the feedback window."""
-    from embeddings.store import checkpoint_wal
-
     s = services.settings
     now = now or utcnow()
     cutoff = now - timedelta(days=s.retention_days)
@@ -81,7 +79,7 @@ def purge(services, *, now: datetime | None = None) -> Purged:
             if n:
                 metrics.purged.labels(table=name).inc(n)
     if done.total:
-        checkpoint_wal(services.db)  # the deleted text leaves the WAL too
+        services.db.checkpoint_wal()  # the deleted text leaves the WAL too
         log.info("retention purge: %s", counts)
     return done
 
