@@ -43,6 +43,25 @@ def test_install_is_idempotent_and_uninstall_takes_out_only_its_own():
     assert not {"reg-a", "reg-b"} & set(installed_providers())
 
 
+def test_closing_one_of_two_registries_of_a_name_leaves_the_other_serving():
+    # Two services in one process (a test's app next to the e2e session's) both serve
+    # local/*: the one closed last must not take the other's handler with it.
+    first_fake, second_fake = FakeLLM(), FakeLLM()
+    first, second = _registry("reg-same", first_fake), _registry("reg-same", second_fake)
+    first.install()
+    second.install()
+    try:
+        second_fake.enqueue("from second")
+        assert asyncio.run(LLMClient(["reg-same/m"]).complete(MSGS)).text == "from second"
+        second.uninstall()
+        first_fake.enqueue("from first")
+        assert asyncio.run(LLMClient(["reg-same/m"]).complete(MSGS)).text == "from first"
+    finally:
+        second.uninstall()
+        first.uninstall()
+    assert "reg-same" not in installed_providers()
+
+
 @pytest.mark.parametrize("models", [["openai/gpt-4o-mini"], ["fake/test"]])
 def test_production_services_install_no_fake_provider(tmp_path, models):
     # Built and started as `persona serve` does (warm-up included), with no test fixture.

@@ -153,7 +153,9 @@ class ProviderRegistry:
     litellm's own hook for custom providers is its global ``custom_provider_map``;
     ``install`` is the one place that writes it: it puts this registry's handlers in
     (replacing any earlier handler of the same name, so installing twice changes
-    nothing) and ``uninstall`` takes out exactly what it put in. The registry itself is
+    nothing) and ``uninstall`` takes out exactly what it put in and gives back what it
+    replaced (two services in one process, e.g. in tests, each closing in turn, leave
+    the other's ``local/*`` working). The registry itself is
     plain instance state, owned by the services that built it; tests install their
     own (``fake/*``, tests/fakes.py) the same way.
     """
@@ -161,6 +163,7 @@ class ProviderRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, object] = {}
         self._listed: set[str] = set()  # names install added to litellm's provider lists
+        self._replaced: list[dict] = []  # other handlers' entries install took out
 
     def add(self, name: str, generate, agenerate) -> None:
         """Serve ``name/*`` models: ``generate(messages, params)`` (blocking) and
@@ -175,7 +178,13 @@ class ProviderRegistry:
         litellm = _litellm()
         from litellm.utils import custom_llm_setup
 
-        keep = [e for e in litellm.custom_provider_map if e["provider"] not in self._handlers]
+        mine = {id(h) for h in self._handlers.values()}
+        keep, replaced = [], []
+        for e in litellm.custom_provider_map:
+            taken = e["provider"] in self._handlers
+            (replaced if taken and id(e["custom_handler"]) not in mine else
+             keep if not taken else []).append(e)
+        self._replaced += replaced
         litellm.custom_provider_map = keep + [
             {"provider": name, "custom_handler": h} for name, h in self._handlers.items()]
         self._listed |= {n for n in self._handlers if n not in litellm.provider_list}
@@ -186,8 +195,11 @@ class ProviderRegistry:
     def uninstall(self) -> None:
         litellm = _litellm()
         mine = {id(h) for h in self._handlers.values()}
-        litellm.custom_provider_map = [e for e in litellm.custom_provider_map
-                                       if id(e["custom_handler"]) not in mine]
+        left = [e for e in litellm.custom_provider_map if id(e["custom_handler"]) not in mine]
+        served = {e["provider"] for e in left}
+        back = [e for e in self._replaced if e["provider"] not in served]
+        self._replaced = []
+        litellm.custom_provider_map = left + back
         still = {e["provider"] for e in litellm.custom_provider_map}
         for name in self._listed - still:
             for names in (litellm.provider_list, litellm._custom_providers):
