@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,69 +21,14 @@ from gateway.usecases.common import Deadline
 from tests.conftest import wait_ready
 from tests.fakes import FakeLLM
 from tests.smart_reply_helpers import body
+from tests.upstream import Upstream
 
 MSGS = [{"role": "user", "content": "Can we meet Friday?"}]
 SALE = "Our spring sale: 20% off all running shoes until April 30. Stride makes every run lighter."
-ANSWER = (b'{"id":"c1","object":"chat.completion","created":1,"model":"x","choices":[{"index":0,'
-          b'"finish_reason":"stop","message":{"role":"assistant","content":"Friday works."}}],'
-          b'"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}')
-
-
-class Upstream:
-    """An OpenAI-compatible server on a loopback port: the first ``trickle`` requests
-    get headers at once and then a byte every 0.2 s; later ones an answer at once."""
-
-    def __init__(self, trickle: int = 1):
-        self.trickle = trickle
-        self.requests = 0
-        self.hung_up = threading.Event()  # the client closed a trickled connection
-        up = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                up.requests += 1
-                slow = up.requests <= up.trickle
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(ANSWER) + (600 if slow else 0)))
-                self.end_headers()
-                if slow:
-                    try:
-                        for _ in range(600):  # leading whitespace: still valid JSON, 2 min
-                            self.wfile.write(b" ")
-                            self.wfile.flush()
-                            time.sleep(0.2)
-                    except OSError:
-                        up.hung_up.set()
-                        return
-                self.wfile.write(ANSWER)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def upstream(monkeypatch):
-    with Upstream() as up:
+    # the first request stalls (a byte every 0.2 s); later ones are answered at once
+    with Upstream("trickle", trickle_first=1, replies=("Friday works.",)) as up:
         monkeypatch.setenv("OPENAI_BASE_URL", up.base)
         monkeypatch.setenv("OPENAI_API_BASE", up.base)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,90 +24,9 @@ from gateway.llm.router import RouterConfigError, load_router_config
 from gateway.usecases.replies import generate
 from tests.conftest import wait_ready
 from tests.smart_reply_helpers import body
+from tests.upstream import REPLIES, Upstream
 
 MSGS = [{"role": "user", "content": "Can we meet Friday?"}]
-REPLIES = ("Friday at 3pm works for me.", "Sure, Friday is fine.", "Sorry, I can't do Friday.")
-
-
-class Upstream:
-    """An OpenAI-compatible chat endpoint. ``mode``: "ok" answers with as many choices
-    as the request's ``n``; "fail" answers 500; "trickle" sends headers and then a byte
-    every 0.2 s for two minutes (a stalled upstream)."""
-
-    def __init__(self, mode: str = "ok"):
-        self.mode = mode
-        self.bodies: list[dict] = []
-        self.auth: list[str] = []
-        self.hung_up = 0  # trickled connections the client closed
-        self._lock = threading.Lock()
-        up = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                req = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
-                with up._lock:
-                    up.bodies.append(req)
-                    up.auth.append(self.headers.get("authorization", ""))
-                if up.mode == "fail":
-                    return self._send(500, {"error": {"message": "upstream exploded",
-                                                      "type": "server_error"}})
-                n = int(req.get("n") or 1)
-                answer = {"id": "c1", "object": "chat.completion", "created": 1,
-                          "model": req["model"], "usage": {"prompt_tokens": 1,
-                                                           "completion_tokens": 2,
-                                                           "total_tokens": 3},
-                          "choices": [{"index": i, "finish_reason": "stop",
-                                       "message": {"role": "assistant",
-                                                   "content": REPLIES[i % len(REPLIES)]}}
-                                      for i in range(n)]}
-                if up.mode == "trickle":
-                    return self._trickle(json.dumps(answer).encode())
-                return self._send(200, answer)
-
-            def _send(self, status: int, payload: dict):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _trickle(self, data: bytes):
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data) + 600))
-                self.end_headers()
-                try:
-                    for _ in range(600):  # leading whitespace: still valid JSON, 2 min
-                        self.wfile.write(b" ")
-                        self.wfile.flush()
-                        time.sleep(0.2)
-                except OSError:
-                    with up._lock:
-                        up.hung_up += 1
-                    return
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -213,13 +130,16 @@ def test_a_stalled_upstream_under_concurrency_answers_every_request_from_rules(
     for r in answers:
         assert r.status_code == 200, r.text
         data = r.json()
-        assert data["fallback_reason"] == "timeout" and data["model"] is None
+        # "overloaded": on a busy machine the pool answered from rules before the model
+        # call; either way the answer is the rules', in time.
+        assert data["fallback_reason"] in ("timeout", "overloaded") and data["model"] is None
         assert data["suggestions"] and {s["source"] for s in data["suggestions"]} == {"rules"}
+    assert len(upstream.bodies) > 1  # the stalled upstream was really called
     # every stalled call was cut off: the gateway closed each connection it opened
     end = time.monotonic() + 10
-    while upstream.hung_up < len(upstream.bodies) - 1 and time.monotonic() < end:
+    while upstream.hung_up_count < len(upstream.bodies) - 1 and time.monotonic() < end:
         time.sleep(0.05)
-    assert upstream.hung_up == len(upstream.bodies) - 1
+    assert upstream.hung_up_count == len(upstream.bodies) - 1
 
 
 def test_a_failing_upstream_under_concurrency_answers_every_request_from_rules(
