@@ -134,11 +134,19 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     _install_error_handlers(app)
     _install_middleware(app, settings)
 
-    from gateway.routes import feedback, health, history, smart_replies, subject_lines, users
+    from gateway.routes import (
+        experiments,
+        feedback,
+        health,
+        history,
+        smart_replies,
+        subject_lines,
+        users,
+    )
 
     app.include_router(health.router)
     from gateway.schemas.common import ERROR_RESPONSES
 
-    for module in (history, users, smart_replies, subject_lines, feedback):
+    for module in (history, users, smart_replies, subject_lines, feedback, experiments):
         app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
     return app

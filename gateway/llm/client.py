@@ -80,11 +80,13 @@ class LLMClient:
         stop: list[str] | None = None,
         seed: int | None = None,
         deadline: float | None = None,
+        models: list[str] | tuple[str, ...] | None = None,
     ) -> Completion:
+        """``models``: call this chain instead of the client's (an experiment variant's)."""
         deadline = deadline if deadline is not None else current_deadline()
         errors: list[str] = []
         attempts = 0
-        for model in self.models:
+        for model in (models or self.models):
             for attempt in range(self.retries + 1):
                 budget = self._budget(deadline)
                 if budget <= 0:

@@ -23,6 +23,7 @@ from gateway.schemas.history import (
 from gateway.services import Services
 from gateway.tables import UserPreferences
 from gateway.usecases.common import load_preferences
+from gateway.usecases.experiments.forget import forget_experiment_rows
 
 
 def check_batch(services: Services, items: Sequence[HistoryItemIn]) -> None:
@@ -66,6 +67,8 @@ def export_history(*, services: Services, tenant_id: int, user_id: str, limit: i
 
 def forget_user(*, services: Services, tenant_id: int, user_id: str) -> None:
     check_user_id(user_id)
+    # Before the history delete, whose WAL checkpoint then takes these rows off disk too.
+    forget_experiment_rows(services, tenant_id, user_id)
     services.history.delete_user(tenant_id, user_id)
 
 

@@ -7,9 +7,10 @@ body; enforce the hard limits; run the guardrails; rank everything with one
 scorer; serve ``n`` distinct lines. Rules answer whenever the model is slow,
 down or blocked, so a response always arrives within the deadline.
 
-``policy`` exists for evaluation (compare full / rules-only / model-only,
-personalized or not, other ranker weights, on the same examples); HTTP always
-runs ``DEFAULT_POLICY``.
+``policy`` exists for evaluation and experiments (compare full / rules-only /
+model-only, personalized or not, other ranker weights, model chain or default
+deadline); HTTP runs the policy the tenant's running experiment or kill switch
+gives the request, else ``DEFAULT_POLICY``.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
                    correlation_id: str | None,
                    arrived: float | None) -> SubjectLineResponse:
     settings = services.settings
-    budget_ms = request.deadline_ms or settings.subject_line_deadline_ms
+    budget_ms = request.deadline_ms or policy.deadline_ms or settings.subject_line_deadline_ms
     deadline = Deadline.plan(budget_ms,
                              reserve_ms=max(_RESERVE_MIN_MS, budget_ms * _RESERVE_FRACTION),
                              start=arrived)
@@ -109,7 +110,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     llm_cands: list[Candidate] = []
     if policy.use_model:
         model_name, llm_cands, gen_reason = await _from_model(services, request, signals,
-                                                              deadline)
+                                                              deadline, models=policy.models)
     finish_by = deadline.finish_by()
 
     def finish():
@@ -208,7 +209,8 @@ def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
 
 
 async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,
-                      deadline: Deadline) -> tuple[str | None, list[Candidate], str | None]:
+                      deadline: Deadline, *, models: tuple[str, ...] | None = None,
+                      ) -> tuple[str | None, list[Candidate], str | None]:
     """Ask the model; returns (model, candidates, fallback reason or None)."""
     if deadline.model_left_ms() < _MIN_MODEL_MS:
         return None, [], "timeout"
@@ -219,7 +221,7 @@ async def _from_model(services: Services, request: SubjectLineRequest, signals: 
     try:
         completion = await services.llm.complete(
             prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
-            deadline=deadline.model_at)
+            deadline=deadline.model_at, models=models)
     except LLMOverloaded:
         return None, [], "overloaded"
     except LLMTimeout:

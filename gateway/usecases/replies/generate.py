@@ -32,7 +32,8 @@ class Sampled:
 
 
 async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline: float,
-                 max_tokens: int = 24, min_call_s: float = 0.05) -> Sampled:
+                 max_tokens: int = 24, min_call_s: float = 0.05,
+                 models: tuple[str, ...] | None = None) -> Sampled:
     """Up to ``samples`` completions, each finished before ``deadline`` (monotonic).
 
     After the first sample, another starts only if the time left fits one more at the
@@ -48,7 +49,8 @@ async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline
         out.calls += 1
         try:
             c = await llm.complete(messages, max_tokens=max_tokens, temperature=temp,
-                                   stop=STOP, seed=1000 + i, deadline=deadline)
+                                   stop=STOP, seed=1000 + i, deadline=deadline,
+                                   models=models)
         except LLMOverloaded:
             out.error = out.error or ("overloaded" if not out.texts else None)
             break
