@@ -83,7 +83,10 @@ def results(principal: AdminDep, services: ReadyServicesDep, name: str = Name) -
     return experiment_results(services=services, tenant_id=principal.tenant_id, name=name)
 
 
-@router.get("/experiments/{name}/report", response_class=HTMLResponse, responses=_404,
+# Default response class: errors stay documented (and answered) as JSON; the page is text/html.
+@router.get("/experiments/{name}/report", response_model=None,
+            responses={**_404, 200: {"description": "The HTML report",
+                                     "content": {"text/html": {"schema": {"type": "string"}}}}},
             summary="The results as a self-contained HTML report with plots")
 def report(principal: AdminDep, services: ReadyServicesDep, name: str = Name) -> HTMLResponse:
     from evals.experiment_report import render_report  # matplotlib: loaded on first use
