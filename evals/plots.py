@@ -91,10 +91,14 @@ def rate_timeline(timeline: list[dict], variants: list[str], metric: str) -> str
     import matplotlib
 
     matplotlib.use("Agg")
+    from datetime import datetime
+
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3))
-    at = [p["at"] for p in timeline]
+    at = [datetime.fromisoformat(p["at"]) if isinstance(p["at"], str) else p["at"]
+          for p in timeline]
     for i, v in enumerate(variants):
         rates = [p["rates"][v] for p in timeline]
         color = f"C{i % 10}"
@@ -102,9 +106,9 @@ def rate_timeline(timeline: list[dict], variants: list[str], metric: str) -> str
         ax.fill_between(at, [r["ci_low"] for r in rates], [r["ci_high"] for r in rates],
                         color=color, alpha=0.2, linewidth=0)
     ax.set_ylabel(f"{metric} (cumulative)")
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
     ax.legend(fontsize=8)
     ax.tick_params(labelsize=8)
-    fig.autofmt_xdate()
     fig.tight_layout()
     return _svg(fig, "rate-timeline")
 
@@ -126,7 +130,8 @@ def lift_intervals(lifts: dict[str, dict], metric: str) -> str | None:
                     capsize=4, color="C1" if x["significant"] else "C7")
     ax.axvline(0, color="#444", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(shown)), list(shown), fontsize=8)
-    ax.set_xlabel(f"lift in {metric} over control (relative)")
+    ax.set_xlabel(f"lift in {metric} over control (relative; grey: CI includes 0)")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     return _svg(fig, "lift-intervals")

@@ -104,4 +104,7 @@ def test_rollback_and_ramp_take_effect_on_the_next_request_on_every_replica(
         # "a" was assigned treatment: back on it; "b" was assigned control while it was
         # rolled back and stays there.
         assert _variants(other, tenant_id, ["a", "b"]) == {"a": "treatment", "b": "control"}
+        client.put("/v1/kill-switches/smart_replies", headers=auth, json={"rules_only": True})
+        killed = resolve(other, tenant_id=tenant_id, task="smart_replies", user_id="a")
+        assert killed.experiment is None and not killed.policy.use_model
     assert BUCKETS == 10_000
