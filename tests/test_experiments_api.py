@@ -55,6 +55,16 @@ def test_response_and_exposure_name_the_variant(client, services, auth):
     assert (row.user_id, row.variant, row.assigned) == ("u1", "treatment", "treatment")
 
 
+def test_an_untriggered_smart_reply_is_no_exposure(client, services, auth):
+    _create(client, auth)
+    message = {"from": "no-reply@shop.example", "subject": "Your order",
+               "body": "Your order has shipped."}
+    got = _reply(client, auth, message=message)
+    assert got["triggered"] is False and got["variant"] == "treatment"
+    with services.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Exposure)) == 0
+
+
 def test_samples_override_is_honoured(client, auth, fake):
     _reply(client, auth)
     default_calls = len(fake.calls)

@@ -3,7 +3,9 @@
 Resolve (tenant, task, user) → (experiment, variant, policy), generate under that
 policy, record the exposure (keyed by tenant + request id) and say in the response
 which experiment and variant it was served under. A request that fails records no
-exposure.
+exposure, and neither does a smart reply that was not triggered (no-reply or bulk
+mail: the user saw nothing, whatever the variant, so counting it would only dilute
+both arms).
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ async def serve_generation(*, services: Services, tenant_id: int, task: str,
     got = await services.work.run(lambda: resolve(services, tenant_id=tenant_id, task=task,
                                                   user_id=user_id), due=arrived)
     response = await generate(got.policy)
-    if got.experiment_id is not None:
+    if got.experiment_id is None:
+        return response
+    response.experiment, response.variant = got.experiment, got.variant
+    if getattr(response, "triggered", True):
         await services.work.run(lambda: record_exposure(
             services, tenant_id=tenant_id, request_id=request_id, user_id=user_id,
             resolution=got), due=arrived)
-        response.experiment, response.variant = got.experiment, got.variant
     return response
