@@ -104,7 +104,7 @@ def resolve(services: Services, *, tenant_id: int, task: str,
             return Resolution(policy=RULES_ONLY)
         exp = s.scalar(select(Experiment).where(
             Experiment.tenant_id == tenant_id, Experiment.task == task,
-            Experiment.status == "running"))
+            Experiment.status == "running").order_by(Experiment.id).limit(1))
     if exp is None:
         return Resolution(policy=DEFAULT_POLICY)
     assigned = assign_user(services, exp, user_id) if user_id else None
