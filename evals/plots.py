@@ -82,3 +82,56 @@ def latency_hist(latencies: dict[str, list[float]]) -> str | None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _svg(fig, "latency")
+
+
+def rate_timeline(timeline: list[dict], variants: list[str], metric: str) -> str | None:
+    """An experiment's cumulative rate per variant over time, with its CI as a band."""
+    if not timeline:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from datetime import datetime
+
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    at = [datetime.fromisoformat(p["at"]) if isinstance(p["at"], str) else p["at"]
+          for p in timeline]
+    for i, v in enumerate(variants):
+        rates = [p["rates"][v] for p in timeline]
+        color = f"C{i % 10}"
+        ax.plot(at, [r["rate"] for r in rates], color=color, label=v, linewidth=1.5)
+        ax.fill_between(at, [r["ci_low"] for r in rates], [r["ci_high"] for r in rates],
+                        color=color, alpha=0.2, linewidth=0)
+    ax.set_ylabel(f"{metric} (cumulative)")
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+    ax.legend(fontsize=8)
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return _svg(fig, "rate-timeline")
+
+
+def lift_intervals(lifts: dict[str, dict], metric: str) -> str | None:
+    """Each treatment's relative lift over control with its CI; the dashed line is 0."""
+    shown = {v: x for v, x in lifts.items() if x.get("lift") is not None}
+    if not shown:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * len(shown)))
+    for y, (v, x) in enumerate(shown.items()):
+        low, high = x["lift_ci"]
+        ax.errorbar([x["lift"]], [y], xerr=[[x["lift"] - low], [high - x["lift"]]], fmt="o",
+                    capsize=4, color="C1" if x["significant"] else "C7")
+    ax.axvline(0, color="#444", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(shown)), list(shown), fontsize=8)
+    ax.set_xlabel(f"lift in {metric} over control (relative; grey: CI includes 0)")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    return _svg(fig, "lift-intervals")

@@ -151,6 +151,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     _install_middleware(app, settings)
 
     from gateway.routes import (
+        experiments,
         feedback,
         health,
         history,
@@ -165,6 +166,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     from gateway.schemas.common import ERROR_RESPONSES
 
     for module in (history, users, smart_replies, subject_lines, feedback, requests,
-                   monitoring):
+                   monitoring, experiments):
         app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
     return app

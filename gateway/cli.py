@@ -1,4 +1,4 @@
-"""The ``persona`` command: serve, keys, ingest, eval."""
+"""The ``persona`` command: serve, keys, ingest, eval, experiments."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.cli import eval_app
+from gateway.commands.experiments import experiments_app
 from gateway.commands.ingest import ingest
 from gateway.commands.options import ConfigOpt, cli_settings, err
 from gateway.core.errors import GatewayError
@@ -153,10 +154,12 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id from 'persona
     typer.echo(f"revoked key {key_id}")
 
 
-# Commands that live with their feature: ingest in gateway.commands, eval with evals.
+# Commands that live with their feature: ingest and experiments in gateway.commands,
+# eval with evals.
 # This module attaches them; neither imports it.
 app.command()(ingest)
 app.add_typer(eval_app, name="eval")
+app.add_typer(experiments_app, name="experiments")
 
 
 def main() -> None:  # pragma: no cover

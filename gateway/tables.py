@@ -1,4 +1,5 @@
-"""Gateway-owned tables: tenants, API keys, user preferences, generations, feedback.
+"""Gateway-owned tables: tenants, API keys, user preferences, generations, feedback,
+experiments (with their assignments and exposures) and kill switches.
 
 History items live in ``embeddings.store`` (the personalization store owns them).
 """
@@ -7,7 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.db import Base, utcnow
@@ -96,3 +108,72 @@ class Explanation(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  index=True)
+
+
+class Experiment(Base):
+    """A tenant's experiment on one task: variants (named policy overrides), the share of
+    new users each treatment gets (``allocation``, basis points; control takes the rest)
+    and the log of allocation changes (``epochs``), which the SRM check stratifies by."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_experiment_tenant_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    salt: Mapped[str] = mapped_column(String(32))
+    variants: Mapped[list] = mapped_column(JSON, default=list)
+    allocation: Mapped[dict] = mapped_column(JSON, default=dict)
+    rolled_back: Mapped[list] = mapped_column(JSON, default=list)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    epochs: Mapped[list] = mapped_column(JSON, default=list)
+    min_detectable_lift: Mapped[float] = mapped_column(Float, default=0.1)
+    baseline_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    alpha: Mapped[float] = mapped_column(Float, default=0.05)
+    power: Mapped[float] = mapped_column(Float, default=0.8)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ExperimentAssignment(Base):
+    """A user's variant, written at their first exposure and never moved afterwards."""
+
+    __tablename__ = "experiment_assignments"
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    variant: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Exposure(Base):
+    """One response served under an experiment: ``variant`` is what it was served under,
+    ``assigned`` the user's assignment (None for a request without a user id, and
+    different from ``variant`` while the assigned variant is rolled back)."""
+
+    __tablename__ = "experiment_exposures"
+    __table_args__ = (Index("ix_exposure_experiment", "experiment_id", "variant"),
+                      Index("ix_exposure_user", "tenant_id", "user_id"))
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    variant: Mapped[str] = mapped_column(String(64))
+    assigned: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KillSwitch(Base):
+    """A task switched to rules only for a tenant (no model call, no experiment)."""
+
+    __tablename__ = "kill_switches"
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    task: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rules_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

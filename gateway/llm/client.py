@@ -141,13 +141,15 @@ class LLMClient:
         seed: int | None = None,
         deadline: float | None = None,
         n: int = 1,
+        models: list[str] | tuple[str, ...] | None = None,
     ) -> Completion:
         """``n`` > 1 asks for several choices in one call (``Completion.texts``) where
-        the model supports it; other models of the chain answer with one."""
+        the model supports it; other models of the chain answer with one. ``models``:
+        call this chain instead of the client's (an experiment variant's)."""
         deadline = deadline if deadline is not None else current_deadline()
         errors: list[str] = []
         attempts = 0
-        for model in self.models:
+        for model in (models or self.models):
             for attempt in range(self.retries + 1):
                 budget = self._budget(deadline)
                 if budget <= 0:

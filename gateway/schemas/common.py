@@ -61,6 +61,9 @@ class GenerationMeta(BaseModel):
     prompt_version: str | None = None
     fallback_reason: FallbackReason | None = None
     latency_ms: int
+    experiment: str | None = Field(default=None,
+                                   description="The experiment this was served under, if any.")
+    variant: str | None = Field(default=None, description="Its variant (control included).")
 
 
 class ErrorDetail(BaseModel):

@@ -1,7 +1,7 @@
 """Forget a user: each owner of the user's data deletes its part, all in this one place.
 
 Owners: the gateway's records (generations, explanations, feedback, preferences:
-``gateway.tables``),
+``gateway.tables``), the experiments' assignments and exposures,
 the history store (items, their vectors, the index snapshot file and the cached index:
 ``HistoryService.delete_user``), then the database's WAL, checkpointed and truncated so
 no copy of deleted text stays on disk (secure_delete zeroes the freed pages).
@@ -19,6 +19,7 @@ from sqlalchemy import delete
 from embeddings.items import check_user_id
 from gateway.services import Services
 from gateway.tables import Explanation, Feedback, Generation, UserPreferences
+from gateway.usecases.experiments.forget import forget_experiment_rows
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def forget_user(*, services: Services, tenant_id: int, user_id: str) -> None:
         for table in RECORDS:
             s.execute(delete(table).where(table.tenant_id == tenant_id,
                                           table.user_id == user_id))
+    forget_experiment_rows(services, tenant_id, user_id)  # assignments, exposures
     services.history.delete_user(tenant_id, user_id)
     if not services.db.checkpoint_wal():
         log.warning("WAL checkpoint stayed busy after a user delete; the deleted rows "

@@ -1,9 +1,10 @@
 """``GenerationPolicy``: what a generation use case may do for one request.
 
-HTTP requests always run under ``DEFAULT_POLICY`` (model first, rules fill,
-personalized when the user's preferences allow it). Evals and benchmarks build
-other policies directly to compare pipelines on the same examples: rules only,
-model only, personalization off. A policy never turns personalization *on* for a
+HTTP requests run under ``DEFAULT_POLICY`` (model first, rules fill, personalized
+when the user's preferences allow it) unless an experiment variant or the kill
+switch gives the request another (``gateway.usecases.experiments.resolve``). Evals
+and benchmarks build other policies directly to compare pipelines on the same
+examples: rules only, model only, personalization off. A policy never turns personalization *on* for a
 user who switched it off; ``personalize=False`` only stops the use case reading
 their history.
 """
@@ -28,6 +29,14 @@ class GenerationPolicy:
     personalize: bool = True
     # Subject-line ranker weights; None is the tuned default (benchmarks tune them).
     subject_weights: Weights | None = None
+    # Model chain to call instead of the configured one (each a model of the configured
+    # chain); None: the configured chain.
+    models: tuple[str, ...] | None = None
+    # Smart replies: model samples per request; None: ``smart_reply_samples``.
+    samples: int | None = None
+    # Deadline for a request that sends no ``deadline_ms`` (it then also lifts the
+    # smart-reply model budget, as a client deadline does); None: the task's setting.
+    deadline_ms: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.use_model or self.fill_with_rules):

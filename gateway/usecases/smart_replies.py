@@ -12,9 +12,11 @@ once from canned rules, checked and ranked without embeddings, with
 ``fallback_reason`` "overloaded": within the deadline, always, and never a 5xx for
 being busy (503 is only for the in-flight bound, ``max_inflight_generations``).
 
-``policy`` (not in the HTTP API, which always runs ``DEFAULT_POLICY``) lets evals
-and benchmarks compare pipelines: rules only (no model call), model only (no rule
-fill), personalization off (the user's history is not read).
+``policy`` (not in the HTTP API: the route resolves it from the tenant's running
+experiment and kill switch, else ``DEFAULT_POLICY``) lets evals, benchmarks and
+experiment variants compare pipelines: rules only (no model call), model only (no
+rule fill), personalization off (the user's history is not read), another model
+chain, sample count or default deadline.
 """
 
 from __future__ import annotations
@@ -263,13 +265,14 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
                    correlation_id: str | None,
                    arrived: float | None) -> SmartReplyResponse:
     s = services.settings
-    deadline_ms = request.deadline_ms or s.smart_reply_deadline_ms
+    explicit_ms = request.deadline_ms or policy.deadline_ms
+    deadline_ms = explicit_ms or s.smart_reply_deadline_ms
     # Keep a margin for guardrails and selection (at most half the deadline). Without an
     # explicit deadline from the client, sampling also stops at the model budget (the
     # latency target); a client that asks for a long deadline is willing to wait.
     deadline = Deadline.plan(
         deadline_ms, reserve_ms=min(s.smart_reply_margin_ms, deadline_ms * 0.5),
-        model_budget_ms=None if request.deadline_ms else s.smart_reply_model_budget_ms,
+        model_budget_ms=None if explicit_ms else s.smart_reply_model_budget_ms,
         start=arrived)
     msg = request.message
     tenant = tenant or str(tenant_id)
@@ -315,10 +318,12 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
         if plan.prompt is not None:
             with trace.stage("model"):
                 got = await generate.sample(services.llm, plan.prompt.messages,
-                                            samples=s.smart_reply_samples,
+                                            samples=policy.samples or s.smart_reply_samples,
                                             deadline=deadline.model_at,
-                                            max_tokens=s.smart_reply_max_tokens)
-            model, error, raw_count = got.model or services.llm.primary, got.error, len(got.texts)
+                                            max_tokens=s.smart_reply_max_tokens,
+                                            models=policy.models)
+            primary = policy.models[0] if policy.models else services.llm.primary
+            model, error, raw_count = got.model or primary, got.error, len(got.texts)
             llm = _llm_candidates(got.texts, incoming=plan.incoming, style=plan.user.profile,
                                   sender=msg.from_, max_chars=request.max_chars)
         pool = llm + (plan.rules if policy.fill_with_rules else [])

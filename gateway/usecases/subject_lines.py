@@ -11,9 +11,10 @@ pool could not start the history read in time the request skips it (``fallback_r
 only, ranked without embeddings, ahead of all queued work. A tight ``deadline_ms``
 degrades the same way; 503 is only for the in-flight bound.
 
-``policy`` exists for evaluation (compare full / rules-only / model-only,
-personalized or not, other ranker weights, on the same examples); HTTP always
-runs ``DEFAULT_POLICY``.
+``policy`` exists for evaluation and experiments (compare full / rules-only /
+model-only, personalized or not, other ranker weights, model chain or default
+deadline); HTTP runs the policy the tenant's running experiment or kill switch
+gives the request, else ``DEFAULT_POLICY``.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
                    correlation_id: str | None,
                    arrived: float | None) -> SubjectLineResponse:
     settings = services.settings
-    budget_ms = request.deadline_ms or settings.subject_line_deadline_ms
+    budget_ms = request.deadline_ms or policy.deadline_ms or settings.subject_line_deadline_ms
     # The reserve never takes more than half a (tight) budget: the history read and the
     # model then get what is left, instead of a plan already past its model deadline.
     deadline = Deadline.plan(budget_ms,
@@ -132,7 +133,8 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     llm_cands: list[Candidate] = []
     if policy.use_model and not overloaded:
         model_name, llm_cands, gen_reason = await _from_model(services, request, signals,
-                                                              deadline, trace)
+                                                              deadline, trace,
+                                                              models=policy.models)
     finish_by = deadline.finish_by()
 
     def finish(quick: bool = False):
@@ -269,7 +271,8 @@ def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
 
 
 async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,
-                      deadline: Deadline, trace: Trace | None = None,
+                      deadline: Deadline, trace: Trace | None = None, *,
+                      models: tuple[str, ...] | None = None,
                       ) -> tuple[str | None, list[Candidate], str | None]:
     """Ask the model; returns (model, candidates, fallback reason or None)."""
     if deadline.model_left_ms() < _MIN_MODEL_MS:
@@ -287,7 +290,7 @@ async def _from_model(services: Services, request: SubjectLineRequest, signals: 
         with trace.stage("model"):
             completion = await services.llm.complete(
                 prompt.messages, max_tokens=MAX_TOKENS, temperature=0.2, stop=STOP,
-                deadline=deadline.model_at)
+                deadline=deadline.model_at, models=models)
     except LLMOverloaded:
         return None, [], "overloaded"
     except LLMTimeout:

@@ -38,18 +38,21 @@ class Sampled:
 
 
 async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline: float,
-                 max_tokens: int = 24, min_call_s: float = 0.05) -> Sampled:
+                 max_tokens: int = 24, min_call_s: float = 0.05,
+                 models: tuple[str, ...] | None = None) -> Sampled:
     """Up to ``samples`` completions, each finished before ``deadline`` (monotonic):
     one request with ``n`` for a hosted model that supports it, parallel requests for
-    another hosted model, one sample after another for the in-process model."""
-    if samples > 1 and llm.supports_n(llm.primary):
+    another hosted model, one sample after another for the in-process model.
+    ``models``: the chain to call instead of the client's (an experiment variant's)."""
+    primary = models[0] if models else llm.primary
+    if samples > 1 and llm.supports_n(primary):
         return await _in_one_call(llm, messages, samples=samples, deadline=deadline,
-                                  max_tokens=max_tokens)
-    if samples > 1 and not llm.in_process(llm.primary):
+                                  max_tokens=max_tokens, models=models)
+    if samples > 1 and not llm.in_process(primary):
         return await _in_parallel(llm, messages, samples=samples, deadline=deadline,
-                                  max_tokens=max_tokens)
+                                  max_tokens=max_tokens, models=models)
     return await _in_turn(llm, messages, samples=samples, deadline=deadline,
-                          max_tokens=max_tokens, min_call_s=min_call_s)
+                          max_tokens=max_tokens, min_call_s=min_call_s, models=models)
 
 
 def _failure(exc: LLMError, deadline: float) -> str:
@@ -62,11 +65,13 @@ def _failure(exc: LLMError, deadline: float) -> str:
 
 
 async def _in_one_call(llm: LLMClient, messages: list[dict], *, samples: int,
-                       deadline: float, max_tokens: int) -> Sampled:
+                       deadline: float, max_tokens: int,
+                       models: tuple[str, ...] | None) -> Sampled:
     out = Sampled(calls=1)
     try:
         c = await llm.complete(messages, max_tokens=max_tokens, temperature=N_TEMPERATURE,
-                               stop=STOP, seed=1000, deadline=deadline, n=samples)
+                               stop=STOP, seed=1000, deadline=deadline, n=samples,
+                               models=models)
     except LLMError as exc:
         out.error = _failure(exc, deadline)
         return out
@@ -76,11 +81,13 @@ async def _in_one_call(llm: LLMClient, messages: list[dict], *, samples: int,
 
 
 async def _in_parallel(llm: LLMClient, messages: list[dict], *, samples: int,
-                       deadline: float, max_tokens: int) -> Sampled:
+                       deadline: float, max_tokens: int,
+                       models: tuple[str, ...] | None) -> Sampled:
     temps = [TEMPERATURES[i % len(TEMPERATURES)] for i in range(samples)]
     got = await asyncio.gather(*(
         llm.complete(messages, max_tokens=max_tokens, temperature=t, stop=STOP,
-                     seed=1000 + i, deadline=deadline) for i, t in enumerate(temps)),
+                     seed=1000 + i, deadline=deadline, models=models)
+        for i, t in enumerate(temps)),
         return_exceptions=True)
     out = Sampled(calls=samples)
     for c, t in zip(got, temps, strict=True):
@@ -96,7 +103,8 @@ async def _in_parallel(llm: LLMClient, messages: list[dict], *, samples: int,
 
 
 async def _in_turn(llm: LLMClient, messages: list[dict], *, samples: int, deadline: float,
-                   max_tokens: int, min_call_s: float) -> Sampled:
+                   max_tokens: int, min_call_s: float,
+                   models: tuple[str, ...] | None) -> Sampled:
     """After the first sample, another starts only if the time left fits one more at the
     pace of the previous one: a sample cut off by the deadline is a half sentence."""
     out = Sampled()
@@ -110,7 +118,8 @@ async def _in_turn(llm: LLMClient, messages: list[dict], *, samples: int, deadli
         out.calls += 1
         try:
             c = await llm.complete(messages, max_tokens=max_tokens, temperature=temp,
-                                   stop=STOP, seed=1000 + i, deadline=deadline)
+                                   stop=STOP, seed=1000 + i, deadline=deadline,
+                                   models=models)
         except LLMError as exc:
             if not out.texts:
                 out.error = _failure(exc, deadline)
