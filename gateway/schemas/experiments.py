@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from gateway.schemas.common import StrictModel
 
 Task = Literal["smart_replies", "subject_lines"]
+
+
+def _as_utc(dt: datetime) -> datetime:
+    # SQLite hands stored datetimes back naive (they are UTC): say so, as RFC 3339 wants.
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 CONTROL = "control"
 
@@ -92,8 +100,8 @@ class ExperimentOut(BaseModel):
     baseline_rate: float | None
     alpha: float
     power: float
-    created_at: datetime
-    stopped_at: datetime | None
+    created_at: UtcDatetime
+    stopped_at: UtcDatetime | None
 
 
 class ExperimentList(BaseModel):
@@ -158,7 +166,7 @@ class StoppingOut(BaseModel):
 
 
 class PointOut(BaseModel):
-    at: datetime
+    at: UtcDatetime
     rates: dict[str, RateOut]
 
 
