@@ -9,7 +9,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.auth import create_key
+from gateway.auth import create_key, list_keys, revoke_key
 from gateway.core.errors import NotReady, RateLimited
 from gateway.core.settings import Settings
 from gateway.ratelimit import RateLimiter, RedisRateLimiter
@@ -153,3 +153,21 @@ def test_failed_authentications_are_counted_across_replicas(tmp_path, fake, redi
         assert b.post("/v1/feedback", headers=bad, json={}).status_code == 401
         r = a.post("/v1/feedback", headers=bad, json={})
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+def test_a_key_revoked_through_one_replica_is_refused_by_the_other(tmp_path, fake, redis_url):
+    # Two replicas on one database (here one SQLite file; a fleet shares its database).
+    # The key is looked up on every request, so no replica keeps a revoked key alive.
+    with (_replica(tmp_path, "shared", redis_url) as a,
+          _replica(tmp_path, "shared", redis_url) as b):
+        wait_ready(a)
+        wait_ready(b)
+        db = a.app.state.services.db
+        key = create_key(db, tenant="acme", scope="admin")
+        h = {"Authorization": f"Bearer {key}"}
+        assert b.get("/v1/users/u/history", headers=h).status_code == 200
+        key_id = next(k.id for k in list_keys(db) if key.startswith(k.prefix))
+        revoke_key(db, key_id)  # what 'persona keys revoke' does
+        r = b.get("/v1/users/u/history", headers=h)
+        assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
+        assert a.get("/v1/users/u/history", headers=h).status_code == 401
