@@ -20,6 +20,7 @@ from gateway.llm.router import build_router
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import Limiter, RateLimiter, RedisRateLimiter
+from gateway.replycache import RedisReplyCache, ReplyCache
 from gateway.storage import create_tables
 
 if TYPE_CHECKING:  # not a cycle: it imports faiss, which app import must not (test_imports)
@@ -37,6 +38,7 @@ class Services:
     providers: ProviderRegistry  # our litellm custom providers (local/*), installed
     rate_limiter: Limiter  # per tenant
     auth_failures: Limiter  # per client address
+    reply_cache: ReplyCache  # smart replies per user (gateway.replycache)
     work: WorkPool  # request CPU work, earliest deadline first (gateway.load)
     admission: Admission  # the bound on generation requests in flight
     embedder: Embedder | None = None
@@ -102,6 +104,8 @@ def build_services(settings: Settings) -> Services:
                         what="failed authentications/minute from this address",
                         setting="PERSONA_AUTH_FAILURES_PER_MINUTE (or send a valid key)"),
                     redis=redis,
+                    reply_cache=(ReplyCache(settings.reply_cache_ttl_s) if redis is None else
+                                 RedisReplyCache(settings.reply_cache_ttl_s, client=redis)),
                     work=WorkPool(settings.cpu_workers),
                     admission=Admission(settings.max_inflight_generations),
                     embedder=embedder, history=history, local_llm=local,

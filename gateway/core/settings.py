@@ -153,8 +153,12 @@ class Settings(BaseSettings):
 
     # --- fleet (several replicas behind one load balancer; README "Redis")
     redis_url: str = Field(default="", description=(
-        "`redis://host:port/db`: per-tenant rate limits and failed-authentication limits "
-        "shared by every replica. Empty: they live in this process."))
+        "`redis://host:port/db`: per-tenant rate limits, failed-authentication limits and "
+        "the smart-reply cache shared by every replica. Empty: they live in this process."))
+    reply_cache_ttl_s: float = Field(default=3600.0, ge=0, le=7 * 86_400, description=(
+        "How long a smart-reply answer is served again for the same request from the same "
+        "user (all replicas with `PERSONA_REDIS_URL`); changing the user's history or "
+        "preferences, or forgetting the user, drops it at once. 0 = off."))
 
     # --- connections (see docs/deploy.md: run behind a reverse proxy)
     body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600, description=(

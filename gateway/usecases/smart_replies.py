@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from gateway.core.errors import BadInput
 from gateway.drift import observe_generation
 from gateway.load import Late
+from gateway.replycache import request_digest
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
 from gateway.services import Services
@@ -56,6 +57,7 @@ from gateway.usecases.replies.style import build_profile
 from gateway.usecases.replies.vectors import Vectors
 from guardrails.emailtext import bare_reply
 from guardrails.injection import sanitize, scan_input, strip_spans
+from prompts.render import default_library
 
 log = logging.getLogger(__name__)
 LLM_PRIOR = 0.7
@@ -252,10 +254,65 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     (503), and so does a request past ``max_inflight_generations``."""
     s = services.settings
     _check_bounds(request, s)
+    started = arrived if arrived is not None else time.monotonic()
+    cache = services.reply_cache
+    cached = None
+    if cache.enabled and policy is DEFAULT_POLICY:
+        # Read the version before computing: a change meanwhile orphans our entry.
+        version = cache.version(tenant_id, request.user_id)
+        digest = _cache_digest(services, request)
+        cached = cache.get(tenant_id, request.user_id, version, digest)
+        if cached is not None:
+            return await _serve_cached(services, cached, tenant_id=tenant_id, request=request,
+                                       request_id=request_id, tenant=tenant or str(tenant_id),
+                                       correlation_id=correlation_id, started=started)
     with services.admission.enter():
-        return await _suggest(services=services, tenant_id=tenant_id, request=request,
-                              request_id=request_id, tenant=tenant, policy=policy,
-                              correlation_id=correlation_id, arrived=arrived)
+        response = await _suggest(services=services, tenant_id=tenant_id, request=request,
+                                  request_id=request_id, tenant=tenant, policy=policy,
+                                  correlation_id=correlation_id, arrived=arrived)
+    if (cache.enabled and policy is DEFAULT_POLICY and response.triggered
+            and response.fallback_reason in CACHEABLE_REASONS):
+        cache.put(tenant_id, request.user_id, version, digest,
+                  response.model_dump(exclude={"request_id", "latency_ms"}))
+    return response
+
+
+# Answers worth serving again. Never a timeout, an overload or a model error: those
+# were this moment's fallbacks, and the next request may well get the model.
+CACHEABLE_REASONS = (None, "personalization_off", "no_history")
+
+
+def _cache_digest(services: Services, request: SmartReplyRequest) -> str:
+    """What decides the answer besides the user's history and preferences (their
+    version is the cache's). Not ``deadline_ms``: devices asking with different
+    deadlines still see the same suggestions."""
+    return request_digest({
+        "message": request.message.model_dump(by_alias=True),
+        "thread": [m.model_dump(by_alias=True) for m in request.thread],
+        "n": request.n, "max_chars": request.max_chars, "explain": request.explain,
+        "prompt_version": default_library().latest(TASK),
+        "models": services.settings.models,
+    })
+
+
+async def _serve_cached(services: Services, cached: dict, *, tenant_id: int,
+                        request: SmartReplyRequest, request_id: str, tenant: str,
+                        correlation_id: str | None, started: float) -> SmartReplyResponse:
+    """The cached answer under this request's id, recorded so feedback can refer to it."""
+    suggestions = [Suggestion(**x) for x in cached["suggestions"]]
+
+    def record():
+        record_generation(
+            services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
+            task=TASK, input_text=request.message.body, outputs=[x.text for x in suggestions],
+            model=cached["model"], prompt_version=cached["prompt_version"],
+            correlation_id=correlation_id, tenant=tenant)
+
+    await services.work.run(record, due=started)
+    for c in suggestions:
+        services.metrics.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
+    return SmartReplyResponse(**cached, request_id=request_id,
+                              latency_ms=int((time.monotonic() - started) * 1000))
 
 
 async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyRequest,
