@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from gateway.core.errors import BadInput
 from gateway.drift import observe_generation
@@ -254,27 +255,22 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     (503), and so does a request past ``max_inflight_generations``."""
     s = services.settings
     _check_bounds(request, s)
-    started = arrived if arrived is not None else time.monotonic()
     cache = services.reply_cache
-    cached = None
+    slot = None
     if cache.enabled and policy is DEFAULT_POLICY:
-        # Read the version before computing: a change meanwhile orphans our entry.
-        version = cache.version(tenant_id, request.user_id)
-        digest = _cache_digest(services, request)
-        cached = cache.get(tenant_id, request.user_id, version, digest)
+        # The history version is read before computing: a change meanwhile orphans the
+        # entry stored under it, so it is never served stale.
+        slot = (cache.version(tenant_id, request.user_id), _cache_digest(services, request))
+        cached = cache.get(tenant_id, request.user_id, *slot)
         if cached is not None:
-            return await _serve_cached(services, cached, tenant_id=tenant_id, request=request,
-                                       request_id=request_id, tenant=tenant or str(tenant_id),
-                                       correlation_id=correlation_id, started=started)
+            return await _serve_cached(
+                services, cached, tenant_id=tenant_id, request=request, request_id=request_id,
+                tenant=tenant or str(tenant_id), correlation_id=correlation_id,
+                started=arrived if arrived is not None else time.monotonic())
     with services.admission.enter():
-        response = await _suggest(services=services, tenant_id=tenant_id, request=request,
-                                  request_id=request_id, tenant=tenant, policy=policy,
-                                  correlation_id=correlation_id, arrived=arrived)
-    if (cache.enabled and policy is DEFAULT_POLICY and response.triggered
-            and response.fallback_reason in CACHEABLE_REASONS):
-        cache.put(tenant_id, request.user_id, version, digest,
-                  response.model_dump(exclude={"request_id", "latency_ms"}))
-    return response
+        return await _suggest(services=services, tenant_id=tenant_id, request=request,
+                              request_id=request_id, tenant=tenant, policy=policy,
+                              correlation_id=correlation_id, arrived=arrived, cache_slot=slot)
 
 
 # Answers worth serving again. Never a timeout, an overload or a model error: those
@@ -298,27 +294,49 @@ def _cache_digest(services: Services, request: SmartReplyRequest) -> str:
 async def _serve_cached(services: Services, cached: dict, *, tenant_id: int,
                         request: SmartReplyRequest, request_id: str, tenant: str,
                         correlation_id: str | None, started: float) -> SmartReplyResponse:
-    """The cached answer under this request's id, recorded so feedback can refer to it."""
-    suggestions = [Suggestion(**x) for x in cached["suggestions"]]
+    """The cached answer under this request's id: recorded (so feedback can refer to
+    it), counted and seen by the drift monitor like any answer served."""
+    answer = cached["response"]
+    suggestions = [Suggestion(**x) for x in answer["suggestions"]]
+    reason = answer["fallback_reason"]
+    blocked = SimpleNamespace(candidates=[{"status": "blocked", "dropped_by": rule}
+                                          for rule in cached["blocked"]])
 
     def record():
         record_generation(
             services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
             task=TASK, input_text=request.message.body, outputs=[x.text for x in suggestions],
-            model=cached["model"], prompt_version=cached["prompt_version"],
+            model=answer["model"], prompt_version=answer["prompt_version"],
             correlation_id=correlation_id, tenant=tenant)
+        observe_generation(services, tenant=tenant, task=TASK, request_id=request_id,
+                           message_vec=cached["vec"], served=suggestions, fallback=reason,
+                           trace=blocked)
 
     await services.work.run(record, due=started)
+    m = services.metrics
+    if reason is not None:
+        m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()
     for c in suggestions:
-        services.metrics.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
-    return SmartReplyResponse(**cached, request_id=request_id,
+        m.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
+    return SmartReplyResponse(**answer, request_id=request_id,
                               latency_ms=int((time.monotonic() - started) * 1000))
+
+
+def _remember(services: Services, tenant_id: int, user_id: str, slot: tuple[int, str],
+              response: SmartReplyResponse, message_vec, trace: Trace) -> None:
+    """Cache an answer with what the drift monitor needs to observe it when served."""
+    blocked = sorted({c["dropped_by"] for c in trace.candidates
+                      if c["status"] == "blocked" and c["dropped_by"]})
+    vec = None if message_vec is None else [round(float(x), 6) for x in message_vec]
+    services.reply_cache.put(tenant_id, user_id, *slot, {
+        "response": response.model_dump(exclude={"request_id", "latency_ms"}),
+        "vec": vec, "blocked": blocked})
 
 
 async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyRequest,
                    request_id: str, tenant: str | None, policy: GenerationPolicy,
-                   correlation_id: str | None,
-                   arrived: float | None) -> SmartReplyResponse:
+                   correlation_id: str | None, arrived: float | None,
+                   cache_slot: tuple[int, str] | None = None) -> SmartReplyResponse:
     s = services.settings
     deadline_ms = request.deadline_ms or s.smart_reply_deadline_ms
     # Keep a margin for guardrails and selection (at most half the deadline). Without an
@@ -437,6 +455,10 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
         m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()
     for c in chosen:
         m.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
-    return respond(suggestions, personalized=user.has_history, context_ids=used_ids,
-                   model=served_model, version=version, reason=reason,
-                   explanation=short_reason(trace) if request.explain else None)
+    response = respond(suggestions, personalized=user.has_history, context_ids=used_ids,
+                       model=served_model, version=version, reason=reason,
+                       explanation=short_reason(trace) if request.explain else None)
+    if cache_slot is not None and reason in CACHEABLE_REASONS:
+        _remember(services, tenant_id, request.user_id, cache_slot, response,
+                  plan.message_vec, trace)
+    return response
