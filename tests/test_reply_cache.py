@@ -151,3 +151,13 @@ def test_two_replicas_serve_the_same_suggestions_and_drop_them_together(tmp_path
         add_replies(a, ha, "u1", SAM)  # through replica a ...
         ask(b, hb)
         assert len(fake.calls) > calls  # ... and replica b computes again
+
+
+def test_a_cached_answer_is_explained_under_its_own_request_id(gw, h, fake):
+    first = ask(gw, h)
+    second = ask(gw, h)
+    why = gw.get(f"/v1/requests/{second['request_id']}", headers=h)
+    assert why.status_code == 200, why.text
+    data = why.json()
+    assert data["request_id"] == second["request_id"]
+    assert [s["text"] for s in data["served"]] == texts(first)

@@ -294,23 +294,25 @@ def _cache_digest(services: Services, request: SmartReplyRequest) -> str:
 async def _serve_cached(services: Services, cached: dict, *, tenant_id: int,
                         request: SmartReplyRequest, request_id: str, tenant: str,
                         correlation_id: str | None, started: float) -> SmartReplyResponse:
-    """The cached answer under this request's id: recorded (so feedback can refer to
-    it), counted and seen by the drift monitor like any answer served."""
+    """The cached answer under this request's id: recorded with its explanation (so
+    feedback and GET /v1/requests/{id} refer to it), counted and seen by the drift
+    monitor like any answer served."""
     answer = cached["response"]
     suggestions = [Suggestion(**x) for x in answer["suggestions"]]
     reason = answer["fallback_reason"]
-    blocked = SimpleNamespace(candidates=[{"status": "blocked", "dropped_by": rule}
-                                          for rule in cached["blocked"]])
+    # What was worked out for the original request, now explaining this one.
+    why = dict(cached["explanation"], request_id=request_id)
+    trace = SimpleNamespace(candidates=why["candidates"], to_dict=lambda: why)
 
     def record():
         record_generation(
             services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
             task=TASK, input_text=request.message.body, outputs=[x.text for x in suggestions],
             model=answer["model"], prompt_version=answer["prompt_version"],
-            correlation_id=correlation_id, tenant=tenant)
+            correlation_id=correlation_id, trace=trace, tenant=tenant)
         observe_generation(services, tenant=tenant, task=TASK, request_id=request_id,
                            message_vec=cached["vec"], served=suggestions, fallback=reason,
-                           trace=blocked)
+                           trace=trace)
 
     await services.work.run(record, due=started)
     m = services.metrics
@@ -324,13 +326,12 @@ async def _serve_cached(services: Services, cached: dict, *, tenant_id: int,
 
 def _remember(services: Services, tenant_id: int, user_id: str, slot: tuple[int, str],
               response: SmartReplyResponse, message_vec, trace: Trace) -> None:
-    """Cache an answer with what the drift monitor needs to observe it when served."""
-    blocked = sorted({c["dropped_by"] for c in trace.candidates
-                      if c["status"] == "blocked" and c["dropped_by"]})
+    """Cache an answer with its explanation (GET /v1/requests/{id} of a hit) and the
+    message embedding (the drift monitor observes hits too)."""
     vec = None if message_vec is None else [round(float(x), 6) for x in message_vec]
     services.reply_cache.put(tenant_id, user_id, *slot, {
         "response": response.model_dump(exclude={"request_id", "latency_ms"}),
-        "vec": vec, "blocked": blocked})
+        "explanation": trace.to_dict(), "vec": vec})
 
 
 async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyRequest,
