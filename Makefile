@@ -22,10 +22,11 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-# The eval report test renders report.html in headless Chromium (Debian's package).
+# The eval report test renders report.html in headless Chromium (Debian's package); the
+# fleet tests start a throwaway Debian redis-server on a loopback port.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: serve test test-fast bench lint clean chromium
+.PHONY: serve test test-fast bench lint clean chromium redis
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +43,7 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/persona serve
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium redis
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -52,6 +53,11 @@ chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium (headless report test)"; \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+redis:
+	@command -v redis-server >/dev/null || { echo "installing Debian's redis-server (fleet tests)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

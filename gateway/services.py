@@ -19,7 +19,8 @@ from gateway.llm import LLMClient, LocalLlama, ProviderRegistry
 from gateway.llm.router import build_router
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import Limiter, RateLimiter, RedisRateLimiter
+from gateway.replycache import RedisReplyCache, ReplyCache
 from gateway.storage import create_tables
 
 if TYPE_CHECKING:  # not a cycle: it imports faiss, which app import must not (test_imports)
@@ -35,8 +36,9 @@ class Services:
     metrics: Metrics
     llm: LLMClient
     providers: ProviderRegistry  # our litellm custom providers (local/*), installed
-    rate_limiter: RateLimiter
-    auth_failures: RateLimiter  # per client address
+    rate_limiter: Limiter  # per tenant
+    auth_failures: Limiter  # per client address
+    reply_cache: ReplyCache  # smart replies per user (gateway.replycache)
     work: WorkPool  # request CPU work, earliest deadline first (gateway.load)
     admission: Admission  # the bound on generation requests in flight
     embedder: Embedder | None = None
@@ -44,6 +46,7 @@ class Services:
     local_llm: LocalLlama | None = None
     drift: object | None = None  # gateway.drift.DriftMonitor
     tracing: object | None = None  # gateway.tracing.Tracing (None: tracing off)
+    redis: object | None = None  # redis.Redis shared by the replicas (None: PERSONA_REDIS_URL unset)
     ready: bool = False
     load_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -56,6 +59,8 @@ class Services:
         if self.history is not None:
             self.history.close()
         self.db.close()
+        if self.redis is not None:
+            self.redis.close()
 
 
 def build_services(settings: Settings) -> Services:
@@ -91,17 +96,40 @@ def build_services(settings: Settings) -> Services:
                              cache_mb=settings.history_index_cache_mb,
                              snapshot_every=settings.history_snapshot_every,
                              reply_text=bare_reply)
+    redis = _redis(settings)
     return Services(settings=settings, db=db, metrics=metrics, llm=llm,
-                    rate_limiter=RateLimiter(settings.rate_limit_per_minute),
-                    auth_failures=RateLimiter(
-                        settings.auth_failures_per_minute,
+                    rate_limiter=_limiter(redis, "tenant", settings.rate_limit_per_minute),
+                    auth_failures=_limiter(
+                        redis, "auth-failures", settings.auth_failures_per_minute,
                         what="failed authentications/minute from this address",
                         setting="PERSONA_AUTH_FAILURES_PER_MINUTE (or send a valid key)"),
+                    redis=redis,
+                    reply_cache=(ReplyCache(settings.reply_cache_ttl_s) if redis is None else
+                                 RedisReplyCache(settings.reply_cache_ttl_s, client=redis)),
                     work=WorkPool(settings.cpu_workers),
                     admission=Admission(settings.max_inflight_generations),
                     embedder=embedder, history=history, local_llm=local,
                     providers=providers,
                     drift=DriftMonitor(settings, metrics), tracing=build_tracing(settings))
+
+
+def _redis(settings: Settings):
+    """A client for ``PERSONA_REDIS_URL`` (connects on first use), or None when unset."""
+    if not settings.redis_url:
+        return None
+    import redis
+
+    # Short timeouts: Redis is on every request's path, so a stuck server must fail the
+    # request (503, the message names the setting), not hold it past its deadline.
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=0.5,
+                                socket_connect_timeout=0.5, health_check_interval=30)
+
+
+def _limiter(redis, name: str, per_minute: int, **kw) -> Limiter:
+    """Buckets in Redis when the replicas share one, else in this process."""
+    if redis is None:
+        return RateLimiter(per_minute, **kw)
+    return RedisRateLimiter(per_minute, client=redis, prefix=f"persona:rate:{name}:", **kw)
 
 
 def _providers(settings: Settings) -> tuple[ProviderRegistry, LocalLlama | None]:

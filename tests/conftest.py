@@ -22,6 +22,7 @@ from gateway.app import create_app
 from gateway.auth import create_key
 from gateway.core.settings import LOCAL_MODEL, Settings
 from tests.fakes import fake_installed
+from tests.redis_fixtures import redis_server, redis_url  # noqa: F401 (fixtures)
 
 
 def wait_ready(client: TestClient, timeout_s: float = 180.0) -> None:

@@ -122,7 +122,8 @@ def test_hosted_calls_have_their_own_slots(fake):
 def test_a_stalled_upstream_under_concurrency_answers_every_request_from_rules(
         tmp_path, upstream, monkeypatch):
     monkeypatch.setenv("TEST_UPSTREAM_KEY", "sk-test")
-    with gateway(tmp_path, router_file(tmp_path, upstream.base)) as c:
+    # No smart-reply cache: the first answer (before the stall) would serve the repeats.
+    with gateway(tmp_path, router_file(tmp_path, upstream.base), reply_cache_ttl_s=0) as c:
         wait_ready(c)
         answers = ask_concurrently(c, 20, deadline_ms=4000,
                                    then=lambda: setattr(upstream, "mode", "trickle"))

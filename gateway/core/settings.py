@@ -151,6 +151,15 @@ class Settings(BaseSettings):
         "Proxy addresses (IPs or CIDRs) whose `X-Forwarded-For` names the client; "
         "empty = the header is ignored (see docs/deploy.md)."))
 
+    # --- fleet (several replicas behind one load balancer; README "Redis")
+    redis_url: str = Field(default="", description=(
+        "`redis://host:port/db`: per-tenant rate limits, failed-authentication limits and "
+        "the smart-reply cache shared by every replica. Empty: they live in this process."))
+    reply_cache_ttl_s: float = Field(default=3600.0, ge=0, le=7 * 86_400, description=(
+        "How long a smart-reply answer is served again for the same request from the same "
+        "user (all replicas with `PERSONA_REDIS_URL`); changing the user's history or "
+        "preferences, or forgetting the user, drops it at once. 0 = off."))
+
     # --- connections (see docs/deploy.md: run behind a reverse proxy)
     body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600, description=(
         "The whole request body must arrive within this; a stalled body gets 408."))
@@ -245,6 +254,15 @@ class Settings(BaseSettings):
                     "PERSONA_TRUSTED_PROXIES='[\"127.0.0.1\", \"10.0.0.0/8\"]'"
                 ) from None
         return [p.strip() for p in v]
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_scheme(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix:// "
+                             "(e.g. redis://127.0.0.1:6379/0), or be empty")
+        return v
 
     @field_validator("metrics_token")
     @classmethod

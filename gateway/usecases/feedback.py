@@ -58,6 +58,7 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn,
                              context=(gen.input_text or None) if kind == "sent_reply" else None)
         try:
             services.history.add(tenant_id, gen.user_id, [item.to_item()])
+            services.reply_cache.bump(tenant_id, gen.user_id)
         except Conflict:
             # A different final text for the same suggestion arrived earlier: history
             # items are immutable, the first one stands; the event is still recorded.

@@ -3,7 +3,7 @@
 Owners: the gateway's records (generations, explanations, feedback, preferences:
 ``gateway.tables``), the experiments' assignments and exposures,
 the history store (items, their vectors, the index snapshot file and the cached index:
-``HistoryService.delete_user``), then the database's WAL, checkpointed and truncated so
+``HistoryService.delete_user``), the user's cached smart replies, then the database's WAL, checkpointed and truncated so
 no copy of deleted text stays on disk (secure_delete zeroes the freed pages).
 
 Each step is its own transaction and idempotent: if the process dies midway, the
@@ -34,6 +34,7 @@ def forget_user(*, services: Services, tenant_id: int, user_id: str) -> None:
                                           table.user_id == user_id))
     forget_experiment_rows(services, tenant_id, user_id)  # assignments, exposures
     services.history.delete_user(tenant_id, user_id)
+    services.reply_cache.bump(tenant_id, user_id)  # no cached reply outlives the user
     if not services.db.checkpoint_wal():
         log.warning("WAL checkpoint stayed busy after a user delete; the deleted rows "
                     "leave the WAL at the next checkpoint")

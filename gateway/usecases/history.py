@@ -47,7 +47,9 @@ def ingest_items(*, services: Services, tenant_id: int, user_id: str,
     if not items:
         raise BadInput("items: send at least one item", field="items")
     check_batch(services, items)
-    return services.history.ingest(tenant_id, user_id, [it.to_item() for it in items])
+    result = services.history.ingest(tenant_id, user_id, [it.to_item() for it in items])
+    services.reply_cache.bump(tenant_id, user_id)  # cached smart replies used the old history
+    return result
 
 
 def add_history(*, services: Services, tenant_id: int, user_id: str,
@@ -73,6 +75,7 @@ def put_preferences(*, services: Services, tenant_id: int, user_id: str,
         s.merge(UserPreferences(tenant_id=tenant_id, user_id=user_id,
                                 personalization=prefs.personalization, locale=prefs.locale,
                                 signature=prefs.signature))
+    services.reply_cache.bump(tenant_id, user_id)  # cached smart replies used the old ones
     return get_preferences(services=services, tenant_id=tenant_id, user_id=user_id)
 
 

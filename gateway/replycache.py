@@ -1,0 +1,134 @@
+"""The per-user smart-reply cache: the same request gets the same suggestions on every
+device and replica.
+
+An entry is keyed by tenant, user, the user's *history version*, and a digest of what
+decides the answer (the message and thread, ``n``, ``max_chars``, ``explain``, the
+prompt version and the model chain). Changing the user's history or preferences, or
+forgetting the user, bumps the version, so no older entry is reachable again (they
+expire). A request reads the version before it computes and stores under that one: a
+change that lands meanwhile makes its entry unreachable, never stale.
+
+``ReplyCache`` keeps entries in this process (an LRU); ``RedisReplyCache`` in Redis,
+shared by the replicas. A cache that cannot be read is a miss; a version that cannot
+be bumped is an error (a stale answer would outlive the change).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+from gateway.core.errors import NotReady
+
+log = logging.getLogger(__name__)
+
+_MAX_ENTRIES = 10_000  # in-process entries kept (least recently used go first)
+
+
+def request_digest(parts: dict) -> str:
+    """A stable digest of what decides a response (JSON, sorted keys)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ReplyCache:
+    """Entries and history versions in this process; ``ttl_s`` 0 = off."""
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+        self._entries: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+        self._versions: dict[tuple[int, str], int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl_s > 0
+
+    def version(self, tenant_id: int, user_id: str) -> int:
+        with self._lock:
+            return self._versions.get((tenant_id, user_id), 0)
+
+    def bump(self, tenant_id: int, user_id: str) -> None:
+        """The user's history or preferences changed: no entry before this is served."""
+        with self._lock:
+            key = (tenant_id, user_id)
+            self._versions[key] = self._versions.get(key, 0) + 1
+            for k in [k for k in self._entries if k[:2] == key]:
+                del self._entries[k]
+
+    def get(self, tenant_id: int, user_id: str, version: int, digest: str) -> dict | None:
+        key = (tenant_id, user_id, version, digest)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None:
+                return None
+            if hit[0] < time.monotonic():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return json.loads(hit[1])
+
+    def put(self, tenant_id: int, user_id: str, version: int, digest: str, value: dict) -> None:
+        with self._lock:
+            self._entries[(tenant_id, user_id, version, digest)] = (
+                time.monotonic() + self.ttl_s, json.dumps(value))
+            while len(self._entries) > _MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+
+class RedisReplyCache(ReplyCache):
+    """Entries (``SET … EX ttl``) and versions (``INCR``) in Redis, shared by replicas."""
+
+    def __init__(self, ttl_s: float, *, client, prefix: str = "persona:"):
+        super().__init__(ttl_s)
+        self._client = client
+        self._prefix = prefix
+
+    def _vkey(self, tenant_id: int, user_id: str) -> str:
+        return f"{self._prefix}history-version:{tenant_id}:{user_id}"
+
+    def _ekey(self, tenant_id: int, user_id: str, version: int, digest: str) -> str:
+        return f"{self._prefix}replies:{tenant_id}:{user_id}:{version}:{digest}"
+
+    def version(self, tenant_id: int, user_id: str) -> int:
+        from redis.exceptions import RedisError
+
+        try:
+            return int(self._client.get(self._vkey(tenant_id, user_id)) or 0)
+        except RedisError as exc:
+            raise _unreachable(exc) from exc
+
+    def bump(self, tenant_id: int, user_id: str) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            self._client.incr(self._vkey(tenant_id, user_id))
+        except RedisError as exc:
+            raise _unreachable(exc) from exc
+
+    def get(self, tenant_id: int, user_id: str, version: int, digest: str) -> dict | None:
+        from redis.exceptions import RedisError
+
+        try:
+            raw = self._client.get(self._ekey(tenant_id, user_id, version, digest))
+        except RedisError as exc:
+            log.warning("smart-reply cache unreadable (%s): computing the answer", exc)
+            return None
+        return None if raw is None else json.loads(raw)
+
+    def put(self, tenant_id: int, user_id: str, version: int, digest: str, value: dict) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            self._client.set(self._ekey(tenant_id, user_id, version, digest),
+                             json.dumps(value), ex=max(1, int(self.ttl_s)))
+        except RedisError as exc:
+            log.warning("smart-reply cache unwritable (%s): answer not cached", exc)
+
+
+def _unreachable(exc: Exception) -> NotReady:
+    return NotReady(f"the user's history version at PERSONA_REDIS_URL cannot be reached "
+                    f"({type(exc).__name__}); start Redis there or unset PERSONA_REDIS_URL")

@@ -1,0 +1,163 @@
+"""The per-user smart-reply cache: the same request from the same user gets the same
+suggestions (any device, any replica) until the user's history or preferences change.
+Every test runs with the cache in this process and in Redis."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.auth import create_key
+from gateway.core.settings import Settings
+from tests.conftest import wait_ready
+from tests.smart_reply_helpers import SAM, add_replies, body
+
+
+def _settings(path, redis_url: str, **kw) -> Settings:
+    return Settings(data_dir=path, models=["fake/test"], embedding_model="hash",
+                    load_models=False, rate_limit_per_minute=0, llm_timeout_s=5.0,
+                    redis_url=redis_url, **kw)
+
+
+@pytest.fixture(params=["in-process", "redis"])
+def shared(request) -> str:
+    """The cache's home: '' (this process) or a Redis URL."""
+    return request.getfixturevalue("redis_url") if request.param == "redis" else ""
+
+
+@pytest.fixture
+def gw(tmp_path, fake, shared):
+    with TestClient(create_app(_settings(tmp_path / "data", shared))) as c:
+        wait_ready(c)
+        yield c
+
+
+@pytest.fixture
+def h(gw) -> dict:
+    return {"Authorization": f"Bearer {create_key(gw.app.state.services.db, tenant='acme', scope='admin')}"}
+
+
+def ask(client, headers, **kw) -> dict:
+    r = client.post("/v1/smart-replies", json=body(**kw), headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def texts(data: dict) -> list[str]:
+    return [s["text"] for s in data["suggestions"]]
+
+
+def test_the_same_request_gets_the_same_suggestions_without_a_model_call(gw, h, fake):
+    first = ask(gw, h)
+    calls = len(fake.calls)
+    assert calls > 0 and first["model"] == "fake/test"
+    second = ask(gw, h)
+    assert len(fake.calls) == calls  # served from the cache
+    assert texts(second) == texts(first)
+    assert {k: v for k, v in second.items() if k not in ("request_id", "latency_ms")} == {
+        k: v for k, v in first.items() if k not in ("request_id", "latency_ms")}
+    assert second["request_id"] != first["request_id"]
+    # The cached answer is recorded under its own request id: feedback on it works.
+    fb = {"request_id": second["request_id"], "index": 0, "event": "shown"}
+    assert gw.post("/v1/feedback", headers=h, json=fb).status_code == 202
+
+
+def test_a_different_message_or_n_is_computed(gw, h, fake):
+    ask(gw, h)
+    calls = len(fake.calls)
+    ask(gw, h, n=2)
+    assert len(fake.calls) > calls
+    calls = len(fake.calls)
+    ask(gw, h, message={"from": "bob@example.com", "subject": "Lunch",
+                        "body": "Are you free for lunch tomorrow?"})
+    assert len(fake.calls) > calls
+
+
+@pytest.mark.parametrize("change", ["history", "preferences", "forget", "feedback"])
+def test_a_change_to_the_user_drops_their_cached_answers(gw, h, fake, change):
+    first = ask(gw, h)
+    calls = len(fake.calls)
+    if change == "history":
+        add_replies(gw, h, "u1", SAM)
+    elif change == "preferences":
+        r = gw.put("/v1/users/u1/preferences", headers=h, json={"signature": "Cheers, Sam"})
+        assert r.status_code == 200, r.text
+    elif change == "forget":
+        assert gw.delete("/v1/users/u1", headers=h).status_code == 204
+    else:  # a sent suggestion becomes a history item
+        fb = {"request_id": first["request_id"], "index": 0, "event": "sent"}
+        assert gw.post("/v1/feedback", headers=h, json=fb).status_code == 202
+    ask(gw, h)
+    assert len(fake.calls) > calls  # computed again
+
+
+def test_never_shared_across_users(gw, h, fake):
+    ask(gw, h)
+    calls = len(fake.calls)
+    ask(gw, h, user_id="u2")
+    assert len(fake.calls) > calls
+
+
+def test_never_shared_across_tenants(gw, h, fake):
+    other = {"Authorization": f"Bearer {create_key(gw.app.state.services.db, tenant='globex')}"}
+    ask(gw, h)
+    calls = len(fake.calls)
+    ask(gw, other)  # same user id, same message, another tenant
+    assert len(fake.calls) > calls
+
+
+def test_a_timed_out_answer_is_not_cached(gw, h, fake):
+    fake.enqueue("Friday works for me.", delay_s=30.0)
+    assert ask(gw, h, deadline_ms=400)["fallback_reason"] == "timeout"
+    calls = len(fake.calls)
+    again = ask(gw, h, deadline_ms=400)
+    assert len(fake.calls) > calls and again["model"] == "fake/test"
+
+
+def test_a_model_error_is_not_cached(gw, h, fake):
+    fake.error = RuntimeError("connection refused")
+    assert ask(gw, h)["fallback_reason"] == "llm_error"
+    fake.error = None
+    calls = len(fake.calls)
+    again = ask(gw, h)
+    assert len(fake.calls) > calls and again["fallback_reason"] != "llm_error"
+
+
+def test_zero_ttl_turns_the_cache_off(tmp_path, fake):
+    with TestClient(create_app(_settings(tmp_path / "d", "", reply_cache_ttl_s=0))) as c:
+        wait_ready(c)
+        hh = {"Authorization": f"Bearer {create_key(c.app.state.services.db, tenant='acme')}"}
+        ask(c, hh)
+        calls = len(fake.calls)
+        ask(c, hh)
+        assert len(fake.calls) > calls
+
+
+def test_two_replicas_serve_the_same_suggestions_and_drop_them_together(tmp_path, fake,
+                                                                          redis_url):
+    with (TestClient(create_app(_settings(tmp_path / "a", redis_url))) as a,
+          TestClient(create_app(_settings(tmp_path / "b", redis_url))) as b):
+        wait_ready(a)
+        wait_ready(b)
+        # Separate stores here; the same tenant made first in each has the same id, as one
+        # shared database gives every replica.
+        ha = {"Authorization": f"Bearer {create_key(a.app.state.services.db, tenant='acme')}"}
+        hb = {"Authorization": f"Bearer {create_key(b.app.state.services.db, tenant='acme')}"}
+        web = ask(a, ha)
+        calls = len(fake.calls)
+        mobile = ask(b, hb)
+        assert texts(mobile) == texts(web) and len(fake.calls) == calls
+        add_replies(a, ha, "u1", SAM)  # through replica a ...
+        ask(b, hb)
+        assert len(fake.calls) > calls  # ... and replica b computes again
+
+
+def test_a_cached_answer_is_explained_under_its_own_request_id(gw, h, fake):
+    first = ask(gw, h)
+    second = ask(gw, h)
+    why = gw.get(f"/v1/requests/{second['request_id']}", headers=h)
+    assert why.status_code == 200, why.text
+    data = why.json()
+    assert data["request_id"] == second["request_id"]
+    assert [s["text"] for s in data["served"]] == texts(first)
