@@ -14,12 +14,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import BigInteger, Integer, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 SQLITE_MAX_INT = 2**63 - 1  # an input int above this cannot be bound to a query: check first
 # (also PostgreSQL's BIGINT bound, so one check serves both engines)
+
+# A key that takes values from clients (cursors, key ids): 64-bit on PostgreSQL, where
+# INTEGER is 32-bit; SQLite's INTEGER PRIMARY KEY is already 64-bit (and must stay
+# INTEGER to be the rowid).
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):

@@ -10,6 +10,10 @@ Create Date: 2026-12-01
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
+# 64-bit keys on PostgreSQL, INTEGER (the rowid) on SQLite; written out, not imported,
+# so this revision never changes when the models do.
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 from alembic import op
 
 # revision identifiers, used by Alembic.
@@ -29,7 +33,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('name')
     )
     op.create_table('api_keys',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', BIG_ID, nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
@@ -93,7 +97,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_generations_user_id'), ['user_id'], unique=False)
 
     op.create_table('history_items',
-    sa.Column('pk', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('pk', BIG_ID, autoincrement=True, nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.String(length=128), nullable=False),
     sa.Column('item_id', sa.String(length=200), nullable=False),
@@ -124,7 +128,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'user_id')
     )
     op.create_table('history_vectors',
-    sa.Column('pk', sa.Integer(), nullable=False),
+    sa.Column('pk', BIG_ID, nullable=False),
     sa.Column('model', sa.String(length=64), nullable=False),
     sa.Column('context', sa.LargeBinary(), nullable=True),
     sa.Column('reply', sa.LargeBinary(), nullable=True),
