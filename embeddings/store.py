@@ -25,7 +25,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     LargeBinary,
     String,
     Text,
@@ -37,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from gateway.core.db import SQLITE_MAX_INT, Base, Database, utcnow
+from gateway.core.db import BIG_ID, SQLITE_MAX_INT, Base, Database, utcnow
 from gateway.core.errors import BadInput
 
 CONTEXT_CHARS = 1000  # of an item's context, what its stored context vector reads
@@ -70,7 +69,7 @@ class HistoryRow(Base):
         Index("ix_history_items_user_pk", "tenant_id", "user_id", "pk"),
         {"sqlite_autoincrement": True},
     )
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pk: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(128))
     item_id: Mapped[str] = mapped_column(String(200))

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.cli import eval_app
+from gateway.commands.db import db_app
 from gateway.commands.experiments import experiments_app
 from gateway.commands.ingest import ingest
 from gateway.commands.options import ConfigOpt, cli_settings, err
@@ -51,8 +52,13 @@ def _db(settings):
     from gateway.core.db import Database
     from gateway.storage import create_tables
 
-    db = Database(settings.db_path)
-    create_tables(db)
+    db = Database(settings.db_url)
+    try:
+        create_tables(db)
+    except GatewayError as exc:
+        db.close()
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
     return db
 
 
@@ -158,6 +164,7 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id from 'persona
 # eval with evals.
 # This module attaches them; neither imports it.
 app.command()(ingest)
+app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
 app.add_typer(experiments_app, name="experiments")
 

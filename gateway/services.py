@@ -74,7 +74,7 @@ def build_services(settings: Settings) -> Services:
 
     quiet_litellm(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.db_path)
+    db = Database(settings.db_url)
     create_tables(db)
     metrics = Metrics()
     providers, local = _providers(settings)

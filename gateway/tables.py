@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.db import Base, utcnow
+from gateway.core.db import BIG_ID, Base, utcnow
 
 
 class Tenant(Base):
@@ -34,7 +34,7 @@ class Tenant(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))

@@ -8,7 +8,10 @@ embedded models, loaded once per session.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -38,10 +41,61 @@ def wait_ready(client: TestClient, timeout_s: float = 180.0) -> None:
     raise TimeoutError("gateway did not become ready")
 
 
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backends", default=",".join(BACKENDS), help=(
+        "Comma-separated database backends that tests marked both_backends run on "
+        f"(default: {','.join(BACKENDS)}; postgres starts embedded PostgreSQL)."))
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+            "both_backends"):
+        chosen = [b.strip() for b in metafunc.config.getoption("--backends").split(",")]
+        unknown = set(chosen) - set(BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"--backends: unknown {sorted(unknown)}; use {BACKENDS}")
+        metafunc.parametrize("backend", chosen, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", models=["fake/test"], embedding_model="hash",
-                    load_models=False, rate_limit_per_minute=0, llm_timeout_s=5.0)
+def backend(request) -> str:
+    """The database engine of this test: both for both_backends tests, else SQLite."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """Embedded PostgreSQL 18 + pgvector on a loopback port, for the whole session."""
+    from tests.postgres import EmbeddedPostgres
+
+    root = Path(tempfile.mkdtemp(prefix="persona-pg-"))
+    server = EmbeddedPostgres(root)
+    try:
+        server.start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(request, backend) -> str | None:
+    """None (the SQLite file under data_dir) or a fresh PostgreSQL database's URL."""
+    if backend == "sqlite":
+        yield None
+        return
+    with request.getfixturevalue("postgres").database() as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, models=["fake/test"],
+                    embedding_model="hash", load_models=False, rate_limit_per_minute=0,
+                    llm_timeout_s=5.0)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import pytest
 from gateway.auth import create_key
 from tests.smart_reply_helpers import SAM, add_replies, body
 
+pytestmark = pytest.mark.both_backends
+
 CAMPAIGN = {"user_id": "u1", "deadline_ms": 20_000,
             "campaign": {"body": "Our spring sale starts Monday: 20% off all running shoes "
                                  "until March 31.", "brand": "Acme"}}

@@ -1,6 +1,10 @@
 """Feedback closes the loop: what the user sent becomes history."""
 
+import pytest
+
 from gateway.usecases.common import record_generation
+
+pytestmark = pytest.mark.both_backends
 
 
 def _served(services, tenant_id, *, task="smart_reply", user="u1", rid="req-1"):

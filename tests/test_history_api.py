@@ -8,6 +8,9 @@ import pytest
 
 from gateway.auth import create_key, get_or_create_tenant
 from gateway.tables import Feedback, Generation
+from tests.dbrows import rows_with
+
+pytestmark = pytest.mark.both_backends
 
 
 def item(i, text=None, kind="sent_reply", **extra):
@@ -157,7 +160,8 @@ def _all_bytes(root):
             yield path, path.read_bytes()
 
 
-def test_delete_user_leaves_no_trace_in_api_or_data_dir(client, auth, services, acme, settings):
+def test_delete_user_leaves_no_trace_in_api_or_data_dir(client, auth, services, acme, settings,
+                                                        backend):
     marker = f"zq{uuid.uuid4().hex}zq"
     assert post(client, auth, [item(1, f"my secret {marker}", context=f"ctx {marker}"),
                                item(2, "unrelated words")]).status_code == 200
@@ -170,7 +174,9 @@ def test_delete_user_leaves_no_trace_in_api_or_data_dir(client, auth, services, 
         s.add(Feedback(tenant_id=acme, user_id="u1", request_id="req-1", index=0, event="edited",
                        final_text=f"final {marker}"))
     services.history.close()  # flush snapshots so the index files exist on disk too
-    assert any(marker.encode() in data for _, data in _all_bytes(settings.data_dir))
+    assert rows_with(services.db, marker)
+    if backend == "sqlite":  # the database file is in the data dir (PostgreSQL's is not)
+        assert any(marker.encode() in data for _, data in _all_bytes(settings.data_dir))
     assert list(settings.index_dir.rglob("*.pgx"))
 
     assert client.delete("/v1/users/u1", headers=auth).status_code == 204
@@ -182,6 +188,7 @@ def test_delete_user_leaves_no_trace_in_api_or_data_dir(client, auth, services, 
     with services.db.session() as s:
         assert s.get(Generation, (acme, "req-1")) is None
         assert s.query(Feedback).count() == 0
+    assert rows_with(services.db, marker) == []
     leaks = [str(p) for p, data in _all_bytes(settings.data_dir) if marker.encode() in data]
     assert leaks == []
     # the other user is untouched, and their index file is the only one left

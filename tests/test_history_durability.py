@@ -21,6 +21,9 @@ from embeddings.index import index_path, read_snapshot
 from embeddings.store import HistoryStore
 from gateway.auth import create_key, get_or_create_tenant
 from gateway.core.db import Database
+from gateway.storage import create_tables
+
+pytestmark = pytest.mark.both_backends
 
 
 def free_port() -> int:
@@ -51,17 +54,19 @@ def wait_ready(proc: subprocess.Popen, base: str, log: Path, timeout_s: float = 
     pytest.fail(f"server not ready:\n{log.read_text()[-3000:]}")
 
 
-def test_acknowledged_items_survive_sigkill_and_index_is_repaired(tmp_path):
+def test_acknowledged_items_survive_sigkill_and_index_is_repaired(tmp_path, database_url):
     data = tmp_path / "data"
+    where = database_url or data / "persona.sqlite3"
     config = tmp_path / "persona.env"
     # Snapshots are never written while running, so after the kill the index on disk is
     # certainly behind the store and only open()'s repair can make them agree.
     config.write_text(f"PERSONA_DATA_DIR={data}\nPERSONA_MODELS=[\"fake/test\"]\n"
                       "PERSONA_EMBEDDING_MODEL=hash\nPERSONA_LOAD_MODELS=false\n"
                       "PERSONA_RATE_LIMIT_PER_MINUTE=0\nPERSONA_HISTORY_SNAPSHOT_EVERY=100000\n"
-                      "PERSONA_LOG_LEVEL=warning\n")
-    db = Database(data / "persona.sqlite3")
-    db.create_all()
+                      "PERSONA_LOG_LEVEL=warning\n"
+                      + (f"PERSONA_DATABASE_URL={database_url}\n" if database_url else ""))
+    db = Database(where)
+    create_tables(db)
     key = create_key(db, tenant="acme", scope="admin")
     tenant = get_or_create_tenant(db, "acme")
     db.close()
@@ -115,7 +120,7 @@ def test_acknowledged_items_survive_sigkill_and_index_is_repaired(tmp_path):
         assert len(stored) == len(set(stored))
 
         # The snapshot open() wrote at restart holds exactly the store's vectors.
-        db = Database(data / "persona.sqlite3")
+        db = Database(where)
         pks, _ = HistoryStore(db).embeddings(tenant, "u1", dim=384)
         db.close()
         snap = read_snapshot(index_path(data / "index", tenant, "u1"), dim=384,

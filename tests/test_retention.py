@@ -7,12 +7,15 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from gateway.core.db import utcnow
 from gateway.tables import Explanation, Feedback, Generation
 from gateway.usecases.retention import purge
 from tests.smart_reply_helpers import MEETING, body
+
+pytestmark = pytest.mark.both_backends
 
 
 def _serve_with_feedback(client, auth, fake) -> str:

@@ -1,9 +1,9 @@
-"""SQLAlchemy engine and session factory.
+"""SQLAlchemy engine and session factory, for SQLite (the default) or PostgreSQL.
 
-SQLite in WAL mode with ``synchronous=FULL`` so a committed transaction survives
-a crash, and ``secure_delete`` so deleted rows are overwritten on disk. Nothing
-here is SQLite-specific beyond the pragmas: point ``database_url`` at PostgreSQL
-and the same models work.
+SQLite runs in WAL mode with ``synchronous=FULL`` so a committed transaction survives
+a crash, and ``secure_delete`` so deleted rows are overwritten on disk. PostgreSQL
+is durable on commit by default; its sessions run in UTC so stored times read back
+the same on both engines. Every model is plain SQLAlchemy: the same tables work on both.
 """
 
 from __future__ import annotations
@@ -14,11 +14,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import BigInteger, Integer, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 SQLITE_MAX_INT = 2**63 - 1  # an input int above this cannot be bound to a query: check first
+# (also PostgreSQL's BIGINT bound, so one check serves both engines)
+
+# A key that takes values from clients (cursors, key ids): 64-bit on PostgreSQL, where
+# INTEGER is 32-bit; SQLite's INTEGER PRIMARY KEY is already 64-bit (and must stay
+# INTEGER to be the rowid).
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -29,10 +35,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(db_path: Path) -> Engine:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+def sqlite_url(db_path: Path) -> str:
+    return f"sqlite:///{db_path}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``: SQLite gets its pragmas, PostgreSQL a bounded pool."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                             pool_recycle=1800, connect_args={"options": "-c timezone=UTC"})
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        f"sqlite:///{db_path}",
+        url,
         connect_args={"check_same_thread": False, "timeout": 30},
         pool_pre_ping=True,
     )
@@ -52,9 +68,12 @@ def make_engine(db_path: Path) -> Engine:
 class Database:
     """Owns the engine; hands out sessions that commit or roll back as a unit."""
 
-    def __init__(self, db_path: Path):
-        self.path = db_path
-        self.engine = make_engine(db_path)
+    def __init__(self, where: Path | str):
+        """``where``: a SQLite file path or an SQLAlchemy URL."""
+        self.url = sqlite_url(where) if isinstance(where, Path) else where
+        self.engine = make_engine(self.url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.path = Path(self.engine.url.database) if self.is_sqlite else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
@@ -80,8 +99,12 @@ class Database:
 
         After a delete this is what makes the deleted text leave the disk: secure_delete
         zeroes the freed pages of the main file, and a truncated WAL holds no old frames.
-        Returns False if a reader kept the WAL busy for every attempt.
+        Returns False if a reader kept the WAL busy for every attempt. On PostgreSQL
+        there is no WAL file of ours to fold: a committed delete is final, and its
+        dead rows are reclaimed by (auto)vacuum; returns True.
         """
+        if not self.is_sqlite:
+            return True
         for i in range(attempts):
             with self.engine.connect() as conn:
                 busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()

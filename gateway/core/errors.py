@@ -110,3 +110,7 @@ class Overloaded(GatewayError):
     def __init__(self, message: str, *, retry_after_s: int = 1):
         super().__init__(message, headers={"Retry-After": str(retry_after_s)})
         self.retry_after_s = retry_after_s
+
+
+class SchemaOutOfDate(ConfigError):
+    """The database was made by an older (or newer) gateway; start refuses to guess."""

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
 
     # --- where state lives
     data_dir: Path = Field(default=Path("data"), description="All state (SQLite, FAISS files).")
+    database_url: str | None = Field(default=None, description=(
+        "SQLAlchemy URL of the database; unset means the SQLite file `persona.sqlite3` "
+        "under data_dir. PostgreSQL: `postgresql+psycopg://user:password@host:5432/persona`. "
+        "The FAISS index stays under data_dir either way."))
     host: str = Field(default="127.0.0.1", description="Interface to bind (`--host`).")
     port: int = Field(default=8080, ge=1, le=65535, description="Port (`--port`).")
 
@@ -299,6 +303,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "persona.sqlite3"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def index_dir(self) -> Path:
