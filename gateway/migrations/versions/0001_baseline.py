@@ -135,10 +135,75 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['pk'], ['history_items.pk'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('pk')
     )
+    # experiments (issue #17): variants, assignments, exposures, kill switches
+    op.create_table('experiments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('task', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('salt', sa.String(length=32), nullable=False),
+    sa.Column('variants', sa.JSON(), nullable=False),
+    sa.Column('allocation', sa.JSON(), nullable=False),
+    sa.Column('rolled_back', sa.JSON(), nullable=False),
+    sa.Column('epoch', sa.Integer(), nullable=False),
+    sa.Column('epochs', sa.JSON(), nullable=False),
+    sa.Column('min_detectable_lift', sa.Float(), nullable=False),
+    sa.Column('baseline_rate', sa.Float(), nullable=True),
+    sa.Column('alpha', sa.Float(), nullable=False),
+    sa.Column('power', sa.Float(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('stopped_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('tenant_id', 'name', name='uq_experiment_tenant_name')
+    )
+    op.create_index(op.f('ix_experiments_tenant_id'), 'experiments', ['tenant_id'], unique=False)
+    op.create_table('kill_switches',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('task', sa.String(length=32), nullable=False),
+    sa.Column('rules_only', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'task')
+    )
+    op.create_table('experiment_assignments',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('experiment_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.String(length=128), nullable=False),
+    sa.Column('variant', sa.String(length=64), nullable=False),
+    sa.Column('epoch', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['experiment_id'], ['experiments.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'experiment_id', 'user_id')
+    )
+    op.create_table('experiment_exposures',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.String(length=64), nullable=False),
+    sa.Column('experiment_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.String(length=128), nullable=True),
+    sa.Column('variant', sa.String(length=64), nullable=False),
+    sa.Column('assigned', sa.String(length=64), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['experiment_id'], ['experiments.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'request_id')
+    )
+    op.create_index('ix_exposure_experiment', 'experiment_exposures', ['experiment_id', 'variant'], unique=False)
+    op.create_index('ix_exposure_user', 'experiment_exposures', ['tenant_id', 'user_id'], unique=False)
+
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_exposure_user', table_name='experiment_exposures')
+    op.drop_index('ix_exposure_experiment', table_name='experiment_exposures')
+    op.drop_table('experiment_exposures')
+    op.drop_table('experiment_assignments')
+    op.drop_table('kill_switches')
+    op.drop_index(op.f('ix_experiments_tenant_id'), table_name='experiments')
+    op.drop_table('experiments')
     op.drop_table('history_vectors')
     op.drop_table('user_preferences')
     with op.batch_alter_table('history_items', schema=None) as batch_op:
