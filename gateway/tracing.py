@@ -95,6 +95,9 @@ def configure_logging(settings: Settings, *, handler: logging.Handler | None = N
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     quiet_litellm(settings)
+    # Alembic announces its plugins and DDL mode at INFO on every start, when it only
+    # checks the schema; `persona db upgrade` reports what it changed itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def quiet_litellm(settings: Settings) -> None:
