@@ -53,6 +53,12 @@ def test_response_and_exposure_name_the_variant(client, services, auth):
     with services.db.session() as s:
         row = s.get(Exposure, (1, got["request_id"]))
     assert (row.user_id, row.variant, row.assigned) == ("u1", "treatment", "treatment")
+    # the explanation of the request names the variant it was served under
+    why = client.get(f"/v1/requests/{got['request_id']}", headers=auth)
+    assert why.status_code == 200 and why.json()["variant"] == "exp1/treatment"
+    plain = _subject(client, auth)  # no experiment on subject lines: no variant
+    assert client.get(f"/v1/requests/{plain['request_id']}", headers=auth).json()["variant"] \
+        is None
 
 
 def test_an_untriggered_smart_reply_is_no_exposure(client, services, auth):

@@ -37,6 +37,9 @@ class GenerationPolicy:
     # Deadline for a request that sends no ``deadline_ms`` (it then also lifts the
     # smart-reply model budget, as a client deadline does); None: the task's setting.
     deadline_ms: int | None = None
+    # "experiment/variant" when an experiment chose this policy: the explanation of the
+    # request names it (GET /v1/requests/{id}); None otherwise.
+    variant: str | None = None
 
     def __post_init__(self) -> None:
         if not (self.use_model or self.fill_with_rules):

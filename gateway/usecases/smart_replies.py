@@ -439,6 +439,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
                               checks=c.checks) for c in chosen]
     served_model = model if served_llm else None
     trace.model, trace.prompt_version, trace.fallback_reason = served_model, version, reason
+    trace.variant = policy.variant
     trace.model_error = error
     fill_replies(trace, user=user, prompt=plan.prompt, pool=pool, chosen=chosen)
     trace.serve(suggestions)

@@ -159,6 +159,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     served = [Suggestion(text=c.text, source=c.source, score=c.score, checks=c.checks)
               for c in chosen]
     trace.model, trace.prompt_version = served_model, prompt_version
+    trace.variant = policy.variant
     trace.fallback_reason = fallback_reason
     trace.serve(served)
 

@@ -10,6 +10,7 @@ both arms).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -36,7 +37,10 @@ async def serve_generation(*, services: Services, tenant_id: int, task: str,
     # Both bookkeeping steps go first in the work pool (due at arrival).
     got = await services.work.run(lambda: resolve(services, tenant_id=tenant_id, task=task,
                                                   user_id=user_id), due=arrived)
-    response = await generate(got.policy)
+    policy = got.policy
+    if got.experiment_id is not None:
+        policy = dataclasses.replace(policy, variant=f"{got.experiment}/{got.variant}")
+    response = await generate(policy)
     if got.experiment_id is None:
         return response
     response.experiment, response.variant = got.experiment, got.variant
