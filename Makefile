@@ -46,7 +46,7 @@ serve: $(STAMP)
 test: $(STAMP) chromium redis
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) redis
 	$(BIN)/python -m pytest -q -m "not e2e and not browser"
 
 chromium:
