@@ -27,23 +27,15 @@ NameArg = Annotated[str, typer.Argument(help="Experiment name.")]
 @contextmanager
 def _session(config: Path | None, tenant: str):
     """(services, tenant id); every GatewayError becomes an error line and exit code 2."""
-    from sqlalchemy import select
-
-    from gateway.commands.options import cli_settings
+    from gateway.commands.options import cli_settings, tenant_id_or_exit
     from gateway.core.offline import offline_env
     from gateway.services import build_services
-    from gateway.tables import Tenant
 
     offline_env()
     err = Console(stderr=True)
     services = build_services(cli_settings(config, load_models=False))
     try:
-        with services.db.session() as s:
-            tenant_id = s.scalar(select(Tenant.id).where(Tenant.name == tenant))
-        if tenant_id is None:
-            err.print(f"[red]error:[/] unknown tenant {tenant!r}; create it with "
-                      f"'persona keys create --tenant {tenant}'")
-            raise typer.Exit(2)
+        tenant_id = tenant_id_or_exit(services, tenant)
         yield services, tenant_id
     except GatewayError as exc:
         err.print(f"[red]error:[/] {exc.message}")

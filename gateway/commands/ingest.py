@@ -91,13 +91,11 @@ def ingest(
         "--config", help="Settings file (KEY=value lines, PERSONA_ prefix).")] = None,
 ) -> None:
     """Bulk-load a user's history; prints accepted / skipped / errors (by line)."""
-    from sqlalchemy import select
 
     from embeddings.items import check_user_id
-    from gateway.commands.options import cli_settings
+    from gateway.commands.options import cli_settings, tenant_id_or_exit
     from gateway.core.offline import offline_env
     from gateway.services import build_services
-    from gateway.tables import Tenant
     from gateway.usecases.history import ingest_items
 
     offline_env()
@@ -114,12 +112,7 @@ def ingest(
     settings = cli_settings(config, load_models=False)
     services = build_services(settings)
     try:
-        with services.db.session() as s:
-            tenant_id = s.scalar(select(Tenant.id).where(Tenant.name == tenant))
-        if tenant_id is None:
-            err.print(f"[red]error:[/] unknown tenant {tenant!r}; create it with "
-                      f"'persona keys create --tenant {tenant}'")
-            raise typer.Exit(2)
+        tenant_id = tenant_id_or_exit(services, tenant)
         services.embedder.load()
         services.history.open()
         batch_size = min(batch_size, settings.max_batch_items)

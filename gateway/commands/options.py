@@ -39,3 +39,18 @@ def cli_settings(config: Path | None, **overrides) -> Settings:
     except GatewayError as exc:
         err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None
+
+
+def tenant_id_or_exit(services, tenant: str) -> int:
+    """The id of tenant ``tenant``, or an error line naming the fix and exit code 2."""
+    from sqlalchemy import select
+
+    from gateway.tables import Tenant
+
+    with services.db.session() as s:
+        tenant_id = s.scalar(select(Tenant.id).where(Tenant.name == tenant))
+    if tenant_id is None:
+        err.print(f"[red]error:[/] unknown tenant {tenant!r}; create it with "
+                  f"'persona keys create --tenant {tenant}'")
+        raise typer.Exit(2)
+    return tenant_id
