@@ -34,7 +34,7 @@ LimitOpt = Annotated[int | None, typer.Option("--limit", min=1,
                      help="Evaluate a seeded sample of N examples (same seed, same sample).")]
 VariantOpt = Annotated[list[str] | None, typer.Option("--variant", help="Variant to run; "
                        "repeat to compare (first = baseline). smart-replies: full, rules, model, "
-                       "plain. subject-lines: personalized, plain, rules, rules-plain, model.")]
+                       "plain, constant (the file's top-3 short replies, no model). subject-lines: personalized, plain, rules, rules-plain, model.")]
 ConfigOpt = Annotated[list[Path] | None, typer.Option("--config", help="Settings file (KEY=value "
                       "lines, PERSONA_ prefix); repeat to compare models or prompt versions.")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Evaluate a running gateway "
@@ -88,6 +88,10 @@ def _print_table(summary: dict) -> None:
             continue
         table.add_row(k, *(_cell(summary, v, k) for v in names))
     err.print(table)
+    from evals.report import ratio_lines
+
+    for line in ratio_lines(summary)[1:]:
+        err.print(line, soft_wrap=True)
 
 
 async def _metric_embedder(config: Path | None):

@@ -66,3 +66,70 @@ def compare_variants(per_variant: dict[str, dict[str, dict[str, float]]], *, see
                 if got is not None:
                     out[name][metric] = got
     return out
+
+
+def paired_ratio(baseline: dict[str, float], candidate: dict[str, float], *, seed: int,
+                 n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE) -> dict | None:
+    """mean(baseline) / mean(candidate) over the ids both have, with a paired bootstrap CI
+    (e.g. ``full / constant`` MRS: the issue's "x times the constant baseline").
+
+    None when the candidate's mean is 0; the CI is None when a resample's mean is 0."""
+    ids = sorted(set(baseline) & set(candidate))
+    b = np.array([baseline[i] for i in ids], dtype=float)
+    c = np.array([candidate[i] for i in ids], dtype=float)
+    if not ids or c.mean() == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(ids), size=(n_resamples, len(ids)))
+    den = c[idx].mean(axis=1)
+    out = {"ratio": float(b.mean() / c.mean()), "ci_low": None, "ci_high": None, "n": len(ids)}
+    if (den > 0).all():
+        out["ci_low"], out["ci_high"] = _interval(b[idx].mean(axis=1) / den, confidence)
+    return out
+
+
+def _flat(grams: dict[str, list], ids: list[str], vocab: dict) -> tuple[np.ndarray, np.ndarray]:
+    """All n-grams of the ids as integers, and the position in ``ids`` each came from."""
+    codes = [vocab.setdefault(g, len(vocab)) for i in ids for g in grams[i]]
+    owner = [k for k, i in enumerate(ids) for _ in grams[i]]
+    return np.asarray(codes, dtype=np.int64), np.asarray(owner, dtype=np.int64)
+
+
+def _distinct(codes: np.ndarray, owner: np.ndarray, weights: np.ndarray) -> float | None:
+    w = weights[owner]
+    total = w.sum()
+    return len(np.unique(codes[w > 0])) / total if total else None
+
+
+def paired_bootstrap_distinct(baseline: dict[str, list], candidate: dict[str, list], *,
+                              seed: int, n_resamples: int = N_RESAMPLES,
+                              confidence: float = CONFIDENCE) -> dict | None:
+    """Paired bootstrap of a corpus-level distinct-n (unique / all n-grams of every
+    suggestion of every request), which is no mean of per-example values. Input: example
+    id -> that example's n-grams. ``diff`` is candidate - baseline on all shared ids;
+    the CI is read from the differences on resampled ids.
+
+    Duplicated examples in a resample lower both variants' distinct-n alike, so only the
+    interval of the difference is meaningful, not either level's."""
+    ids = sorted(set(baseline) & set(candidate))
+    if not ids:
+        return None
+    vocab: dict = {}
+    b_codes, b_owner = _flat(baseline, ids, vocab)
+    c_codes, c_owner = _flat(candidate, ids, vocab)
+    ones = np.ones(len(ids), dtype=np.int64)
+    b, c = _distinct(b_codes, b_owner, ones), _distinct(c_codes, c_owner, ones)
+    if b is None or c is None:
+        return None
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for row in rng.integers(0, len(ids), size=(n_resamples, len(ids))):
+        w = np.bincount(row, minlength=len(ids))
+        rb, rc = _distinct(b_codes, b_owner, w), _distinct(c_codes, c_owner, w)
+        if rb is not None and rc is not None:
+            diffs.append(rc - rb)
+    if not diffs:
+        return None
+    lo, hi = _interval(np.asarray(diffs), confidence)
+    return {"diff": float(c - b), "ci_low": lo, "ci_high": hi, "n": len(ids),
+            "significant": bool(lo > 0 or hi < 0)}
