@@ -197,6 +197,12 @@ def render_markdown(summary: dict, highlights: dict[str, list[dict]]) -> str:
         arrow = {True: " ↑", False: " ↓"}.get(HIGHER_IS_BETTER.get(k), "")
         lines.append(f"| {k}{arrow} | " + " | ".join(_cell(summary, v, k) for v in names) + " |")
     lines += ratio_lines(summary)
+    for sec in summary.get("sections") or []:
+        lines += ["", f"## {sec['title']}", "", "| " + " | ".join(sec["header"]) + " |",
+                  "|---" * len(sec["header"]) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in sec["rows"]]
+        if sec.get("note"):
+            lines += ["", sec["note"]]
     lines += ["", "## Provenance", ""]
     for v, info in summary["variants"].items():
         lines.append(f"- **{v}**: models {info['models_served'] or info['models_configured']}, "
