@@ -36,6 +36,7 @@ HIGHER_IS_BETTER = {
     "personalized": True, "error": False, "latency_ms": False,
     "error_rate": False, "fallback_rate": False, "trigger_rate": True, "model_fallback": False,
     "model_fallback_rate": False,
+    "attributed": True, "attributed_unmasked": True, "p_writer": True,  # persona eval style
 }
 
 
