@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 			--no-deps --no-cache-dir --no-binary llama-cpp-python -w $(LLAMA_WHEELS) "$(LLAMA_SPEC)"; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
 		$(LLAMA_WHEELS)/llama_cpp_python-*.whl
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,evals]'
 	touch $(STAMP)
 
 serve: $(STAMP)

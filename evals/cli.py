@@ -34,7 +34,7 @@ LimitOpt = Annotated[int | None, typer.Option("--limit", min=1,
                      help="Evaluate a seeded sample of N examples (same seed, same sample).")]
 VariantOpt = Annotated[list[str] | None, typer.Option("--variant", help="Variant to run; "
                        "repeat to compare (first = baseline). smart-replies: full, rules, model, "
-                       "plain. subject-lines: personalized, plain, rules, rules-plain, model.")]
+                       "plain, constant (the file's top-3 short replies, no model). subject-lines: personalized, plain, rules, rules-plain, model.")]
 ConfigOpt = Annotated[list[Path] | None, typer.Option("--config", help="Settings file (KEY=value "
                       "lines, PERSONA_ prefix); repeat to compare models or prompt versions.")]
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Evaluate a running gateway "
@@ -88,6 +88,15 @@ def _print_table(summary: dict) -> None:
             continue
         table.add_row(k, *(_cell(summary, v, k) for v in names))
     err.print(table)
+    for sec in summary.get("sections") or []:
+        extra = Table(*sec["header"], title=sec["title"])
+        for row in sec["rows"]:
+            extra.add_row(*row)
+        err.print(extra)
+    from evals.report import ratio_lines
+
+    for line in ratio_lines(summary)[1:]:
+        err.print(line, soft_wrap=True)
 
 
 async def _metric_embedder(config: Path | None):
@@ -105,8 +114,10 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
              config: list[Path] | None, url: str | None, api_key: str | None,
              fail_under: list[str] | None, fail_over: list[str] | None,
              concurrency: int | None, seed: int, history: Path | None = None,
-             history_cap: int = AESLC_HISTORY_CAP, deadline_ms: int | None = None) -> int:
-    """The whole eval; returns the exit code."""
+             history_cap: int = AESLC_HISTORY_CAP, deadline_ms: int | None = None,
+             folds: int | None = None) -> int:
+    """The whole eval; returns the exit code. Task ``style``: smart replies on PanzaMail
+    with attribution of each request's suggestions to its writer (``evals.style``)."""
     from gateway.core.offline import offline_env
 
     offline_env()
@@ -131,9 +142,20 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
     if url and not api_key:
         err.print("[red]error:[/] --url needs --api-key (or PERSONA_API_KEY)")
         return 2
-    variants = resolve(task, variant, config, http=bool(url))
-    dataset = load_dataset(task, data, history=history, history_cap=history_cap, seed=seed)
-    examples = select(dataset.examples, limit, seed)
+    use_case = "smart-replies" if task == "style" else task
+    style = None
+    if task == "style":
+        from evals.style import StyleModels
+        from evals.style_data import load_panza, split
+
+        variants = resolve(use_case, variant or ["full", "plain"], config)
+        style_data = split(load_panza(data), folds=folds, limit=limit, seed=seed)
+        style = (style_data, StyleModels.train(style_data))
+        dataset, examples = style_data.dataset, style_data.examples
+    else:
+        variants = resolve(task, variant, config, http=bool(url))
+        dataset = load_dataset(task, data, history=history, history_cap=history_cap, seed=seed)
+        examples = select(dataset.examples, limit, seed)
     if deadline_ms is not None:
         examples = [replace(e, request={**e.request, "deadline_ms": deadline_ms})
                     for e in examples]
@@ -142,7 +164,8 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
                          "seed": seed, "deadline_ms": deadline_ms,
                          "history_sha256": dataset.files.get("history", {}).get("sha256"),
                          "history_cap": history_cap if dataset.histories else None,
-                         "history_dedup": True if dataset.format == "aeslc" else None})
+                         "history_dedup": True if dataset.format == "aeslc" else None,
+                         **({"folds": folds} if style else {})})
     conc = concurrency or (4 if url else 1)
 
     async def make_target(cfg: Path | None):
@@ -153,13 +176,19 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
 
     async def main():
         embedder = await _metric_embedder(config[0] if config and not url else None)
-        evaluator = Evaluator(task, embed=embedder.embed, grounding=grounding_checker())
+        if style:
+            from evals.style import StyleEvaluator
+
+            evaluator = StyleEvaluator(style[1], style[0].writer_of, embed=embedder.embed,
+                                       grounding=grounding_checker())
+        else:
+            evaluator = Evaluator(task, embed=embedder.embed, grounding=grounding_checker())
         store = ResultStore(out / RESULTS)
         try:
             with Progress(TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), TimeRemainingColumn(), console=err) as progress:
                 stats, described = await run_all(
-                    task=task, dataset=dataset, examples=examples, variants=variants,
+                    task=use_case, dataset=dataset, examples=examples, variants=variants,
                     make_target=make_target, evaluator=evaluator, store=store, concurrency=conc,
                     progress=_progress_factory(progress))
             rescored = await asyncio.to_thread(rescore_stale, examples=examples,
@@ -189,6 +218,11 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
                         extra={"limit": limit, "runner": "http" if url else "in-process",
                                "deadline_ms": deadline_ms, "url": url, "timing": timing,
                                "invocations": invocations})
+    if style:
+        from evals.style import style_sections, summarize_style
+
+        summary["style"] = summarize_style(style[0], style[1], records, seed=seed)
+        summary["sections"] = style_sections(summary["style"], [v.name for v in variants])
     results = gate.evaluate(thresholds, {n: v["metrics"] for n, v in summary["variants"].items()},
                             variants[0].name)
     summary["gate"] = results
@@ -245,3 +279,23 @@ def subject_lines(data: DataOpt, out: OutOpt, limit: LimitOpt = None, variant: V
           url=url, api_key=api_key, fail_under=fail_under, fail_over=fail_over,
           concurrency=concurrency, seed=seed, history=history,
           history_cap=history_per_author, deadline_ms=deadline_ms)
+
+
+StyleDataOpt = Annotated[Path, typer.Option("--data", help="PanzaMail directory: one "
+                         "<writer>.jsonl (fields email, subject) per writer.")]
+StyleLimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Prompt at most N "
+                          "held-out emails per writer (seeded sample).")]
+FoldsOpt = Annotated[int, typer.Option("--folds", min=2, max=50, help="Folds over each "
+                     "writer's held-out emails; a prompt's history is every other email.")]
+
+
+@eval_app.command("style")
+def style(data: StyleDataOpt, out: OutOpt, limit: StyleLimitOpt = None,
+          variant: VariantOpt = None, config: ConfigOpt = None, folds: FoldsOpt = 5,
+          fail_under: UnderOpt = None, fail_over: OverOpt = None, concurrency: ConcOpt = None,
+          seed: SeedOpt = 0, deadline_ms: DeadlineOpt = None) -> None:
+    """Style attribution (PanzaMail): are personalized smart replies attributed to their
+    writer more often than plain ones? Default variants: full, plain."""
+    _main("style", data=data, out=out, limit=limit, variant=variant, config=config, url=None,
+          api_key=None, fail_under=fail_under, fail_over=fail_over, concurrency=concurrency,
+          seed=seed, deadline_ms=deadline_ms, folds=folds)

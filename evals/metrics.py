@@ -61,10 +61,24 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def ngrams(texts: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    """Every word n-gram of every text (none spans two texts)."""
+    return [tuple(w[i:i + n]) for t in texts for w in [words(t)] for i in range(len(w) - n + 1)]
+
+
 def distinct_n(texts: Sequence[str], n: int) -> float | None:
-    """Unique n-grams / all n-grams over the texts together (Li et al. 2016)."""
-    grams = [tuple(w[i:i + n]) for t in texts for w in [words(t)] for i in range(len(w) - n + 1)]
+    """Unique n-grams / all n-grams over the texts together (Li et al. 2016).
+
+    Over one request's suggestions it is the per-request figure; over every suggestion
+    of every request of a run (``corpus_distinct``) it is the corpus-level one, which
+    drops when the same lines come back for many messages."""
+    grams = ngrams(texts, n)
     return len(set(grams)) / len(grams) if grams else None
+
+
+def corpus_distinct(requests: Sequence[Sequence[str]], n: int) -> float | None:
+    """``distinct_n`` over all suggestions of all requests together."""
+    return distinct_n([t for texts in requests for t in texts], n)
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 
-BAR_METRICS = ("mrs", "rouge1", "rouge2", "rougeL", "rouge1_alt", "bleu", "embed_sim", "distinct2",
-               "self_sim", "unsupported_rate", "model_fallback_rate", "trigger_rate")
+BAR_METRICS = ("mrs", "rouge1", "rouge2", "rougeL", "rouge1_alt", "bleu", "embed_sim",
+               "distinct2_per_request", "self_sim", "unsupported_rate", "model_fallback_rate",
+               "trigger_rate", "attributed")
 
 
 def _svg(fig, salt: str) -> str:

@@ -15,10 +15,16 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from evals import metrics as M
 from evals import plots
-from evals.compare import bootstrap_mean, compare_variants
+from evals.compare import (
+    bootstrap_mean,
+    compare_variants,
+    paired_bootstrap_distinct,
+    paired_ratio,
+)
 from evals.loaders import Example
-from evals.scoring import HIGHER_IS_BETTER, Evaluator, per_example
+from evals.scoring import CORPUS_DISTINCT, HIGHER_IS_BETTER, Evaluator, per_example, served_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 HIGHLIGHTS = 5
@@ -60,7 +66,8 @@ def summarize(*, task: str, evaluator: Evaluator, variants: list, described: dic
                          if r.get("response") and r["response"].get("model")})
         desc = described.get(v.name, {})
         out_variants[v.name] = {
-            "kind": v.kind, "policy": dataclasses.asdict(v.policy),
+            "kind": v.kind, "baseline": v.baseline,
+            "policy": None if v.baseline else dataclasses.asdict(v.policy),
             "config": str(v.config) if v.config else None,
             "models_configured": desc.get("models"), "models_served": models,
             "prompt_versions": prompt_info({x for x in versions if x}),
@@ -70,6 +77,15 @@ def summarize(*, task: str, evaluator: Evaluator, variants: list, described: dic
         }
     base = names[0]
     primary = evaluator.primary_metric
+    comparisons = compare_variants(per, seed=seed)
+    for n, metric in CORPUS_DISTINCT.items():
+        grams = {v: {r["id"]: M.ngrams(served_texts(r), n) for r in records[v]} for v in names}
+        for v in names[1:]:
+            got = paired_bootstrap_distinct(grams[base], grams[v], seed=seed)
+            if got is not None:
+                comparisons[v][metric] = got
+    ratios = {v: paired_ratio(per[base].get(primary, {}), per[v].get(primary, {}), seed=seed)
+              for v in names[1:]}
     scored = per[base].get(primary, {})
     order = sorted(scored, key=lambda i: (-scored[i], i))
     return {
@@ -82,7 +98,10 @@ def summarize(*, task: str, evaluator: Evaluator, variants: list, described: dic
                  "examples_available": len(dataset.examples), "examples_evaluated": len(examples)},
         "baseline": base,
         "variants": out_variants,
-        "comparisons": compare_variants(per, seed=seed),
+        "comparisons": comparisons,
+        # primary metric, baseline / variant (e.g. full / constant MRS), paired bootstrap CI
+        "ratios": {"metric": primary, "numerator": base,
+                   "by_variant": {v: r for v, r in ratios.items() if r is not None}},
         "highlights": {"by": f"{base}.{primary}", "best": order[:HIGHLIGHTS],
                        "worst": list(reversed(order[-HIGHLIGHTS:])) if order else []},
         **extra,
@@ -145,6 +164,23 @@ def _example_view(summary: dict, examples: dict[str, Example], records: dict[str
             "references": ex.references, "outputs": outputs}
 
 
+def ratio_text(summary: dict, variant: str) -> str:
+    r = summary["ratios"]
+    got = r["by_variant"][variant]
+    ci = (f" [{got['ci_low']:.2f}, {got['ci_high']:.2f}]" if got["ci_low"] is not None
+          else " (no CI: a resample averaged 0)")
+    return f"{r['numerator']} / {variant} {r['metric']} = {got['ratio']:.2f}{ci}"
+
+
+def ratio_lines(summary: dict) -> list[str]:
+    """The primary metric as a ratio of the baseline to each variant (paired 95% CI)."""
+    by = (summary.get("ratios") or {}).get("by_variant") or {}
+    if not by:
+        return []
+    return ["", "Ratios of the primary metric (paired bootstrap 95% CI):", ""] + [
+        f"- {ratio_text(summary, v)}" for v in by]
+
+
 def render_markdown(summary: dict, highlights: dict[str, list[dict]]) -> str:
     keys, names = _rows(summary)
     p = summary["primary_metric"]
@@ -160,6 +196,13 @@ def render_markdown(summary: dict, highlights: dict[str, list[dict]]) -> str:
     for k in keys:
         arrow = {True: " ↑", False: " ↓"}.get(HIGHER_IS_BETTER.get(k), "")
         lines.append(f"| {k}{arrow} | " + " | ".join(_cell(summary, v, k) for v in names) + " |")
+    lines += ratio_lines(summary)
+    for sec in summary.get("sections") or []:
+        lines += ["", f"## {sec['title']}", "", "| " + " | ".join(sec["header"]) + " |",
+                  "|---" * len(sec["header"]) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in sec["rows"]]
+        if sec.get("note"):
+            lines += ["", sec["note"]]
     lines += ["", "## Provenance", ""]
     for v, info in summary["variants"].items():
         lines.append(f"- **{v}**: models {info['models_served'] or info['models_configured']}, "
@@ -212,5 +255,6 @@ def write_reports(out: Path, summary: dict, examples: list[Example],
         arrow=lambda k: {True: "↑", False: "↓"}.get(HIGHER_IS_BETTER.get(k), ""),
         bars=plots.metric_bars(ci, names), latency=plots.latency_hist(latencies),
         highlights=highlights, fmt=_fmt,
+        ratios=[ratio_text(summary, v) for v in (summary.get("ratios") or {}).get("by_variant", {})],
     )
     (out / "report.html").write_text(html)

@@ -168,15 +168,23 @@ async def run_all(*, task: str, dataset: Dataset, examples: list[Example],
                   variants: list[Variant], make_target: Callable[[Path | None], Awaitable[Target]],
                   evaluator: Evaluator, store: ResultStore, concurrency: int,
                   progress: Progress = _no_progress) -> tuple[RunStats, dict[str, dict]]:
-    """Run each variant; one target per settings file, history ingested once per author."""
+    """Run each variant; one target per settings file, history ingested once per author.
+    A baseline variant (``evals.baselines``) gets its own target: no models, no history."""
+    from evals.baselines import baseline_target
+
     stats = RunStats()
     described: dict[str, dict] = {}
-    users = sorted({e.user for e in examples if e.user and e.user in dataset.histories})
-    groups: dict[Path | None, list[Variant]] = {}
+    groups: dict[Path | str | None, list[Variant]] = {}
     for v in variants:
-        groups.setdefault(v.config, []).append(v)
+        groups.setdefault(f"baseline:{v.baseline}" if v.baseline else v.config, []).append(v)
     for config, group in groups.items():
-        target = await make_target(config)
+        if isinstance(config, str):
+            target = baseline_target(group[0].baseline, dataset.examples)
+            label, users = group[0].baseline, []
+        else:
+            target = await make_target(config)
+            label = config.stem if config else "default"
+            users = sorted({e.user for e in examples if e.user and e.user in dataset.histories})
         pending = [v for v in group if any(not store.done(v.name, e.id) for e in examples)]
         if not pending:  # all done by an earlier run: describe, do not load models
             for v in group:
@@ -187,16 +195,14 @@ async def run_all(*, task: str, dataset: Dataset, examples: list[Example],
         try:
             t0 = time.perf_counter()
             await target.start()
-            stats.seconds[f"start[{config.stem if config else 'default'}]"] = (
-                time.perf_counter() - t0)
+            stats.seconds[f"start[{label}]"] = time.perf_counter() - t0
             if users:
                 t0 = time.perf_counter()
                 advance = progress("history", sum(len(dataset.histories[u]) for u in users))
                 for u in users:
                     await target.add_history(u, dataset.histories[u])
                     advance(len(dataset.histories[u]))
-                stats.seconds[f"history[{config.stem if config else 'default'}]"] = (
-                    time.perf_counter() - t0)
+                stats.seconds[f"history[{label}]"] = time.perf_counter() - t0
             for v in group:
                 described[v.name] = target.describe()
                 todo = sum(not store.done(v.name, e.id) for e in examples)

@@ -30,11 +30,13 @@ GUARD_TASK = {"smart-replies": "smart_reply", "subject-lines": "subject_line"}
 HIGHER_IS_BETTER = {
     "mrs": True, "rouge1": True, "rouge2": True, "rougeL": True, "bleu": True,
     "rouge1_alt": True, "rouge2_alt": True, "rougeL_alt": True,
-    "embed_sim": True, "distinct1": True, "distinct2": True, "self_sim": False,
+    "embed_sim": True, "distinct1_per_request": True, "distinct2_per_request": True,
+    "distinct1_corpus": True, "distinct2_corpus": True, "self_sim": False,
     "unsupported_rate": False, "fallback": False, "triggered": True, "llm_share": True,
     "personalized": True, "error": False, "latency_ms": False,
     "error_rate": False, "fallback_rate": False, "trigger_rate": True, "model_fallback": False,
     "model_fallback_rate": False,
+    "attributed": True, "attributed_unmasked": True, "p_writer": True,  # persona eval style
 }
 
 
@@ -46,7 +48,10 @@ MODEL_FAILURES = ("timeout", "llm_error", "guardrail")
 NO_CI = {"latency_ms", "n_suggestions"}  # summarised by percentiles / not a quality signal
 # Bumped whenever ``Evaluator.score`` changes what it computes: stored records scored by an
 # older version are re-scored from their saved responses (no model call) on the next run.
-SCORE_VERSION = 2
+# 3: distinct1/2 renamed distinct1/2_per_request (the corpus figures are run-level).
+SCORE_VERSION = 3
+# Run-level only, from every suggestion of every request: n -> metric name.
+CORPUS_DISTINCT = {1: "distinct1_corpus", 2: "distinct2_corpus"}
 
 
 def grounding_checker() -> Grounding | None:
@@ -103,8 +108,8 @@ class Evaluator:
         out.update(self._alternative_rouge(top, refs[1:]))
         out["mrs"] = M.best_of_n_weighted_rouge(texts, refs)
         out["bleu"] = M.sentence_bleu(top, refs) if top else 0.0
-        out["distinct1"] = M.distinct_n(texts, 1)
-        out["distinct2"] = M.distinct_n(texts, 2)
+        out["distinct1_per_request"] = M.distinct_n(texts, 1)
+        out["distinct2_per_request"] = M.distinct_n(texts, 2)
         out["embed_sim"], out["self_sim"] = self._embedding_scores(texts, refs)
         out["unsupported_rate"] = self._unsupported(example, texts)
         if response is not None:
@@ -159,6 +164,9 @@ class Evaluator:
         lat = [r["scores"]["latency_ms"] for r in records if r["scores"].get("latency_ms") is not None]
         for name, v in M.percentiles(lat).items():
             agg[f"latency_{name}_ms"] = v
+        served = [served_texts(r) for r in records]
+        for n, name in CORPUS_DISTINCT.items():
+            agg[name] = M.corpus_distinct(served, n)
         answered = [r for r in records if r.get("response") is not None]
         reasons = Counter(r["response"].get("fallback_reason") for r in answered)
         for reason, n in sorted((k, v) for k, v in reasons.items() if k):
@@ -169,6 +177,12 @@ class Evaluator:
             for action in ("block", "repair", "flag"):
                 agg[f"guardrail.{name}.{action}_rate"] = counts.get(action, 0) / len(checks)
         return agg
+
+
+def served_texts(record: dict) -> list[str]:
+    """The non-blank suggestion texts a result record served (none for a failed request)."""
+    sugg = (record.get("response") or {}).get("suggestions") or []
+    return [s["text"] for s in sugg if s.get("text", "").strip()]
 
 
 def per_example(records: list[dict]) -> dict[str, dict[str, float]]:

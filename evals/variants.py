@@ -4,6 +4,10 @@ A variant is a ``GenerationPolicy`` for the use case (rules only, model only,
 history read or not: ``gateway/usecases/policy.py``) and optionally a settings file
 (``--config``: another model, another prompt version). Names are what the report
 shows: ``full``, or ``full@gpt4o`` when a settings file ``gpt4o.env`` is used.
+
+A *baseline* variant (``constant``) runs no use case at all: ``evals.baselines`` answers
+it from the eval data, so it needs neither models nor a gateway, and a settings file
+does not change it (it is run once, named without ``@config``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ ALIASES = {"subject-lines": {"full": "personalized", "non-personalized": "plain"
                              "rules-only": "rules", "model-only": "model"},
            "smart-replies": {"rules-only": "rules", "model-only": "model",
                              "non-personalized": "plain"}}
+# Variants answered by ``evals.baselines`` instead of the use case.
+BASELINES = {"smart-replies": {"constant"}, "subject-lines": set()}
 DEFAULT_VARIANT = {"smart-replies": "full", "subject-lines": "personalized"}
 # What a request over HTTP can express: the API has no policy field, and a subject-line
 # request without ``user_id`` reads no history. (A smart reply needs its user.)
@@ -47,6 +53,7 @@ class Variant:
     kind: str
     policy: GenerationPolicy = field(default=DEFAULT_POLICY, hash=False, compare=False)
     config: Path | None = None
+    baseline: str | None = None  # a name in ``evals.baselines.BASELINES``: no use case runs
 
 
 def resolve(task: str, names: list[str] | None, configs: list[Path] | None, *,
@@ -56,10 +63,10 @@ def resolve(task: str, names: list[str] | None, configs: list[Path] | None, *,
     kinds = []
     for raw in names or [DEFAULT_VARIANT[task]]:
         kind = ALIASES[task].get(raw, raw)
-        if kind not in table:
+        if kind not in table and kind not in BASELINES[task]:
             raise ConfigError(f"unknown variant {raw!r} for {task}; choose from "
-                              f"{', '.join(table)}")
-        if http and kind not in HTTP_VARIANTS[task]:
+                              f"{', '.join([*table, *sorted(BASELINES[task])])}")
+        if http and kind not in HTTP_VARIANTS[task] | BASELINES[task]:
             raise ConfigError(f"variant {raw!r} needs the in-process runner (the HTTP API has "
                               "no policy field); drop --url or use variant(s) "
                               f"{'/'.join(sorted(HTTP_VARIANTS[task]))}")
@@ -77,8 +84,12 @@ def resolve(task: str, names: list[str] | None, configs: list[Path] | None, *,
         if not c.is_file():
             raise ConfigError(f"config file {c} does not exist; pass an existing settings file")
     out = []
-    for cfg in configs or [None]:
+    for i, cfg in enumerate(configs or [None]):
         for kind in kinds:
+            if kind in BASELINES[task]:
+                if i == 0:  # the same answers under every settings file: run it once
+                    out.append(Variant(name=kind, kind=kind, baseline=kind))
+                continue
             name = kind if cfg is None else f"{kind}@{cfg.stem}"
             out.append(Variant(name=name, kind=kind, policy=table[kind], config=cfg))
     return out

@@ -107,7 +107,7 @@ def test_evaluator_scores_one_example():
 
     failed = ev.score(ex, None, 5.0)
     assert failed["error"] == 1.0 and failed["mrs"] == 0.0 and failed["rouge1"] == 0.0
-    assert failed["distinct1"] is None and failed["unsupported_rate"] is None
+    assert failed["distinct1_per_request"] is None and failed["unsupported_rate"] is None
 
 
 def test_alternative_references_score_the_best_match_per_metric():
