@@ -236,3 +236,114 @@ def test_rotation_rewraps_data_keys_and_the_old_master_key_can_go(tmp_path, monk
         assert f"friday works {marker}" in texts
         with c.app.state.services.db.session() as s:
             assert set(s.scalars(select(UserKeyRow.master_key_id))) == {"k2"}
+
+
+def _files_with(root, needle: bytes) -> list[str]:
+    found = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            try:
+                with open(path, "rb") as f:
+                    if needle in f.read():
+                        found.append(path)
+            except OSError:  # a file PostgreSQL removed meanwhile
+                pass
+    return found
+
+
+def test_forget_leaves_nothing_readable_in_postgres_files_or_redis(tmp_path, fake, postgres,
+                                                                    redis_url):
+    """A marker ingested as history and sent in a smart-reply request (answered with it,
+    cached in Redis, fed back): after forget, a CHECKPOINT and a Redis SAVE, no file of
+    the PostgreSQL data directory (WAL included) and no Redis value or dump holds it."""
+    import psycopg
+    import redis
+
+    marker = _marker()
+    with postgres.database() as url:
+        s = Settings(data_dir=tmp_path / "data", database_url=url, models=["fake/test"],
+                     embedding_model="hash", load_models=False, rate_limit_per_minute=0,
+                     master_keys=new_master_key("fleet1"), redis_url=redis_url)
+        with TestClient(create_app(s)) as c:
+            wait_ready(c)
+            key = create_key(c.app.state.services.db, tenant='acme', scope='admin')
+            auth = {"Authorization": f"Bearer {key}"}
+            _use_everything(c, auth, fake, marker)
+            again = c.post("/v1/smart-replies", headers=auth, json=body(
+                dict(MEETING, body=f"Can we move it to Friday? {marker}"), explain=True))
+            assert again.status_code == 200
+            r = redis.Redis.from_url(redis_url)
+            assert list(r.scan_iter(match="persona:replies:*"))  # an answer is cached
+            assert c.delete("/v1/users/u1", headers=auth).status_code == 204
+        plain = url.replace("postgresql+psycopg", "postgresql")
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+            conn.execute("SELECT pg_switch_wal()")
+    leaks = _files_with(postgres.pgdata, marker.encode())
+    assert leaks == [], leaks
+    assert _files_with(postgres.pgdata, key[:10].encode())  # the search sees stored bytes
+    assert not list(r.scan_iter(match="persona:replies:*:u1:*"))  # deleted on forget
+    for key in r.scan_iter():
+        assert marker.encode() not in (r.dump(key) or b"")
+    r.save()
+    dump = os.path.join(r.config_get("dir")["dir"], r.config_get("dbfilename")["dbfilename"])
+    with open(dump, "rb") as f:
+        assert marker.encode() not in f.read()
+    r.close()
+
+
+def test_an_upgraded_store_has_its_plaintext_sealed_at_the_next_start(tmp_path, fake):
+    """A store at revision 0001 (texts and vectors in plaintext) is upgraded with
+    ``persona db upgrade``; the next start seals every row, which still reads back."""
+    from alembic import command
+
+    from gateway import schema
+    from gateway.core.db import Database
+
+    marker = _marker()
+    data = tmp_path / "data"
+    db = Database(data / "persona.sqlite3")
+    with db.engine.begin() as conn:
+        command.upgrade(schema._config(conn, schema.MIGRATIONS), "0001")
+    tenant = get_or_create_tenant(db, "acme")
+    vec = HashEmbedder().embed_one(f"friday works {marker}")
+    with db.session() as s:
+        s.add(HistoryRow(tenant_id=tenant, user_id="u1", item_id="old-1", kind="sent_reply",
+                         text=f"friday works {marker}", context=f"ctx {marker}", subject=None,
+                         model="hash:384:384", embedding=vec.tobytes(),
+                         vectors=ItemVectorsRow(model="hash:384:384", context=vec.tobytes(),
+                                                reply=vec.tobytes())))
+        s.add(UserPreferences(tenant_id=tenant, user_id="u1", signature=f"Sam {marker}"))
+        s.add(Generation(tenant_id=tenant, request_id="r-old", user_id="u1", task="smart_reply",
+                         input_text=f"incoming {marker}", outputs=[f"out {marker}"]))
+        s.add(Explanation(tenant_id=tenant, request_id="r-old", user_id="u1",
+                          task="smart_reply", data={"note": marker}))
+        s.add(Feedback(tenant_id=tenant, user_id="u1", request_id="r-old", index=0,
+                       event="edited", final_text=f"final {marker}"))
+    with db.session() as ss:  # plaintext, as a store from before encryption holds it
+        assert ss.scalars(select(HistoryRow.text)).one() == f"friday works {marker}"
+    schema.upgrade(db)  # persona db upgrade
+    assert schema.current_revision(db) == "0002_user_keys"
+    db.close()
+
+    s = Settings(data_dir=data, models=["fake/test"], embedding_model="hash", load_models=False)
+    with TestClient(create_app(s)) as c:
+        wait_ready(c)
+        services = c.app.state.services
+        assert rows_with(services.db, marker) == []
+        with services.db.session() as ss:
+            assert ss.get(HistoryRow, 1).embedding.startswith(MAGIC)
+        auth = {"Authorization": f"Bearer {create_key(services.db, tenant='acme', scope='admin')}"}
+        items = c.get("/v1/users/u1/history", headers=auth).json()["items"]
+        assert [i["text"] for i in items] == [f"friday works {marker}"]
+        assert services.history.retrieve(tenant, "u1", f"friday works {marker}")[0].score \
+            == pytest.approx(1.0, abs=1e-5)
+        with services.db.session() as ss:
+            sealed = ss.get(Explanation, (tenant, "r-old")).data
+        assert services.keys.open_json(tenant, "u1", sealed) == {"note": marker}
+        assert c.get("/v1/users/u1/preferences", headers=auth).json()["signature"] \
+            == f"Sam {marker}"
+    with TestClient(create_app(s)) as c:  # once: nothing left to seal
+        wait_ready(c)
+        assert rows_with(c.app.state.services.db, marker) == []
