@@ -347,3 +347,15 @@ def test_an_upgraded_store_has_its_plaintext_sealed_at_the_next_start(tmp_path, 
     with TestClient(create_app(s)) as c:  # once: nothing left to seal
         wait_ready(c)
         assert rows_with(c.app.state.services.db, marker) == []
+
+
+def test_rows_left_by_an_interrupted_forget_answer_410_until_it_is_repeated(client, auth,
+                                                                          services):
+    _ingest(client, auth, _marker())
+    services.keys.destroy(get_or_create_tenant(services.db, "acme"), "u1")  # died after step 1
+    r = client.get("/v1/users/u1/history", headers=auth)
+    assert r.status_code == 410 and r.json()["error"]["type"] == "gone"
+    assert "DELETE /v1/users/u1 again" in r.json()["error"]["message"]
+    assert client.delete("/v1/users/u1", headers=auth).status_code == 204
+    r = client.get("/v1/users/u1/history", headers=auth)
+    assert r.status_code == 200 and r.json()["items"] == []

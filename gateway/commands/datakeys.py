@@ -18,11 +18,9 @@ from gateway.core.errors import GatewayError
 def master_new(key_id: str = typer.Option("k1", "--id", help="The new key's id (e.g. k2).")
                ) -> None:
     """Print a fresh master key (`id:base64url`) for PERSONA_MASTER_KEYS."""
-    from gateway.core.crypto import new_master_key
+    from gateway.core.crypto import MasterKeys, new_master_key
 
     try:
-        from gateway.core.crypto import MasterKeys
-
         key = new_master_key(key_id)
         MasterKeys.parse(key, source="--id")  # refuses an id the setting would refuse
     except GatewayError as exc:
