@@ -56,7 +56,9 @@ from embeddings.embedder import HashEmbedder, load_embedder
 from embeddings.history import HistoryService, model_tag
 from embeddings.items import HistoryItem
 from gateway.auth import get_or_create_tenant
+from gateway.core.crypto import MasterKeys, new_master_key
 from gateway.core.db import Database
+from gateway.core.keyring import Keyring
 from gateway.core.settings import Settings, default_embedding_model
 
 WORDS = [
@@ -162,7 +164,8 @@ def bench_retrieval(root: Path, sizes: list[int], queries: int, contrast: bool,
     db = Database(root / "persona.sqlite3")
     db.create_all()
     tenant = get_or_create_tenant(db, "bench")
-    svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096)
+    keys = Keyring(db, MasterKeys.parse(new_master_key("bench")))  # filler rows stay plain
+    svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096, keys=keys)
     svc.open()
     target = [HistoryItem(id=f"t{j}", kind="sent_reply", text=t)
               for j, t in enumerate(sentences(PER_USER, seed=2))]
@@ -177,12 +180,14 @@ def bench_retrieval(root: Path, sizes: list[int], queries: int, contrast: bool,
         console.print(f"[dim]store -> {size:,} items ({want} users)…[/]")
         add_synthetic_users(db.path, tenant, users_now, want - users_now, model, dim, rng)
         users_now = want
-        svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096)
+        svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096,
+                             keys=keys)
         t0 = time.perf_counter()
         svc.open()  # builds the new users' snapshots from the store (repair path)
         open_build = time.perf_counter() - t0
         svc.close()
-        svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096)
+        svc = HistoryService(db=db, embedder=emb, index_dir=root / "index", cache_mb=4096,
+                             keys=keys)
         t0 = time.perf_counter()
         svc.open()  # everything in agreement: header checks only
         open_check = time.perf_counter() - t0

@@ -45,9 +45,12 @@ from embeddings.store import (
     Retrieved,
     StoredItem,
     as_utc,
+    seal_row,
+    seal_vec,
 )
 from gateway.core.db import Database
 from gateway.core.errors import BadInput, Conflict
+from gateway.core.keyring import Keyring
 
 __all__ = ["CONTEXT_CHARS", "AddResult", "HistoryItem", "HistoryService", "Retrieved",
            "StoredItem", "check_user_id", "embedding_text"]
@@ -86,10 +89,6 @@ def item_texts(text: str, context: str | None, *,
     return ctx, reply or None
 
 
-def _blob(v: np.ndarray | None) -> bytes | None:
-    return None if v is None else np.asarray(v, dtype=np.float32).tobytes()
-
-
 def _utc_naive(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
@@ -98,7 +97,7 @@ def _utc_naive(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=None)
 
 
-def _same(row: HistoryRow, item: HistoryItem) -> bool:
+def _same(row: StoredItem, item: HistoryItem) -> bool:
     return (row.kind, row.text, row.context, row.subject, as_utc(row.timestamp)) == (
         item.kind, item.text, item.context, item.subject, as_utc(_utc_naive(item.timestamp)))
 
@@ -111,16 +110,20 @@ def model_tag(embedder: Embedder) -> str:
 class HistoryService:
     """``reply_text`` is what a reply's stored vector is of (``build_services`` passes
     ``guardrails.emailtext.bare_reply``: no greeting, no sign-off); it must not change
-    between runs on one store without clearing ``history_vectors``."""
+    between runs on one store without clearing ``history_vectors``.
 
-    def __init__(self, *, db: Database, embedder: Embedder, index_dir: Path,
+    ``keys`` holds the users' data keys: every text and vector is stored sealed with
+    its user's (``embeddings.store``), index snapshots too (``embeddings.indexes``)."""
+
+    def __init__(self, *, db: Database, embedder: Embedder, index_dir: Path, keys: Keyring,
                  cache_mb: int = 256, snapshot_every: int = 512,
                  reply_text: Callable[[str], str] = plain_text):
         self.db = db
+        self.keys = keys
         self.embedder = embedder
         self.reply_text = reply_text
         self.index_dir = Path(index_dir)
-        self.store = HistoryStore(db)
+        self.store = HistoryStore(db, keys)
         self._cache_bytes = cache_mb * 2**20
         self._snapshot_every = snapshot_every
         self._indexes: IndexManager | None = None
@@ -131,7 +134,8 @@ class HistoryService:
     @property
     def indexes(self) -> IndexManager:
         if self._indexes is None:
-            self._indexes = IndexManager(self.store, self.index_dir, dim=self.embedder.dim,
+            self._indexes = IndexManager(self.store, self.index_dir, keys=self.keys,
+                                         dim=self.embedder.dim,
                                          model=model_tag(self.embedder),
                                          cache_bytes=self._cache_bytes,
                                          snapshot_every=self._snapshot_every)
@@ -179,10 +183,11 @@ class HistoryService:
             before = set(before)
         todo = [it for it in items if it.id not in before]
         vecs = self._embed_items(todo)
+        key = self.keys.writer(tenant_id, user_id) if todo else None
         try:
-            added, unchanged = self._commit(tenant_id, user_id, items, todo, vecs)
+            added, unchanged = self._commit(tenant_id, user_id, items, todo, vecs, key)
         except IntegrityError:  # another process wrote one of these ids meanwhile
-            added, unchanged = self._commit(tenant_id, user_id, items, todo, vecs)
+            added, unchanged = self._commit(tenant_id, user_id, items, todo, vecs, key)
         if added:
             try:
                 self.indexes.synced((tenant_id, user_id))
@@ -201,7 +206,7 @@ class HistoryService:
         return [(got[e], got.get(c) if c else None, got.get(r) if r else None)
                 for e, c, r in keys]
 
-    def _check_conflicts(self, existing: dict[str, HistoryRow],
+    def _check_conflicts(self, existing: dict[str, StoredItem],
                          items: Sequence[HistoryItem]) -> None:
         for j, it in enumerate(items):
             row = existing.get(it.id)
@@ -211,7 +216,7 @@ class HistoryService:
                                "version under a new id", field=f"items.{j}.id")
 
     def _commit(self, tenant_id: int, user_id: str, items: Sequence[HistoryItem],
-                todo: Sequence[HistoryItem], vecs) -> tuple[list[str], list[str]]:
+                todo: Sequence[HistoryItem], vecs, key) -> tuple[list[str], list[str]]:
         model = model_tag(self.embedder)
         vec_of = {it.id: v for it, v in zip(todo, vecs)}
         added: list[str] = []
@@ -225,13 +230,16 @@ class HistoryService:
                 if got is None:  # stored at pre-check, deleted since: embed it now
                     got = self._embed_items([it])[0]
                 vec, ctx_vec, reply_vec = got
+                if key is None:  # every id was stored at pre-check: no key fetched yet
+                    key = self.keys.writer(tenant_id, user_id)
                 # The item and its request vectors go in one transaction: both or neither.
                 s.add(HistoryRow(tenant_id=tenant_id, user_id=user_id, item_id=it.id,
-                                 kind=it.kind, text=it.text, context=it.context,
-                                 subject=it.subject, timestamp=_utc_naive(it.timestamp),
-                                 model=model, embedding=_blob(vec),
-                                 vectors=ItemVectorsRow(model=model, context=_blob(ctx_vec),
-                                                        reply=_blob(reply_vec))))
+                                 kind=it.kind, timestamp=_utc_naive(it.timestamp), model=model,
+                                 **seal_row(key, text=it.text, context=it.context,
+                                            subject=it.subject, embedding=vec),
+                                 vectors=ItemVectorsRow(model=model,
+                                                        context=seal_vec(key, ctx_vec),
+                                                        reply=seal_vec(key, reply_vec))))
                 added.append(it.id)
         return added, [it.id for it in items if it.id in existing]
 
@@ -319,10 +327,12 @@ class HistoryService:
             if not rows:
                 return done
             texts = [embedding_text(HistoryItem(
-                id=r.item_id, kind=r.kind, text=r.text, context=r.context, subject=r.subject))
-                for r in rows]
+                id=r.id, kind=r.kind, text=r.text, context=r.context, subject=r.subject))
+                for _, _, r in rows]
             vecs = self.embedder.embed(texts)
-            self.store.set_embeddings(model, [(r.pk, v.tobytes()) for r, v in zip(rows, vecs)])
+            keys = {u: self.keys.writer(*u) for u in {u for _, u, _ in rows}}
+            self.store.set_embeddings(model, [(pk, seal_vec(keys[u], v))
+                                              for (pk, u, _), v in zip(rows, vecs)])
             done += len(rows)
 
     def _fill_item_vectors(self, batch: int = 512) -> int:
@@ -340,12 +350,14 @@ class HistoryService:
             rows = self.store.rows_missing_vectors(model, after_pk=after, limit=batch)
             if not rows:
                 break
-            keys = [item_texts(text, ctx, reply_text=self.reply_text) for _, text, ctx in rows]
+            keys = [item_texts(text, ctx, reply_text=self.reply_text) for _, _, text, ctx in rows]
             distinct = list(dict.fromkeys(t for k in keys for t in k if t is not None))
             got = dict(zip(distinct, self.embedder.embed(distinct)))
+            users = {u: self.keys.writer(*u) for u in {u for _, u, _, _ in rows}}
             self.store.set_item_vectors(model, [
-                (pk, _blob(got[c]) if c else None, _blob(got[r]) if r else None)
-                for (pk, _, _), (c, r) in zip(rows, keys)])
+                (pk, seal_vec(users[u], got[c]) if c else None,
+                 seal_vec(users[u], got[r]) if r else None)
+                for (pk, u, _, _), (c, r) in zip(rows, keys)])
             done += len(rows)
             after = rows[-1][0]
             log.info("request vectors: %d/%d items (%.0f items/s)", done, pending,

@@ -7,7 +7,10 @@ store's pk as the id, and removal by id. Flat is the right choice at per-user si
 (thousands of items: a scan of 1k x 384 floats takes microseconds) and its speed
 does not depend on how many *other* users the store holds.
 
-A snapshot file is ``MAGIC | u32 header length | JSON header | faiss bytes``. The
+A snapshot file is ``MAGIC | u32 header length | JSON header | sealed faiss bytes``:
+the payload (the user's vectors, from which text can be recovered) is sealed with the
+user's data key by the caller (``embeddings.indexes``), so a snapshot is unreadable
+once the user is forgotten, and the file never holds plaintext vectors. The
 header records how many vectors the snapshot holds, the highest pk in it, the
 embedding model and a CRC of the payload, so a missing, stale or corrupt file is
 detected and rebuilt from the store. Files are written atomically (temp file,
@@ -22,13 +25,16 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-MAGIC = b"PGIDX1\n"
+from gateway.core.errors import GatewayError
+
+MAGIC = b"PGIDX2\n"  # 2: sealed payload (a version-1 file is rebuilt from the store)
 _LEN = struct.Struct("<I")
 
 
@@ -107,8 +113,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_snapshot(path: Path, idx: UserIndex, *, model: str) -> None:
-    payload = faiss.serialize_index(idx.index).tobytes()
+def write_snapshot(path: Path, idx: UserIndex, *, model: str,
+                   seal: Callable[[bytes], bytes]) -> None:
+    payload = seal(faiss.serialize_index(idx.index).tobytes())
     header = json.dumps({"count": idx.ntotal, "max_pk": idx.max_pk, "dim": idx.dim,
                          "model": model, "crc32": zlib.crc32(payload),
                          "nbytes": len(payload)}).encode()
@@ -153,7 +160,8 @@ def read_header(path: Path) -> SnapshotHeader:
         raise IndexFileError(str(exc)) from None
 
 
-def read_snapshot(path: Path, *, dim: int, model: str) -> UserIndex:
+def read_snapshot(path: Path, *, dim: int, model: str,
+                  unseal: Callable[[bytes], bytes]) -> UserIndex:
     """Load and verify a snapshot; raises IndexFileError if it cannot be trusted."""
     try:
         with open(path, "rb") as f:
@@ -165,6 +173,10 @@ def read_snapshot(path: Path, *, dim: int, model: str) -> UserIndex:
         raise IndexFileError("checksum mismatch")
     if h.dim != dim or h.model != model:
         raise IndexFileError(f"made by model {h.model!r} (dim {h.dim}), not {model!r} (dim {dim})")
+    try:
+        payload = unseal(payload)
+    except GatewayError as exc:  # its key destroyed or replaced: rebuild from the store
+        raise IndexFileError(f"payload cannot be opened ({type(exc).__name__})") from None
     try:
         index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
     except RuntimeError as exc:

@@ -14,7 +14,8 @@ a commit and a snapshot only leaves a snapshot behind the store, which the next
 load (or ``open()``) brings up to date.
 
 Loaded indexes sit in an LRU bounded by bytes, so memory stays flat however many
-users the store holds.
+users the store holds. They hold plain vectors (in memory only); snapshot payloads
+are sealed with the user's data key, and a user without a key gets no snapshot.
 """
 
 from __future__ import annotations
@@ -33,14 +34,16 @@ from embeddings.index import (
     write_snapshot,
 )
 from embeddings.store import HistoryStore, UserKey
+from gateway.core.keyring import Keyring
 
 log = logging.getLogger(__name__)
 
 
 class IndexManager:
-    def __init__(self, store: HistoryStore, index_dir: Path, *, dim: int, model: str,
-                 cache_bytes: int = 256 * 2**20, snapshot_every: int = 512):
+    def __init__(self, store: HistoryStore, index_dir: Path, *, keys: Keyring, dim: int,
+                 model: str, cache_bytes: int = 256 * 2**20, snapshot_every: int = 512):
         self.store = store
+        self.keys = keys
         self.index_dir = index_dir
         self.dim = dim
         self.model = model
@@ -137,7 +140,8 @@ class IndexManager:
         if not path.exists():
             return UserIndex(self.dim)
         try:
-            return read_snapshot(path, dim=self.dim, model=self.model)
+            return read_snapshot(path, dim=self.dim, model=self.model,
+                                 unseal=lambda b: self.keys.open(*key, b))
         except IndexFileError as exc:
             log.warning("index snapshot %s is unusable (%s); rebuilding it from the store",
                         path.name, exc)
@@ -157,7 +161,11 @@ class IndexManager:
         return fresh
 
     def _save(self, key: UserKey, idx: UserIndex) -> None:
-        write_snapshot(index_path(self.index_dir, *key), idx, model=self.model)
+        data_key = self.keys.existing(*key)
+        if data_key is None:  # forgotten meanwhile (their rows go next): write nothing
+            return
+        write_snapshot(index_path(self.index_dir, *key), idx, model=self.model,
+                       seal=data_key.seal)
 
     def _save_if_current(self, key: UserKey, idx: UserIndex) -> None:
         """Snapshot only what still matches the store: a user deleted meanwhile (perhaps

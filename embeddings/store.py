@@ -11,6 +11,12 @@ indexed one (the message it answered, the reply itself), computed once at ingest
 and written in the item's transaction, so serving reads them instead of running
 the encoder. A row whose ``model`` differs from the current embedder's (or a
 missing row: a store written before this table existed) is filled in at start.
+
+Texts (``text``, ``context``, ``subject``) and every vector are sealed with the
+user's data key (``gateway.core.crypto``): a text can be read back from its vector,
+so the vectors get the same protection. Reads open them here, so callers only see
+plain types; writers seal with ``seal_row`` / ``seal_vec``. ``kind``, ids and times
+stay plain (they are what queries filter and order by).
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from gateway.core.crypto import DataKey
 from gateway.core.db import BIG_ID, SQLITE_MAX_INT, Base, Database, utcnow
 from gateway.core.errors import BadInput
+from gateway.core.keyring import Keyring
 
 CONTEXT_CHARS = 1000  # of an item's context, what its stored context vector reads
 
@@ -106,6 +114,17 @@ def _vec(blob: bytes | None) -> np.ndarray | None:
     return None if blob is None else np.frombuffer(blob, dtype=np.float32)
 
 
+def seal_vec(key: DataKey, v: np.ndarray | None) -> bytes | None:
+    return None if v is None else key.seal(np.asarray(v, dtype=np.float32).tobytes())
+
+
+def seal_row(key: DataKey, *, text: str, context: str | None, subject: str | None,
+             embedding: np.ndarray) -> dict:
+    """The sealed column values of a new ``HistoryRow``."""
+    return {"text": key.seal_text(text), "context": key.seal_text(context),
+            "subject": key.seal_text(subject), "embedding": seal_vec(key, embedding)}
+
+
 def as_utc(dt: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; everything we store is UTC, so say so."""
     if dt is None:
@@ -113,9 +132,13 @@ def as_utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def to_item(row) -> StoredItem:
-    return StoredItem(id=row.item_id, kind=row.kind, text=row.text, context=row.context,
-                      subject=row.subject, timestamp=as_utc(row.timestamp),
+def to_item(keys: Keyring, tenant_id: int, user_id: str, row) -> StoredItem:
+    """A row (of ``_ITEM_COLUMNS`` or a ``HistoryRow``) as a plain, opened item."""
+    def o(v):
+        return keys.open_text(tenant_id, user_id, v)
+
+    return StoredItem(id=row.item_id, kind=row.kind, text=o(row.text), context=o(row.context),
+                      subject=o(row.subject), timestamp=as_utc(row.timestamp),
                       created_at=as_utc(row.created_at))
 
 
@@ -141,8 +164,9 @@ UserKey = tuple[int, str]
 class HistoryStore:
     """Queries over ``history_items``; each method is one short transaction."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, keys: Keyring):
         self.db = db
+        self.keys = keys
         # The read path runs per request: prebuilt statements with bound parameters on a
         # Core connection cost a fraction of building an ORM query each time.
         user = (HistoryRow.tenant_id == bindparam("t"), HistoryRow.user_id == bindparam("u"))
@@ -186,7 +210,8 @@ class HistoryStore:
         pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if not rows:
             return pks, np.zeros((0, dim), dtype=np.float32)
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        blobs = [self.keys.open(tenant_id, user_id, r[1]) for r in rows]
+        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), -1)
         return pks, vecs
 
     def items_by_pk(self, tenant_id: int, user_id: str, pks: Sequence[int], *,
@@ -198,7 +223,8 @@ class HistoryStore:
         if kinds:
             q, params["kinds"] = self._q_by_pk_kinds, list(kinds)
         with self.db.engine.connect() as c:
-            return {r.pk: to_item(r) for r in c.execute(q, params)}
+            rows = list(c.execute(q, params))
+        return {r.pk: to_item(self.keys, tenant_id, user_id, r) for r in rows}
 
     def item_vectors(self, tenant_id: int, user_id: str, pks: Sequence[int], *,
                      model: str) -> dict[int, tuple[np.ndarray | None, np.ndarray | None]]:
@@ -207,15 +233,19 @@ class HistoryStore:
             return {}
         params = {"t": tenant_id, "u": user_id, "pks": [int(p) for p in pks], "m": model}
         with self.db.engine.connect() as c:
-            return {r.pk: (_vec(r.context), _vec(r.reply)) for r in c.execute(self._q_vectors,
-                                                                               params)}
+            rows = list(c.execute(self._q_vectors, params))
+
+        def o(blob):
+            return _vec(self.keys.open(tenant_id, user_id, blob))
+
+        return {r.pk: (o(r.context), o(r.reply)) for r in rows}
 
     def existing(self, s: Session, tenant_id: int, user_id: str,
-                 item_ids: Sequence[str]) -> dict[str, HistoryRow]:
-        rows = s.scalars(select(HistoryRow).where(
+                 item_ids: Sequence[str]) -> dict[str, StoredItem]:
+        rows = s.execute(select(*_ITEM_COLUMNS).where(
             HistoryRow.tenant_id == tenant_id, HistoryRow.user_id == user_id,
             HistoryRow.item_id.in_(list(item_ids))))
-        return {r.item_id: r for r in rows}
+        return {r.item_id: to_item(self.keys, tenant_id, user_id, r) for r in rows}
 
     def page(self, tenant_id: int, user_id: str, *, limit: int,
              cursor: str | None) -> tuple[list[StoredItem], str | None]:
@@ -229,7 +259,8 @@ class HistoryStore:
             ).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        return [to_item(r) for r in rows], encode_cursor(rows[-1].pk) if more else None
+        return ([to_item(self.keys, tenant_id, user_id, r) for r in rows],
+                encode_cursor(rows[-1].pk) if more else None)
 
     def recent(self, tenant_id: int, user_id: str, *, kinds: Sequence[str] | None,
                limit: int) -> list[StoredItem]:
@@ -241,7 +272,8 @@ class HistoryStore:
         if kinds:
             q = q.where(HistoryRow.kind.in_(list(kinds)))
         with self.db.session() as s:
-            return [to_item(r) for r in s.execute(q)]
+            rows = list(s.execute(q))
+        return [to_item(self.keys, tenant_id, user_id, r) for r in rows]
 
     def count(self, tenant_id: int, user_id: str) -> int:
         return self.stats(tenant_id, user_id)[0]
@@ -252,10 +284,16 @@ class HistoryStore:
             return int(s.scalar(select(func.count(HistoryRow.pk))
                                 .where(HistoryRow.model != model)) or 0)
 
-    def rows_with_other_model(self, model: str, *, limit: int) -> list[HistoryRow]:
+    def rows_with_other_model(self, model: str, *,
+                              limit: int) -> list[tuple[int, UserKey, StoredItem]]:
+        """(pk, user, opened item) of the next rows embedded by another model."""
         with self.db.session() as s:
-            return list(s.scalars(select(HistoryRow).where(HistoryRow.model != model)
+            rows = list(s.execute(select(*_ITEM_COLUMNS, HistoryRow.tenant_id,
+                                         HistoryRow.user_id)
+                                  .where(HistoryRow.model != model)
                                   .order_by(HistoryRow.pk).limit(limit)))
+        return [(r.pk, (r.tenant_id, r.user_id), to_item(self.keys, r.tenant_id, r.user_id, r))
+                for r in rows]
 
     def missing_vectors(self, model: str) -> int:
         """How many items lack request vectors made by ``model`` (old stores, model swaps)."""
@@ -263,12 +301,16 @@ class HistoryStore:
             return int(s.scalar(self._q_missing(model, select(func.count(HistoryRow.pk)))) or 0)
 
     def rows_missing_vectors(self, model: str, *, after_pk: int,
-                             limit: int) -> list[tuple[int, str, str | None]]:
-        """(pk, text, context) of the next items lacking vectors by ``model``, by pk."""
-        q = self._q_missing(model, select(HistoryRow.pk, HistoryRow.text, HistoryRow.context))
+                             limit: int) -> list[tuple[int, UserKey, str, str | None]]:
+        """(pk, user, text, context) of the next items lacking vectors by ``model``."""
+        q = self._q_missing(model, select(HistoryRow.pk, HistoryRow.tenant_id,
+                                          HistoryRow.user_id, HistoryRow.text,
+                                          HistoryRow.context))
         with self.db.session() as s:
-            return [tuple(r) for r in s.execute(q.where(HistoryRow.pk > after_pk)
-                                                .order_by(HistoryRow.pk).limit(limit))]
+            rows = list(s.execute(q.where(HistoryRow.pk > after_pk)
+                                  .order_by(HistoryRow.pk).limit(limit)))
+        return [(r.pk, (r.tenant_id, r.user_id), self.keys.open_text(r.tenant_id, r.user_id, r.text),
+                 self.keys.open_text(r.tenant_id, r.user_id, r.context)) for r in rows]
 
     @staticmethod
     def _q_missing(model: str, q):
@@ -277,7 +319,8 @@ class HistoryStore:
 
     def set_item_vectors(self, model: str,
                          rows: Sequence[tuple[int, bytes | None, bytes | None]]) -> None:
-        """Store (pk, context, reply) vectors, replacing older ones; one transaction."""
+        """Store (pk, context, reply) vectors (sealed: ``seal_vec``), replacing older ones;
+        one transaction."""
         with self.db.session() as s:
             alive = set(s.scalars(select(HistoryRow.pk).where(
                 HistoryRow.pk.in_([r[0] for r in rows]))))  # not deleted meanwhile
@@ -286,6 +329,7 @@ class HistoryStore:
                     s.merge(ItemVectorsRow(pk=pk, model=model, context=ctx, reply=reply))
 
     def set_embeddings(self, model: str, updates: Sequence[tuple[int, bytes]]) -> None:
+        """Replace (pk, sealed embedding) of existing rows."""
         with self.db.session() as s:
             for pk, blob in updates:
                 row = s.get(HistoryRow, pk)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.cli import eval_app
+from gateway.commands.datakeys import master_new, rotate
 from gateway.commands.db import db_app
 from gateway.commands.experiments import experiments_app
 from gateway.commands.ingest import ingest
@@ -18,8 +19,12 @@ from gateway.core.offline import offline_env
 
 app = typer.Typer(help="Persona Gateway: personalized smart replies and subject lines.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-keys_app = typer.Typer(help="Manage API keys (only their hashes are stored).", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys (only their hashes are stored) and the master "
+                       "keys that wrap user data keys (rotate, master-new).",
+                       no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+keys_app.command("rotate")(rotate)
+keys_app.command("master-new")(master_new)
 
 
 ONE_PROCESS = (
@@ -83,6 +88,7 @@ def serve(
     from gateway import auth
 
     db = _db(settings)
+    _check_master_keys(settings, db)
     if not auth.has_any_key(db):
         key = auth.create_key(db, tenant="default", scope="admin")
         typer.echo("First start: created tenant 'default' with an admin API key (shown once):")
@@ -96,6 +102,18 @@ def serve(
     typer.echo(f"Persona Gateway on http://{settings.host}:{settings.port} "
                f"(data in {settings.data_dir.resolve()}, models {settings.models})")
     uvicorn.run(create_app(settings), **server_options(settings))
+
+
+def _check_master_keys(settings, db) -> None:
+    """A missing or wrong master key stops the start here, with its message."""
+    from gateway.services import open_keyring
+
+    try:
+        open_keyring(settings, db)
+    except GatewayError as exc:
+        db.close()
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
 
 
 def server_options(settings) -> dict:

@@ -11,6 +11,10 @@ change that lands meanwhile makes its entry unreachable, never stale.
 ``ReplyCache`` keeps entries in this process (an LRU); ``RedisReplyCache`` in Redis,
 shared by the replicas. A cache that cannot be read is a miss; a version that cannot
 be bumped is an error (a stale answer would outlive the change).
+
+Entries are sealed with the user's data key (``gateway.core.keyring``), so Redis
+(its memory, RDB snapshots, AOF) never holds a user's suggestions in plaintext; an
+entry whose key is gone reads as a miss. ``forget`` also deletes the user's entries.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import threading
 import time
 from collections import OrderedDict
 
-from gateway.core.errors import NotReady
+from gateway.core.errors import GatewayError, NotReady
+from gateway.core.keyring import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +42,9 @@ def request_digest(parts: dict) -> str:
 class ReplyCache:
     """Entries and history versions in this process; ``ttl_s`` 0 = off."""
 
-    def __init__(self, ttl_s: float):
+    def __init__(self, ttl_s: float, *, keys: Keyring):
         self.ttl_s = ttl_s
+        self.keys = keys
         self._entries: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
         self._versions: dict[tuple[int, str], int] = {}
         self._lock = threading.Lock()
@@ -59,6 +65,22 @@ class ReplyCache:
             for k in [k for k in self._entries if k[:2] == key]:
                 del self._entries[k]
 
+    def forget(self, tenant_id: int, user_id: str) -> None:
+        """The user is forgotten: bump their version and delete their entries."""
+        self.bump(tenant_id, user_id)
+
+    def _seal(self, tenant_id: int, user_id: str, value: dict) -> str:
+        return self.keys.writer(tenant_id, user_id).seal_text(json.dumps(value))
+
+    def _open(self, tenant_id: int, user_id: str, raw: str | bytes) -> dict | None:
+        raw = raw.decode() if isinstance(raw, bytes) else raw
+        if not raw.startswith("enc1:"):
+            return None  # written before entries were sealed: a miss
+        try:
+            return json.loads(self.keys.open_text(tenant_id, user_id, raw))
+        except GatewayError:  # sealed under a destroyed key: the user was forgotten
+            return None
+
     def get(self, tenant_id: int, user_id: str, version: int, digest: str) -> dict | None:
         key = (tenant_id, user_id, version, digest)
         with self._lock:
@@ -69,12 +91,13 @@ class ReplyCache:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
-            return json.loads(hit[1])
+        return self._open(tenant_id, user_id, hit[1])
 
     def put(self, tenant_id: int, user_id: str, version: int, digest: str, value: dict) -> None:
+        sealed = self._seal(tenant_id, user_id, value)
         with self._lock:
             self._entries[(tenant_id, user_id, version, digest)] = (
-                time.monotonic() + self.ttl_s, json.dumps(value))
+                time.monotonic() + self.ttl_s, sealed)
             while len(self._entries) > _MAX_ENTRIES:
                 self._entries.popitem(last=False)
 
@@ -82,8 +105,8 @@ class ReplyCache:
 class RedisReplyCache(ReplyCache):
     """Entries (``SET … EX ttl``) and versions (``INCR``) in Redis, shared by replicas."""
 
-    def __init__(self, ttl_s: float, *, client, prefix: str = "persona:"):
-        super().__init__(ttl_s)
+    def __init__(self, ttl_s: float, *, keys: Keyring, client, prefix: str = "persona:"):
+        super().__init__(ttl_s, keys=keys)
         self._client = client
         self._prefix = prefix
 
@@ -117,16 +140,31 @@ class RedisReplyCache(ReplyCache):
         except RedisError as exc:
             log.warning("smart-reply cache unreadable (%s): computing the answer", exc)
             return None
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else self._open(tenant_id, user_id, raw)
 
     def put(self, tenant_id: int, user_id: str, version: int, digest: str, value: dict) -> None:
         from redis.exceptions import RedisError
 
+        sealed = self._seal(tenant_id, user_id, value)
         try:
             self._client.set(self._ekey(tenant_id, user_id, version, digest),
-                             json.dumps(value), ex=max(1, int(self.ttl_s)))
+                             sealed, ex=max(1, int(self.ttl_s)))
         except RedisError as exc:
             log.warning("smart-reply cache unwritable (%s): answer not cached", exc)
+
+
+    def forget(self, tenant_id: int, user_id: str) -> None:
+        from redis.exceptions import RedisError
+
+        self.bump(tenant_id, user_id)
+        try:
+            match = f"{self._prefix}replies:{tenant_id}:{user_id}:*"
+            stale = list(self._client.scan_iter(match=match, count=1000))
+            if stale:
+                self._client.delete(*stale)
+        except RedisError as exc:  # unreachable after the bump: sealed, and key destroyed
+            log.warning("cached replies of a forgotten user not deleted (%s); they are "
+                        "sealed under the destroyed key and expire within the TTL", exc)
 
 
 def _unreachable(exc: Exception) -> NotReady:

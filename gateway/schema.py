@@ -4,7 +4,8 @@
 
 - an empty database is created at head (``create_all``, then stamped);
 - a data dir from before migrations (tables, no ``alembic_version``) gets the
-  stop-gap in-place upgrade of ``gateway.schema_upgrade`` and is stamped as the baseline;
+  stop-gap in-place upgrade of ``gateway.schema_upgrade``, is stamped as the baseline
+  and (a SQLite file: one process's own) upgraded to head;
 - a database at head starts; one at any other revision is refused with a message
   naming ``persona db upgrade``: a start never migrates on its own, since several
   gateways may share one PostgreSQL and one of them must do it, once.
@@ -76,6 +77,9 @@ def _adopt(db: Database, migrations: Path) -> None:
     if db.is_sqlite:
         upgrade_schema(db.engine)
     stamp(db, BASELINE, migrations=migrations)
+    if db.is_sqlite:  # one process's own file: the later revisions run now (e.g. their data steps)
+        with db.engine.begin() as conn:
+            command.upgrade(_config(conn, migrations), "head")
 
 
 def ensure_schema(db: Database, *, migrations: Path | None = None) -> None:

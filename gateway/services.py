@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from embeddings.embedder import Embedder
+from gateway.core.crypto import MasterKeys
 from gateway.core.db import Database
+from gateway.core.keyring import Keyring
 from gateway.core.settings import Settings
 from gateway.llm import LLMClient, LocalLlama, ProviderRegistry
 from gateway.llm.router import build_router
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     db: Database
+    keys: Keyring  # the users' data keys (gateway.core.keyring): every user text is sealed
     metrics: Metrics
     llm: LLMClient
     providers: ProviderRegistry  # our litellm custom providers (local/*), installed
@@ -75,7 +78,12 @@ def build_services(settings: Settings) -> Services:
     quiet_litellm(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
-    create_tables(db)
+    try:
+        create_tables(db)
+        keys = open_keyring(settings, db)
+    except BaseException:
+        db.close()
+        raise
     metrics = Metrics()
     providers, local = _providers(settings)
     llm = LLMClient(
@@ -92,25 +100,41 @@ def build_services(settings: Settings) -> Services:
                              max_tokens=settings.embedding_max_tokens)
     if settings.embedding_batch_wait_ms > 0:
         embedder = BatchingEmbedder(embedder, wait_ms=settings.embedding_batch_wait_ms)
-    history = HistoryService(db=db, embedder=embedder, index_dir=settings.index_dir,
+    history = HistoryService(db=db, embedder=embedder, index_dir=settings.index_dir, keys=keys,
                              cache_mb=settings.history_index_cache_mb,
                              snapshot_every=settings.history_snapshot_every,
                              reply_text=bare_reply)
     redis = _redis(settings)
-    return Services(settings=settings, db=db, metrics=metrics, llm=llm,
+    return Services(settings=settings, db=db, keys=keys, metrics=metrics, llm=llm,
                     rate_limiter=_limiter(redis, "tenant", settings.rate_limit_per_minute),
                     auth_failures=_limiter(
                         redis, "auth-failures", settings.auth_failures_per_minute,
                         what="failed authentications/minute from this address",
                         setting="PERSONA_AUTH_FAILURES_PER_MINUTE (or send a valid key)"),
                     redis=redis,
-                    reply_cache=(ReplyCache(settings.reply_cache_ttl_s) if redis is None else
-                                 RedisReplyCache(settings.reply_cache_ttl_s, client=redis)),
+                    reply_cache=(ReplyCache(settings.reply_cache_ttl_s, keys=keys)
+                                 if redis is None else
+                                 RedisReplyCache(settings.reply_cache_ttl_s, keys=keys,
+                                                 client=redis)),
                     work=WorkPool(settings.cpu_workers),
                     admission=Admission(settings.max_inflight_generations),
                     embedder=embedder, history=history, local_llm=local,
                     providers=providers,
                     drift=DriftMonitor(settings, metrics), tracing=build_tracing(settings))
+
+
+def open_keyring(settings: Settings, db: Database) -> Keyring:
+    """The master keys from settings (or the embedded default's key file), checked
+    against the stored data keys; then any plaintext left by an upgrade is sealed."""
+    from gateway.storage import seal_plaintext
+
+    master = MasterKeys.load(settings.master_keys.get_secret_value()
+                             if settings.master_keys else None,
+                             data_dir=settings.data_dir, embedded=db.is_sqlite)
+    keys = Keyring(db, master, ttl_s=settings.key_cache_ttl_s)
+    keys.verify()
+    seal_plaintext(db, keys)
+    return keys
 
 
 def _redis(settings: Settings):

@@ -1,6 +1,10 @@
 """Gateway-owned tables: tenants, API keys, user preferences, generations, feedback,
 experiments (with their assignments and exposures) and kill switches.
 
+Per-user texts (``signature``, ``input_text``, ``outputs``, ``final_text``, an
+explanation's ``data``) are stored sealed with the user's data key
+(``gateway.core.crypto``); rows without a user id stay plain (nobody to forget).
+
 History items live in ``embeddings.store`` (the personalization store owns them).
 """
 
@@ -177,3 +181,11 @@ class KillSwitch(Base):
     task: Mapped[str] = mapped_column(String(32), primary_key=True)
     rules_only: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SealPending(Base):
+    """A table an upgrade left holding plaintext; ``gateway.storage.seal_plaintext``
+    seals its rows at the next start and deletes the name (migration 0002_user_keys)."""
+
+    __tablename__ = "seal_pending"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -25,6 +25,7 @@ from gateway.app import create_app
 from gateway.auth import create_key
 from gateway.core.settings import LOCAL_MODEL, Settings
 from tests.fakes import fake_installed
+from tests.keys import MASTER_KEYS
 from tests.redis_fixtures import redis_server, redis_url  # noqa: F401 (fixtures)
 
 
@@ -93,9 +94,10 @@ def database_url(request, backend) -> str | None:
 
 @pytest.fixture
 def settings(tmp_path, database_url) -> Settings:
+    # SQLite: the embedded default's master key file; PostgreSQL needs the setting.
     return Settings(data_dir=tmp_path / "data", database_url=database_url, models=["fake/test"],
                     embedding_model="hash", load_models=False, rate_limit_per_minute=0,
-                    llm_timeout_s=5.0)
+                    llm_timeout_s=5.0, master_keys=MASTER_KEYS if database_url else None)
 
 
 @pytest.fixture

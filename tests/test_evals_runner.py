@@ -249,9 +249,12 @@ def test_reports_are_written_with_provenance_and_inline_plots(cli, tmp_path):
     from embeddings.history import HistoryService
     from gateway.auth import get_or_create_tenant
     from gateway.core.db import Database
+    from tests.keys import keyring
 
     db = Database(out / "scratch" / "default" / "persona.sqlite3")
-    hs = HistoryService(db=db, embedder=HashEmbedder(), index_dir=out / "scratch" / "default" / "index")
+    master = (out / "scratch" / "default" / "master.key").read_text()  # the scratch store's own
+    hs = HistoryService(db=db, embedder=HashEmbedder(), keys=keyring(db, master),
+                        index_dir=out / "scratch" / "default" / "index")
     hs.open()
     assert hs.count(get_or_create_tenant(db, "eval"), "alice-a") == 10
     hs.close()

@@ -22,6 +22,7 @@ from embeddings.store import HistoryStore
 from gateway.auth import create_key, get_or_create_tenant
 from gateway.core.db import Database
 from gateway.storage import create_tables
+from tests.keys import MASTER_KEYS, keyring
 
 pytestmark = pytest.mark.both_backends
 
@@ -64,7 +65,8 @@ def test_acknowledged_items_survive_sigkill_and_index_is_repaired(tmp_path, data
                       "PERSONA_EMBEDDING_MODEL=hash\nPERSONA_LOAD_MODELS=false\n"
                       "PERSONA_RATE_LIMIT_PER_MINUTE=0\nPERSONA_HISTORY_SNAPSHOT_EVERY=100000\n"
                       "PERSONA_LOG_LEVEL=warning\n"
-                      + (f"PERSONA_DATABASE_URL={database_url}\n" if database_url else ""))
+                      + (f"PERSONA_DATABASE_URL={database_url}\nPERSONA_MASTER_KEYS={MASTER_KEYS}\n"
+                         if database_url else ""))
     db = Database(where)
     create_tables(db)
     key = create_key(db, tenant="acme", scope="admin")
@@ -121,10 +123,12 @@ def test_acknowledged_items_survive_sigkill_and_index_is_repaired(tmp_path, data
 
         # The snapshot open() wrote at restart holds exactly the store's vectors.
         db = Database(where)
-        pks, _ = HistoryStore(db).embeddings(tenant, "u1", dim=384)
-        db.close()
+        keys = keyring(db, MASTER_KEYS if database_url else (data / "master.key").read_text())
+        pks, _ = HistoryStore(db, keys).embeddings(tenant, "u1", dim=384)
         snap = read_snapshot(index_path(data / "index", tenant, "u1"), dim=384,
-                             model=model_tag(HashEmbedder()))
+                             model=model_tag(HashEmbedder()),
+                             unseal=lambda b: keys.open(tenant, "u1", b))
+        db.close()
         assert sorted(snap.ids().tolist()) == pks.tolist()
         assert len(pks) == len(stored)
     finally:

@@ -11,6 +11,7 @@ from embeddings.index import UserIndex, index_path, read_header, read_snapshot, 
 from embeddings.items import HistoryItem
 from gateway.auth import get_or_create_tenant
 from gateway.core.db import Database
+from tests.keys import keyring
 
 TOPICS = ["meeting friday afternoon", "invoice payment overdue", "lunch tomorrow noon",
           "project deadline extension", "holiday vacation plans", "server outage incident"]
@@ -31,7 +32,7 @@ def env(tmp_path):
 
     def service(**kw) -> HistoryService:
         kw.setdefault("embedder", HashEmbedder())
-        svc = HistoryService(db=db, index_dir=tmp_path / "index", **kw)
+        svc = HistoryService(db=db, index_dir=tmp_path / "index", keys=keyring(db), **kw)
         svc.open()
         made.append(svc)
         return svc
@@ -54,7 +55,7 @@ def store_pks(svc, tenant, user) -> list[int]:
 
 def snapshot_ids(index_dir, tenant, user, svc) -> list[int]:
     idx = read_snapshot(index_path(index_dir, tenant, user), dim=svc.embedder.dim,
-                        model=svc.indexes.model)
+                        model=svc.indexes.model, unseal=lambda b: svc.keys.open(tenant, user, b))
     return sorted(idx.ids().tolist())
 
 
@@ -121,7 +122,8 @@ def test_orphan_snapshots_and_temp_files_are_removed_on_open(env):
     svc = service()
     ghost = UserIndex(384)
     ghost.add(np.array([99], dtype=np.int64), np.ones((1, 384), dtype=np.float32) / 384 ** 0.5)
-    write_snapshot(index_path(index_dir, tenant, "ghost"), ghost, model=svc.indexes.model)
+    write_snapshot(index_path(index_dir, tenant, "ghost"), ghost, model=svc.indexes.model,
+                   seal=svc.keys.writer(tenant, "ghost").seal)
     tmp = index_dir / f"t{tenant}" / ".half-written.pgx.123.tmp"
     tmp.write_bytes(b"partial")
     svc2 = service()

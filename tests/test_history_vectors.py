@@ -19,6 +19,7 @@ from gateway.core.db import Database
 from gateway.usecases.replies.personal import load_user_context
 from gateway.usecases.replies.vectors import Vectors
 from guardrails.emailtext import bare_reply
+from tests.keys import keyring
 
 TOPICS = ["meeting friday afternoon", "invoice payment overdue", "lunch tomorrow noon",
           "project deadline extension", "holiday vacation plans", "server outage incident"]
@@ -54,7 +55,7 @@ def env(tmp_path):
     made = []
 
     def service(embedder=None) -> HistoryService:
-        svc = HistoryService(db=db, embedder=embedder or Counting(),
+        svc = HistoryService(db=db, embedder=embedder or Counting(), keys=keyring(db),
                              index_dir=tmp_path / "index", reply_text=bare_reply)
         svc.open()
         made.append(svc)
@@ -67,8 +68,13 @@ def env(tmp_path):
 
 
 def vector_rows(db) -> dict[int, tuple]:
+    """pk -> (model, context vector, reply vector), opened (they are stored sealed)."""
+    keys = keyring(db)
     with db.session() as s:
-        return {r.pk: (r.model, r.context, r.reply) for r in s.scalars(select(ItemVectorsRow))}
+        rows = s.execute(select(ItemVectorsRow, HistoryRow.tenant_id, HistoryRow.user_id)
+                         .join(HistoryRow, HistoryRow.pk == ItemVectorsRow.pk)).all()
+    return {r.pk: (r.model, keys.open(t, u, r.context), keys.open(t, u, r.reply))
+            for r, t, u in rows}
 
 
 def test_ingest_stores_context_and_reply_vectors_with_each_item(env):

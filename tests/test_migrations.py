@@ -24,8 +24,8 @@ SECOND = '''"""Test-only: a column added after the baseline."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "{head}"
 
 
 def upgrade():
@@ -51,15 +51,16 @@ def newer_migrations(tmp_path):
     """The gateway's migrations plus one more revision, as a newer gateway would ship."""
     where = tmp_path / "migrations"
     shutil.copytree(schema.MIGRATIONS, where, ignore=shutil.ignore_patterns("__pycache__"))
-    (where / "versions" / "0002_note.py").write_text(SECOND)
+    (where / "versions" / "9999_note.py").write_text(SECOND.replace("{head}", schema.head_revision()))
     return where
 
 
 def test_a_new_database_is_created_at_head(db):
     create_tables(db)
-    assert schema.current_revision(db) == schema.head_revision() == schema.BASELINE
+    assert schema.current_revision(db) == schema.head_revision() == "0002_user_keys"
     assert {"tenants", "history_items", "history_vectors", "generations", "feedback",
-            "user_preferences", "api_keys", "explanations"} <= set(inspect(db.engine).get_table_names())
+            "user_preferences", "api_keys", "explanations", "user_keys",
+            "seal_pending"} <= set(inspect(db.engine).get_table_names())
 
 
 def test_the_baseline_migration_builds_exactly_the_models(db):
@@ -77,8 +78,8 @@ def test_a_pre_alembic_data_dir_is_upgraded_in_place_and_stamped(tmp_path):
     conn.close()
     db = Database(path)
     try:
-        create_tables(db)
-        assert schema.current_revision(db) == schema.BASELINE
+        create_tables(db)  # stamped as the baseline, then upgraded (a SQLite file)
+        assert schema.current_revision(db) == schema.head_revision()
         with db.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
             assert conn.exec_driver_sql("SELECT request_id FROM generations").scalars().all() \
@@ -88,11 +89,12 @@ def test_a_pre_alembic_data_dir_is_upgraded_in_place_and_stamped(tmp_path):
 
 
 def test_an_out_of_date_database_is_refused_until_upgraded(db, newer_migrations):
-    create_tables(db)  # at 0001, made by this gateway
+    create_tables(db)  # at this gateway's head, made by it
     with pytest.raises(SchemaOutOfDate) as exc:
         create_tables(db, migrations=newer_migrations)
-    assert "persona db upgrade" in exc.value.message and "0001" in exc.value.message
-    assert schema.upgrade(db, migrations=newer_migrations) == "0002"
+    assert "persona db upgrade" in exc.value.message
+    assert schema.head_revision() in exc.value.message
+    assert schema.upgrade(db, migrations=newer_migrations) == "9999"
     assert "note" in {c["name"] for c in inspect(db.engine).get_columns("tenants")}
     create_tables(db, migrations=newer_migrations)  # now it starts
 
@@ -100,6 +102,7 @@ def test_an_out_of_date_database_is_refused_until_upgraded(db, newer_migrations)
 def test_a_start_on_an_out_of_date_database_names_the_command(tmp_path, monkeypatch,
                                                                newer_migrations):
     monkeypatch.setenv("PERSONA_DATA_DIR", str(tmp_path / "data"))
+    head = schema.head_revision()  # this gateway's
     runner = CliRunner()
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
     monkeypatch.setattr(schema, "MIGRATIONS", newer_migrations)  # a newer gateway's code
@@ -107,8 +110,8 @@ def test_a_start_on_an_out_of_date_database_names_the_command(tmp_path, monkeypa
     assert result.exit_code == 2
     assert "run `persona db upgrade`" in " ".join(result.output.split())
     current = runner.invoke(cli, ["db", "current"])
-    assert current.exit_code == 1 and "database: 0001" in current.output
+    assert current.exit_code == 1 and f"database: {head}" in current.output
     up = runner.invoke(cli, ["db", "upgrade"])
-    assert up.exit_code == 0 and "revision 0002 (was 0001)" in up.output
+    assert up.exit_code == 0 and f"revision 9999 (was {head})" in up.output
     assert runner.invoke(cli, ["keys", "list"]).exit_code == 0
     assert runner.invoke(cli, ["db", "current"]).exit_code == 0

@@ -11,6 +11,7 @@ from gateway.app import create_app
 from gateway.auth import create_key
 from gateway.core.settings import Settings
 from tests.conftest import wait_ready
+from tests.keys import MASTER_KEYS
 from tests.smart_reply_helpers import SAM, add_replies, body
 
 
@@ -135,22 +136,28 @@ def test_zero_ttl_turns_the_cache_off(tmp_path, fake):
 
 
 def test_two_replicas_serve_the_same_suggestions_and_drop_them_together(tmp_path, fake,
-                                                                          redis_url):
-    with (TestClient(create_app(_settings(tmp_path / "a", redis_url))) as a,
-          TestClient(create_app(_settings(tmp_path / "b", redis_url))) as b):
-        wait_ready(a)
-        wait_ready(b)
-        # Separate stores here; the same tenant made first in each has the same id, as one
-        # shared database gives every replica.
-        ha = {"Authorization": f"Bearer {create_key(a.app.state.services.db, tenant='acme')}"}
-        hb = {"Authorization": f"Bearer {create_key(b.app.state.services.db, tenant='acme')}"}
-        web = ask(a, ha)
-        calls = len(fake.calls)
-        mobile = ask(b, hb)
-        assert texts(mobile) == texts(web) and len(fake.calls) == calls
-        add_replies(a, ha, "u1", SAM)  # through replica a ...
-        ask(b, hb)
-        assert len(fake.calls) > calls  # ... and replica b computes again
+                                                                          redis_url, postgres):
+    # One shared database, as replicas have: entries are sealed with the user's data
+    # key, which lives there (two separate stores could not open each other's entries).
+    with postgres.database() as url:
+        shared_db = {"database_url": url, "master_keys": MASTER_KEYS}
+        with (TestClient(create_app(_settings(tmp_path / "a", redis_url, **shared_db))) as a,
+              TestClient(create_app(_settings(tmp_path / "b", redis_url, **shared_db))) as b):
+            wait_ready(a)
+            wait_ready(b)
+            _two_replicas_share_answers(a, b, fake)
+
+
+def _two_replicas_share_answers(a, b, fake) -> None:
+    ha = {"Authorization": f"Bearer {create_key(a.app.state.services.db, tenant='acme')}"}
+    hb = {"Authorization": f"Bearer {create_key(b.app.state.services.db, tenant='acme')}"}
+    web = ask(a, ha)
+    calls = len(fake.calls)
+    mobile = ask(b, hb)
+    assert texts(mobile) == texts(web) and len(fake.calls) == calls
+    add_replies(a, ha, "u1", SAM)  # through replica a ...
+    ask(b, hb)
+    assert len(fake.calls) > calls  # ... and replica b computes again
 
 
 def test_a_cached_answer_is_explained_under_its_own_request_id(gw, h, fake):

@@ -43,10 +43,15 @@ def feedback(client, auth, rid: str):
 
 
 def generation(services, tenant: str, rid: str) -> Generation | None:
+    """The stored record, its user's texts opened (they are stored sealed)."""
     tid = get_or_create_tenant(services.db, tenant)
     with services.db.session() as s:
-        return s.scalar(select(Generation).where(Generation.tenant_id == tid,
-                                                 Generation.request_id == rid))
+        g = s.scalar(select(Generation).where(Generation.tenant_id == tid,
+                                              Generation.request_id == rid))
+    if g is not None and g.user_id:
+        g.input_text = services.keys.open_text(tid, g.user_id, g.input_text)
+        g.outputs = services.keys.open_json(tid, g.user_id, g.outputs)
+    return g
 
 
 def test_the_body_request_id_is_the_gateways_and_the_header_echoes_the_client(client, auth):

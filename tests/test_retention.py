@@ -65,7 +65,8 @@ def test_input_text_is_cleared_after_the_feedback_window(client, auth, fake, ser
     _age(services, stale, services.settings.feedback_window_days + 1)
     assert purge(services).inputs_cleared == 1
     assert _rows(services, Generation, stale)[0].input_text == ""
-    assert _rows(services, Generation, fresh)[0].input_text == MEETING["body"]
+    row = _rows(services, Generation, fresh)[0]  # stored sealed with the user's data key
+    assert services.keys.open_text(row.tenant_id, row.user_id, row.input_text) == MEETING["body"]
     # The generation and its explanation remain; feedback on it is refused, saying why.
     assert client.get(f"/v1/requests/{stale}", headers=auth).status_code == 200
     r = client.post("/v1/feedback", json={"request_id": stale, "index": 0, "event": "sent"},

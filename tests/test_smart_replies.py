@@ -157,7 +157,8 @@ def test_generation_is_recorded_for_feedback(client, auth, fake, services):
     with services.db.session() as s:
         g = s.scalars(select(Generation).where(Generation.request_id == rid)).one()
         assert g.task == "smart_reply"
-        assert g.outputs == [x["text"] for x in r.json()["suggestions"]]
+        assert services.keys.open_json(g.tenant_id, g.user_id, g.outputs) == [  # sealed
+            x["text"] for x in r.json()["suggestions"]]
         assert g.prompt_version == "smart_reply_v1"
 
 
@@ -172,7 +173,7 @@ def test_recorded_input_is_cut_at_the_max_text_chars_setting(client, auth, fake,
 
     with services.db.session() as s:
         gen = s.scalar(select(Generation).where(Generation.request_id == rid))
-        assert len(gen.input_text) == 120
+        assert len(services.keys.open_text(gen.tenant_id, gen.user_id, gen.input_text)) == 120
 
 
 def test_n_is_served_when_the_model_gives_fewer_intents_than_n(client, auth, fake):

@@ -164,6 +164,16 @@ class Settings(BaseSettings):
         "user (all replicas with `PERSONA_REDIS_URL`); changing the user's history or "
         "preferences, or forgetting the user, drops it at once. 0 = off."))
 
+    # --- encryption at rest (docs/security.md)
+    master_keys: SecretStr | None = Field(default=None, description=(
+        "Master keys that wrap each user's data key: `id:base64url-of-32-bytes`, comma "
+        "separated, the first wraps new keys (`persona keys master-new` prints one). "
+        "Unset: SQLite keeps one in `<data_dir>/master.key` (0600, made on first start); "
+        "PostgreSQL refuses to start."))
+    key_cache_ttl_s: float = Field(default=5.0, ge=0, le=300, description=(
+        "How long an unwrapped data key is reused in memory for reads; after a forget "
+        "on another replica, this one's cached copy is gone within this."))
+
     # --- connections (see docs/deploy.md: run behind a reverse proxy)
     body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600, description=(
         "The whole request body must arrive within this; a stalled body gets 408."))

@@ -59,9 +59,10 @@ def load_preferences(services: Services, tenant_id: int, user_id: str | None) ->
         return Preferences()
     with services.db.session() as s:
         row = s.get(UserPreferences, (tenant_id, user_id))
-        if row is None:
-            return Preferences()
-        return Preferences(row.personalization, row.locale, row.signature)
+    if row is None:
+        return Preferences()
+    return Preferences(row.personalization, row.locale,
+                       services.keys.open_text(tenant_id, user_id, row.signature))
 
 
 def record_generation(
@@ -80,16 +81,19 @@ def record_generation(
     from gateway.tables import Explanation
     from gateway.usecases.retention import input_hash, stored_input
 
-    text = input_text[:services.settings.max_text_chars]
+    text = stored_input(services, tenant, input_text[:services.settings.max_text_chars])
+    data = trace.to_dict() if trace is not None else None
+    if user_id:  # the user's texts are sealed with their data key (gateway.core.crypto)
+        key = services.keys.writer(tenant_id, user_id)
+        text, outputs = key.seal_text(text) if text else text, key.seal_json(outputs)
+        data = key.seal_json(data) if data is not None else None
     with services.db.session() as s:
         s.add(Generation(request_id=request_id, tenant_id=tenant_id, user_id=user_id,
-                         correlation_id=correlation_id, task=task,
-                         input_text=stored_input(services, tenant, text), outputs=outputs,
-                         model=model, prompt_version=prompt_version))
-        if trace is not None:
+                         correlation_id=correlation_id, task=task, input_text=text,
+                         outputs=outputs, model=model, prompt_version=prompt_version))
+        if data is not None:
             s.add(Explanation(request_id=request_id, tenant_id=tenant_id, user_id=user_id,
-                              task=task, input_hash=input_hash(input_text),
-                              data=trace.to_dict()))
+                              task=task, input_hash=input_hash(input_text), data=data))
 
 
 def token_counter(services: Services):

@@ -152,7 +152,9 @@ def load_explanation(services, *, tenant_id: int, request_id: str) -> dict:
                            "subject-lines responses (explanations expire with "
                            "PERSONA_RETENTION_DAYS and are removed when a user is forgotten)",
                            field="request_id")
-        return {**row.data, "user_id": row.user_id, "created_at": row.created_at}
+    data = (services.keys.open_json(tenant_id, row.user_id, row.data) if row.user_id
+            else row.data)
+    return {**data, "user_id": row.user_id, "created_at": row.created_at}
 
 
 def _status(c, chosen_ids: set[int]) -> tuple[str, str | None]:

@@ -32,6 +32,9 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn,
     with services.db.session() as s:
         gen = s.scalar(select(Generation).where(Generation.request_id == feedback.request_id,
                                                 Generation.tenant_id == tenant_id))
+    if gen is not None and gen.user_id:  # sealed with the user's data key
+        gen.input_text = services.keys.open_text(tenant_id, gen.user_id, gen.input_text)
+        gen.outputs = services.keys.open_json(tenant_id, gen.user_id, gen.outputs)
     if gen is None:
         raise NotFound(f"request_id {feedback.request_id!r} is unknown for this tenant; send the "
                        "request_id of a smart-replies or subject-lines response", field="request_id")
@@ -51,7 +54,7 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn,
     history_id = None
     if kind and gen.user_id:
         text = ((feedback.final_text or "").strip()
-                or _edited_text(services, tenant_id, feedback)
+                or _edited_text(services, tenant_id, gen.user_id, feedback)
                 or gen.outputs[feedback.index])
         history_id = f"fb-{feedback.request_id}-{feedback.index}"
         item = HistoryItemIn(id=history_id, kind=kind, text=text,
@@ -64,11 +67,13 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn,
             # items are immutable, the first one stands; the event is still recorded.
             pass
 
+    final_text = feedback.final_text
+    if gen.user_id and final_text is not None:
+        final_text = services.keys.writer(tenant_id, gen.user_id).seal_text(final_text)
     try:
         with services.db.session() as s:
             s.add(Feedback(tenant_id=tenant_id, user_id=gen.user_id, request_id=feedback.request_id,
-                           index=feedback.index, event=feedback.event,
-                           final_text=feedback.final_text))
+                           index=feedback.index, event=feedback.event, final_text=final_text))
     except IntegrityError:
         pass  # the same event for the same suggestion was recorded before: idempotent
     if services.drift is not None:
@@ -77,10 +82,12 @@ def record_feedback(*, services: Services, tenant_id: int, feedback: FeedbackIn,
     return FeedbackAccepted(accepted=True, history_id=history_id)
 
 
-def _edited_text(services: Services, tenant_id: int, feedback: FeedbackIn) -> str | None:
+def _edited_text(services: Services, tenant_id: int, user_id: str,
+                 feedback: FeedbackIn) -> str | None:
     """The text of an earlier 'edited' event for this suggestion: a 'sent' that follows
     an edit without repeating the text sent the edited version, not the suggestion."""
     with services.db.session() as s:
-        return s.scalar(select(Feedback.final_text).where(
+        text = s.scalar(select(Feedback.final_text).where(
             Feedback.tenant_id == tenant_id, Feedback.request_id == feedback.request_id,
             Feedback.index == feedback.index, Feedback.event == "edited"))
+    return services.keys.open_text(tenant_id, user_id, text)

@@ -1,6 +1,9 @@
 """Forget a user: each owner of the user's data deletes its part, all in this one place.
 
-Owners: the gateway's records (generations, explanations, feedback, preferences:
+First the user's data key is destroyed (``gateway.core.keyring``): every text and
+vector of theirs is sealed with it, so the copies no DELETE reaches (PostgreSQL's
+dead tuples and WAL, SQLite pages not yet overwritten, backups, Redis snapshots)
+can no longer be read. Then the rows themselves go. Owners: the gateway's records (generations, explanations, feedback, preferences:
 ``gateway.tables``), the experiments' assignments and exposures,
 the history store (items, their vectors, the index snapshot file and the cached index:
 ``HistoryService.delete_user``), the user's cached smart replies, then the database's WAL, checkpointed and truncated so
@@ -28,13 +31,14 @@ RECORDS = (Feedback, Generation, Explanation, UserPreferences)  # every gateway 
 
 def forget_user(*, services: Services, tenant_id: int, user_id: str) -> None:
     check_user_id(user_id)
+    services.keys.destroy(tenant_id, user_id)
     with services.db.session() as s:
         for table in RECORDS:
             s.execute(delete(table).where(table.tenant_id == tenant_id,
                                           table.user_id == user_id))
     forget_experiment_rows(services, tenant_id, user_id)  # assignments, exposures
     services.history.delete_user(tenant_id, user_id)
-    services.reply_cache.bump(tenant_id, user_id)  # no cached reply outlives the user
+    services.reply_cache.forget(tenant_id, user_id)  # no cached reply outlives the user
     if not services.db.checkpoint_wal():
         log.warning("WAL checkpoint stayed busy after a user delete; the deleted rows "
                     "leave the WAL at the next checkpoint")

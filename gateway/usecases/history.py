@@ -71,10 +71,11 @@ def put_preferences(*, services: Services, tenant_id: int, user_id: str,
                     prefs: PreferencesIn) -> PreferencesOut:
     """Replace the user's preferences (PUT semantics: omitted fields take defaults)."""
     check_user_id(user_id)
+    signature = services.keys.writer(tenant_id, user_id).seal_text(prefs.signature)
     with services.db.session() as s:
         s.merge(UserPreferences(tenant_id=tenant_id, user_id=user_id,
                                 personalization=prefs.personalization, locale=prefs.locale,
-                                signature=prefs.signature))
+                                signature=signature))
     services.reply_cache.bump(tenant_id, user_id)  # cached smart replies used the old ones
     return get_preferences(services=services, tenant_id=tenant_id, user_id=user_id)
 
