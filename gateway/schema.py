@@ -4,7 +4,8 @@
 
 - an empty database is created at head (``create_all``, then stamped);
 - a data dir from before migrations (tables, no ``alembic_version``) gets the
-  stop-gap in-place upgrade of ``gateway.schema_upgrade`` and is stamped as the baseline;
+  stop-gap in-place upgrade of ``gateway.schema_upgrade``, is stamped as the baseline
+  and migrated to head (revisions after the baseline skip tables that already exist);
 - a database at head starts; one at any other revision is refused with a message
   naming ``persona db upgrade``: a start never migrates on its own, since several
   gateways may share one PostgreSQL and one of them must do it, once.
@@ -76,6 +77,10 @@ def _adopt(db: Database, migrations: Path) -> None:
     if db.is_sqlite:
         upgrade_schema(db.engine)
     stamp(db, BASELINE, migrations=migrations)
+    # A pre-Alembic data dir is one process's SQLite file: nobody else can be migrating it,
+    # so the revisions after the baseline run now (each skips what create_all just made).
+    with db.engine.begin() as conn:
+        command.upgrade(_config(conn, migrations), "head")
 
 
 def ensure_schema(db: Database, *, migrations: Path | None = None) -> None:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
-down_revision = "0001"
+down_revision = "{head}"
 
 
 def upgrade():
@@ -51,13 +51,13 @@ def newer_migrations(tmp_path):
     """The gateway's migrations plus one more revision, as a newer gateway would ship."""
     where = tmp_path / "migrations"
     shutil.copytree(schema.MIGRATIONS, where, ignore=shutil.ignore_patterns("__pycache__"))
-    (where / "versions" / "0002_note.py").write_text(SECOND)
+    (where / "versions" / "0002_note.py").write_text(SECOND.format(head=schema.head_revision()))
     return where
 
 
 def test_a_new_database_is_created_at_head(db):
     create_tables(db)
-    assert schema.current_revision(db) == schema.head_revision() == schema.BASELINE
+    assert schema.current_revision(db) == schema.head_revision()
     assert {"tenants", "history_items", "history_vectors", "generations", "feedback",
             "user_preferences", "api_keys", "explanations"} <= set(inspect(db.engine).get_table_names())
 
@@ -77,8 +77,8 @@ def test_a_pre_alembic_data_dir_is_upgraded_in_place_and_stamped(tmp_path):
     conn.close()
     db = Database(path)
     try:
-        create_tables(db)
-        assert schema.current_revision(db) == schema.BASELINE
+        create_tables(db)  # stamped the baseline, then migrated to head (one process: safe)
+        assert schema.current_revision(db) == schema.head_revision()
         with db.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
             assert conn.exec_driver_sql("SELECT request_id FROM generations").scalars().all() \
@@ -88,10 +88,11 @@ def test_a_pre_alembic_data_dir_is_upgraded_in_place_and_stamped(tmp_path):
 
 
 def test_an_out_of_date_database_is_refused_until_upgraded(db, newer_migrations):
-    create_tables(db)  # at 0001, made by this gateway
+    create_tables(db)  # at this gateway's head
     with pytest.raises(SchemaOutOfDate) as exc:
         create_tables(db, migrations=newer_migrations)
-    assert "persona db upgrade" in exc.value.message and "0001" in exc.value.message
+    assert "persona db upgrade" in exc.value.message
+    assert schema.head_revision() in exc.value.message
     assert schema.upgrade(db, migrations=newer_migrations) == "0002"
     assert "note" in {c["name"] for c in inspect(db.engine).get_columns("tenants")}
     create_tables(db, migrations=newer_migrations)  # now it starts
@@ -102,13 +103,14 @@ def test_a_start_on_an_out_of_date_database_names_the_command(tmp_path, monkeypa
     monkeypatch.setenv("PERSONA_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    was = schema.head_revision()  # this gateway's head, before the newer code
     monkeypatch.setattr(schema, "MIGRATIONS", newer_migrations)  # a newer gateway's code
     result = runner.invoke(cli, ["keys", "list"])
     assert result.exit_code == 2
     assert "run `persona db upgrade`" in " ".join(result.output.split())
     current = runner.invoke(cli, ["db", "current"])
-    assert current.exit_code == 1 and "database: 0001" in current.output
+    assert current.exit_code == 1 and f"database: {was}" in current.output
     up = runner.invoke(cli, ["db", "upgrade"])
-    assert up.exit_code == 0 and "revision 0002 (was 0001)" in up.output
+    assert up.exit_code == 0 and f"revision 0002 (was {was})" in up.output
     assert runner.invoke(cli, ["keys", "list"]).exit_code == 0
     assert runner.invoke(cli, ["db", "current"]).exit_code == 0

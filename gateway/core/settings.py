@@ -164,6 +164,19 @@ class Settings(BaseSettings):
         "user (all replicas with `PERSONA_REDIS_URL`); changing the user's history or "
         "preferences, or forgetting the user, drops it at once. 0 = off."))
 
+    # --- campaigns: batch subject lines for an audience (docs/campaigns.md)
+    campaign_concurrency: int = Field(default=4, ge=1, le=256, description=(
+        "Recipients of a campaign generated at once: in the gateway's process (no "
+        "`PERSONA_REDIS_URL`) and in each `persona worker`."))
+    campaign_chunk_size: int = Field(default=50, ge=1, le=10_000, description=(
+        "Recipients per queued task on the Redis job queue (`persona worker` takes one at a "
+        "time); smaller spreads a big audience over more workers sooner."))
+    campaign_chunk_timeout_s: float = Field(default=600.0, gt=0, le=86_400, description=(
+        "A queued task that runs longer is cancelled (its finished rows stay); a task of a "
+        "worker that died is handed to another worker this long (plus 10 s) after it started."))
+    campaign_max_recipients: int = Field(default=100_000, ge=1, le=1_000_000, description=(
+        "Largest audience one campaign takes; split a bigger one into several campaigns."))
+
     # --- connections (see docs/deploy.md: run behind a reverse proxy)
     body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600, description=(
         "The whole request body must arrive within this; a stalled body gets 408."))
