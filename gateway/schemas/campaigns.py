@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.schemas.common import IsoDatetime, Suggestion
-from gateway.schemas.experiments import NAME_PATTERN
+from gateway.schemas.common import Suggestion
+from gateway.schemas.experiments import NAME_PATTERN, UtcDatetime
 from gateway.schemas.subject_lines import SubjectLineOptions
 
 MAX_AUDIENCE = 1_000_000  # the schema's cap; campaign_max_recipients may only lower it
@@ -40,7 +39,7 @@ class CampaignOut(BaseModel):
     experiment: str | None = None
     runner: Literal["local", "queue"] = Field(description=(
         "local: in the gateway's process; queue: `persona worker`s over Redis."))
-    created_at: IsoDatetime
+    created_at: UtcDatetime
 
 
 class CampaignRowOut(BaseModel):
@@ -54,7 +53,7 @@ class CampaignRowOut(BaseModel):
     personalized: bool | None = None
     fallback_reason: str | None = None
     error: str | None = Field(default=None, description="Why a failed row failed.")
-    finished_at: datetime | None = None
+    finished_at: UtcDatetime | None = None
 
 
 class CampaignRowsOut(BaseModel):
