@@ -5,6 +5,7 @@ restart resumes a job from its unfinished rows without touching the finished one
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -134,3 +135,25 @@ def test_a_restart_resumes_from_the_first_unfinished_row(settings, fake):
         assert rows[i]["request_id"] == request_id
         assert datetime.fromisoformat(rows[i]["finished_at"]) == (
             finished_at if finished_at.tzinfo else finished_at.replace(tzinfo=UTC))
+
+
+def test_the_cli_shows_progress_and_every_row(client, settings, auth, monkeypatch):
+    from typer.testing import CliRunner
+
+    from gateway.cli import app as cli
+
+    job = post_campaign(client, auth, ["u1", "bad id"])
+    wait_done(client, auth, job["id"])
+    monkeypatch.setenv("PERSONA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PERSONA_EMBEDDING_MODEL", "hash")
+    if settings.database_url:
+        monkeypatch.setenv("PERSONA_DATABASE_URL", settings.database_url)
+    status = CliRunner().invoke(cli, ["campaigns", "status", job["id"], "--tenant", "acme"])
+    assert status.exit_code == 0, status.output
+    got = json.loads(status.output)
+    assert (got["done"], got["failed"], got["state"]) == (1, 1, "done")
+    rows = CliRunner().invoke(cli, ["campaigns", "results", job["id"], "--tenant", "acme"])
+    assert rows.exit_code == 0, rows.output
+    assert [json.loads(line)["status"] for line in rows.output.splitlines()] == ["done", "failed"]
+    other = CliRunner().invoke(cli, ["campaigns", "status", job["id"], "--tenant", "nobody"])
+    assert other.exit_code == 2 and "unknown tenant" in other.output
