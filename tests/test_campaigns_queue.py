@@ -18,11 +18,11 @@ from gateway.app import create_app
 from gateway.auth import create_key
 from gateway.core.db import Database
 from gateway.tables import CampaignRow, Exposure
-from tests.campaign_helpers import all_rows, post_campaign, wait_done
+from tests.campaign_helpers import all_rows, campaign, post_campaign, wait_done
 from tests.conftest import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
-CHUNK_TIMEOUT_S = 3.0  # a dead worker's chunk goes to another after this plus 10 s
+CHUNK_TIMEOUT_S = 6.0  # a dead worker's chunk goes to another after this plus 10 s
 
 
 @pytest.fixture
@@ -114,3 +114,37 @@ def test_without_redis_the_worker_says_what_to_set(monkeypatch):
     assert got.exit_code == 2 and "PERSONA_REDIS_URL" in " ".join(got.output.split())
 
 
+
+
+def test_a_chunk_that_runs_long_is_retried_not_failed(services, admin_key, fake):
+    """arq's own timeout would fail the task for good and leave its rows pending: the
+    chunk cuts itself off first and asks for a retry, which finishes the rows."""
+    import asyncio
+
+    from arq import Retry
+
+    from gateway.schemas.campaigns import CampaignIn
+    from gateway.tables import Tenant
+    from gateway.usecases.campaigns.jobs import create_campaign
+    from gateway.usecases.campaigns.worker import campaign_chunk
+
+    services.settings.campaign_chunk_timeout_s = 1.0
+    services.settings.campaign_concurrency = 1
+    with services.db.session() as s:
+        tenant_id = s.scalar(select(Tenant.id).where(Tenant.name == "acme"))
+    job = create_campaign(services=services, tenant_id=tenant_id, runner="queue",
+                          spec=CampaignIn.model_validate(campaign(["u1", "u2"])))
+    fake.delay_s = 5.0  # every row outlasts the chunk's budget
+    with pytest.raises(Retry):
+        asyncio.run(campaign_chunk({"services": services}, job.id, 0, 2))
+    assert len(_pending(services, job.id)) == 2
+    fake.delay_s = 0.0
+    services.settings.campaign_chunk_timeout_s = 120.0  # the retry: time enough
+    assert asyncio.run(campaign_chunk({"services": services}, job.id, 0, 2)) == 2
+    assert _pending(services, job.id) == []
+
+
+def _pending(services, campaign_id):
+    from gateway.usecases.campaigns.rows import pending
+
+    return pending(services, campaign_id)
