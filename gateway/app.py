@@ -112,6 +112,15 @@ async def _purge_when_ready(services: Services, loader: asyncio.Task) -> None:
     await run_purges(services)
 
 
+async def _resume_campaigns(runner, loader: asyncio.Task) -> None:
+    """Campaigns with pending rows continue once the models are in (a restart's)."""
+    try:
+        await asyncio.shield(loader)
+    except Exception:  # noqa: BLE001 - start-up failures are reported by /readyz
+        return
+    await runner.resume()
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
     """Build the app. Models load in the lifespan (in a worker thread), so
     ``/healthz`` answers at once and ``/readyz`` says 503 until they are in."""
@@ -126,10 +135,16 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                                                        warm_up_prompt=warm_up_messages))
         app.state.loader = loader
         purges = asyncio.create_task(_purge_when_ready(svc, loader))
+        from gateway.usecases.campaigns.runners import make_runner
+
+        app.state.campaigns = make_runner(svc)
+        resumed = asyncio.create_task(_resume_campaigns(app.state.campaigns, loader))
         try:
             yield
         finally:
             purges.cancel()
+            resumed.cancel()
+            await app.state.campaigns.close()  # finished rows stay; the next start resumes
             if not loader.done():
                 try:
                     await loader
@@ -151,6 +166,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     _install_middleware(app, settings)
 
     from gateway.routes import (
+        campaigns,
         experiments,
         feedback,
         health,
@@ -166,6 +182,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     from gateway.schemas.common import ERROR_RESPONSES
 
     for module in (history, users, smart_replies, subject_lines, feedback, requests,
-                   monitoring, experiments):
+                   monitoring, experiments, campaigns):
         app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
     return app

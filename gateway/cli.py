@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.cli import eval_app
+from gateway.commands.campaigns import campaigns_app, worker
 from gateway.commands.datakeys import master_new, rotate
 from gateway.commands.db import db_app
 from gateway.commands.experiments import experiments_app
@@ -185,6 +186,8 @@ app.command()(ingest)
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(campaigns_app, name="campaigns")
+app.command()(worker)
 
 
 def main() -> None:  # pragma: no cover

@@ -5,7 +5,7 @@
 - an empty database is created at head (``create_all``, then stamped);
 - a data dir from before migrations (tables, no ``alembic_version``) gets the
   stop-gap in-place upgrade of ``gateway.schema_upgrade``, is stamped as the baseline
-  and (a SQLite file: one process's own) upgraded to head;
+  and migrated to head (revisions after the baseline skip tables that already exist);
 - a database at head starts; one at any other revision is refused with a message
   naming ``persona db upgrade``: a start never migrates on its own, since several
   gateways may share one PostgreSQL and one of them must do it, once.

@@ -1,5 +1,6 @@
 """Gateway-owned tables: tenants, API keys, user preferences, generations, feedback,
-experiments (with their assignments and exposures) and kill switches.
+experiments (with their assignments and exposures), kill switches and campaigns (with
+their per-recipient rows).
 
 Per-user texts (``signature``, ``input_text``, ``outputs``, ``final_text``, an
 explanation's ``data``) are stored sealed with the user's data key
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -120,7 +122,12 @@ class Experiment(Base):
     and the log of allocation changes (``epochs``), which the SRM check stratifies by."""
 
     __tablename__ = "experiments"
-    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_experiment_tenant_name"),)
+    _RUNNING = text("status = 'running'")
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_experiment_tenant_name"),
+                      # At most one running experiment per tenant and task, enforced by the
+                      # database: two racing starts cannot both win (either engine).
+                      Index("uq_experiment_running_task", "tenant_id", "task", unique=True,
+                            sqlite_where=_RUNNING, postgresql_where=_RUNNING))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -189,3 +196,39 @@ class SealPending(Base):
 
     __tablename__ = "seal_pending"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+class CampaignJob(Base):
+    """A campaign's subject-line job: the request fields every recipient shares
+    (``spec``), the experiment it splits by and who runs it (``local``: the gateway's
+    process; ``queue``: ``persona worker`` over Redis). Progress is counted from its rows;
+    ``forgotten`` counts the rows forget removed (aggregates keep only counts)."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    spec: Mapped[dict] = mapped_column(JSON, default=dict)
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="SET NULL"), nullable=True)
+    experiment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    runner: Mapped[str] = mapped_column(String(16), default="local")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    forgotten: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CampaignRow(Base):
+    """One recipient of a campaign. Made ``pending``; written once when it finishes
+    (``done`` with its ``result``, or ``failed`` with its ``error``), by whichever runner
+    finishes it first: an update that finds it no longer pending changes nothing."""
+
+    __tablename__ = "campaign_rows"
+    __table_args__ = (Index("ix_campaign_rows_user", "tenant_id", "user_id"),
+                      Index("ix_campaign_rows_status", "campaign_id", "status"))
+    campaign_id: Mapped[str] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

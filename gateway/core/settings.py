@@ -173,6 +173,18 @@ class Settings(BaseSettings):
     key_cache_ttl_s: float = Field(default=5.0, ge=0, le=300, description=(
         "How long an unwrapped data key is reused in memory for reads; after a forget "
         "on another replica, this one's cached copy is gone within this."))
+    # --- campaigns: batch subject lines for an audience (docs/campaigns.md)
+    campaign_concurrency: int = Field(default=4, ge=1, le=256, description=(
+        "Recipients of a campaign generated at once: in the gateway's process (no "
+        "`PERSONA_REDIS_URL`) and in each `persona worker`."))
+    campaign_chunk_size: int = Field(default=50, ge=1, le=10_000, description=(
+        "Recipients per queued task on the Redis job queue (`persona worker` takes one at a "
+        "time); smaller spreads a big audience over more workers sooner."))
+    campaign_chunk_timeout_s: float = Field(default=600.0, gt=0, le=86_400, description=(
+        "A queued task that runs longer is cancelled (its finished rows stay); a task of a "
+        "worker that died is handed to another worker this long (plus 10 s) after it started."))
+    campaign_max_recipients: int = Field(default=100_000, ge=1, le=1_000_000, description=(
+        "Largest audience one campaign takes; split a bigger one into several campaigns."))
 
     # --- connections (see docs/deploy.md: run behind a reverse proxy)
     body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600, description=(

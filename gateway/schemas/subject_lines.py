@@ -21,8 +21,10 @@ class Campaign(StrictModel):
         return v
 
 
-class SubjectLineRequest(StrictModel):
-    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+class SubjectLineOptions(StrictModel):
+    """What to write and within which limits: one request's, or a whole campaign's
+    (``gateway.schemas.campaigns``)."""
+
     campaign: Campaign
     n: int = Field(default=5, ge=1, le=10)
     max_chars: int = Field(default=60, ge=15, le=200)
@@ -31,6 +33,10 @@ class SubjectLineRequest(StrictModel):
     banned_words: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=200)
     deadline_ms: int | None = Field(default=None, ge=50, le=60_000)
+
+
+class SubjectLineRequest(SubjectLineOptions):
+    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
 
 
 class SubjectLineResponse(GenerationMeta):

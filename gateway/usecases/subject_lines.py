@@ -26,7 +26,11 @@ from gateway.core.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
 from gateway.drift import observe_generation
 from gateway.load import Late
 from gateway.schemas.common import Suggestion
-from gateway.schemas.subject_lines import SubjectLineRequest, SubjectLineResponse
+from gateway.schemas.subject_lines import (
+    SubjectLineOptions,
+    SubjectLineRequest,
+    SubjectLineResponse,
+)
 from gateway.services import Services
 from gateway.usecases.common import (
     Deadline,
@@ -62,7 +66,7 @@ _PER_KIND = {"sent_email": 5, "subject_opened": 6, "subject_ignored": 6}
 _MIN_MODEL_MS = 150.0
 
 
-def _check_bounds(request: SubjectLineRequest, settings) -> None:
+def check_bounds(request: SubjectLineOptions, settings) -> None:
     """Banned words drive the guardrails' matching work: bound how many and how long."""
     words = request.banned_words
     if len(words) > settings.max_banned_words:
@@ -86,7 +90,7 @@ async def suggest_subject_lines(
     ``time.monotonic()`` value, when given). The CPU-bound steps run in the services'
     work pool, earliest deadline first; guardrails stop at the deadline."""
     settings = services.settings
-    _check_bounds(request, settings)
+    check_bounds(request, settings)
     with services.admission.enter():
         return await _suggest(services=services, tenant_id=tenant_id, request=request,
                               request_id=request_id, tenant=tenant, policy=policy,

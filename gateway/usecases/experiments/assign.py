@@ -107,10 +107,21 @@ def resolve(services: Services, *, tenant_id: int, task: str,
             Experiment.status == "running").order_by(Experiment.id).limit(1))
     if exp is None:
         return Resolution(policy=DEFAULT_POLICY)
+    return resolve_in(services, exp, user_id)
+
+
+def kill_switched(services: Services, tenant_id: int, task: str) -> bool:
+    with services.db.session() as s:
+        switch = s.get(KillSwitch, (tenant_id, task))
+        return switch is not None and switch.rules_only
+
+
+def resolve_in(services: Services, exp: Experiment, user_id: str | None) -> Resolution:
+    """The user's variant of ``exp`` (assigned now if new) and the policy it serves."""
     assigned = assign_user(services, exp, user_id) if user_id else None
     served = assigned or CONTROL
     if served in exp.rolled_back:
         served = CONTROL
     overrides = next((v["overrides"] for v in exp.variants if v["name"] == served), {})
-    return Resolution(policy=build_policy(task, overrides), experiment=exp.name,
+    return Resolution(policy=build_policy(exp.task, overrides), experiment=exp.name,
                       experiment_id=exp.id, variant=served, assigned=assigned)

@@ -124,6 +124,11 @@ def create_experiment(*, services: Services, tenant_id: int, spec: ExperimentIn)
                 _check_no_other_running(s, tenant_id, spec.task, spec.name)
             s.add(exp)
     except IntegrityError:
+        with services.db.session() as s:
+            taken = s.scalar(select(Experiment.id).where(Experiment.tenant_id == tenant_id,
+                                                         Experiment.name == spec.name))
+            if taken is None:  # the running-per-task index: a racing start won
+                _check_no_other_running(s, tenant_id, spec.task, spec.name)
         raise Conflict(f"an experiment named {spec.name!r} exists; pick another name "
                        "(names stay taken after an experiment stops)", field="name") from None
     return _out(exp)
@@ -187,14 +192,25 @@ def rollback(*, services: Services, tenant_id: int, name: str,
 
 
 def set_status(*, services: Services, tenant_id: int, name: str, running: bool) -> ExperimentOut:
-    """Stop (nobody is served under it; results stay) or start it again."""
-    with services.db.session() as s:
-        exp = load_experiment(s, tenant_id, name)
-        if running:
-            _check_no_other_running(s, tenant_id, exp.task, name)
-        exp.status = "running" if running else "stopped"
-        exp.stopped_at = None if running else utcnow()
-        return _out(exp)
+    """Stop (nobody is served under it; results stay) or start it again. Starting is
+    exclusive per tenant and task: the check names the other experiment, and the
+    database's unique index (``uq_experiment_running_task``) refuses a racing start."""
+    task = None
+    try:
+        with services.db.session() as s:
+            exp = load_experiment(s, tenant_id, name)
+            task = exp.task
+            if running:
+                _check_no_other_running(s, tenant_id, task, name)
+            exp.status = "running" if running else "stopped"
+            exp.stopped_at = None if running else utcnow()
+            out = _out(exp)
+    except IntegrityError:
+        with services.db.session() as s:
+            _check_no_other_running(s, tenant_id, task, name)
+        raise Conflict(f"another experiment started on {task} at the same time; list "
+                       "them with GET /v1/experiments and stop one first") from None
+    return out
 
 
 def set_kill_switch(*, services: Services, tenant_id: int, task: str,
