@@ -23,6 +23,8 @@ from gateway.core.db import Database
 from gateway.schema import upgrade
 from tests.upstream import Upstream
 
+pytestmark = pytest.mark.fleet
+
 RATE = 12  # requests/minute per tenant, shared by the replicas
 MESSAGE = {"from": "Bob <bob@example.com>", "subject": "Thursday",
            "body": "Can we move our Thursday meeting to Friday at 3pm?"}
