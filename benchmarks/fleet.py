@@ -195,7 +195,9 @@ def main() -> None:
               "Ctrl-C stops everything (and removes the directory).", flush=True)
         while all(r.proc.poll() is None for r in fleet.replicas):
             time.sleep(0.5)
-        print("a replica exited; stopping the fleet", file=sys.stderr)
+        # Ctrl-C in a terminal reaches the replicas too (one process group): they exit
+        # first, and this loop sees it before the KeyboardInterrupt does.
+        print("a replica exited (or Ctrl-C); stopping the fleet", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nstopping the fleet", flush=True)
     finally:
