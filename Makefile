@@ -26,7 +26,7 @@ export TRANSFORMERS_OFFLINE := 1
 # fleet tests start a throwaway Debian redis-server on a loopback port.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: serve test test-fast bench lint clean chromium redis
+.PHONY: serve test test-fast bench lint clean chromium redis fleet
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ redis:
 	@command -v redis-server >/dev/null || { echo "installing Debian's redis-server (fleet tests)"; \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+# The scale-out path on one machine: embedded PostgreSQL + redis-server + 2 replicas on
+# 8081 and 8082 (benchmarks/fleet.py; README "Scaling out"). Ctrl-C stops all of it.
+fleet: $(STAMP) redis
+	$(BIN)/python benchmarks/fleet.py --replicas 2 --port 8081
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,17 +29,47 @@ keys_app.command("rotate")(rotate)
 keys_app.command("master-new")(master_new)
 
 
-ONE_PROCESS = (
-    "--workers > 1 is not supported: the gateway runs as one process. SQLite would cope "
-    "(WAL, one writer at a time), but the rest of the state lives in the process: the "
-    "per-user FAISS indexes are cached and appended in memory, the rate limits and the "
-    "bound on generations in flight are counted there. Several processes on one data dir "
-    "would answer from stale indexes, write over each other's snapshots and multiply the "
-    "limits; one process per data dir behind a load balancer is not supported either "
-    "(keys, tenants and history would be split between them), and there is no shared "
-    "database backend yet. Run one worker: it serves requests concurrently (hosted model "
-    "calls are async, up to PERSONA_HOSTED_LLM_CONCURRENCY at once; CPU work runs on "
-    "PERSONA_CPU_WORKERS threads; the embedded model uses PERSONA_LOCAL_N_THREADS cores).")
+SQLITE_ONE_PROCESS = (
+    "--workers > 1 needs PostgreSQL: on SQLite (the default) the gateway runs as one "
+    "process, since the store is one file on this machine's disk and several processes "
+    "on it would still split the rate limits and the reply cache. To run several: set "
+    "PERSONA_DATABASE_URL=postgresql+psycopg://user:password@host:5432/persona and "
+    "PERSONA_REDIS_URL=redis://host:6379/0, run `persona db upgrade`, then `persona "
+    "serve --workers N` (README, 'Scaling out'). Or run one worker: it serves requests "
+    "concurrently (hosted model calls are async, up to PERSONA_HOSTED_LLM_CONCURRENCY at "
+    "once; CPU work runs on PERSONA_CPU_WORKERS threads; the embedded model uses "
+    "PERSONA_LOCAL_N_THREADS cores).")
+NEEDS_REDIS = (
+    "--workers > 1 on PostgreSQL needs PERSONA_REDIS_URL too (redis://host:6379/0): "
+    "without it each worker keeps its own rate limits and reply cache, so a user "
+    "forgotten through one worker could still be served a cached reply by another. "
+    "Set it, or run one worker.")
+WORKER_CONFIG_ENV = "PERSONA_WORKER_CONFIG"  # --config, for the worker processes
+
+
+def worker_app():
+    """The app of one ``serve --workers N`` process (uvicorn imports it by name): the
+    settings come from the environment the workers inherit and ``--config``."""
+    import os
+
+    from gateway.app import create_app
+    from gateway.core.settings import load_settings
+
+    offline_env()
+    config = os.environ.get(WORKER_CONFIG_ENV)
+    return create_app(load_settings(Path(config) if config else None))
+
+
+def _check_workers(settings, workers: int) -> None:
+    """Several processes share state only through PostgreSQL and Redis."""
+    if workers == 1:
+        return
+    if settings.database_url is None:
+        err.print(f"[red]error:[/] {SQLITE_ONE_PROCESS}")
+        raise typer.Exit(2)
+    if not settings.redis_url:
+        err.print(f"[red]error:[/] {NEEDS_REDIS}")
+        raise typer.Exit(2)
 
 
 def _check_router(settings) -> None:
@@ -73,15 +104,14 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int, typer.Option(min=1, help=(
-        "Server processes. Only 1 is supported: see the message for more."))] = 1,
+        "Server processes (uvicorn workers). More than 1 needs PostgreSQL and Redis "
+        "(PERSONA_DATABASE_URL, PERSONA_REDIS_URL)."))] = 1,
     config: ConfigOpt = None,
 ) -> None:
     """Start the gateway (models load in the background; watch /readyz)."""
     offline_env()
-    if workers > 1:
-        err.print(f"[red]error:[/] {ONE_PROCESS}")
-        raise typer.Exit(2)
     settings = cli_settings(config, host=host, port=port)
+    _check_workers(settings, workers)
     _check_router(settings)
     from gateway.tracing import configure_logging
 
@@ -101,8 +131,19 @@ def serve(
     from gateway.app import create_app
 
     typer.echo(f"Persona Gateway on http://{settings.host}:{settings.port} "
-               f"(data in {settings.data_dir.resolve()}, models {settings.models})")
-    uvicorn.run(create_app(settings), **server_options(settings))
+               f"(data in {settings.data_dir.resolve()}, models {settings.models}"
+               + (f", {workers} workers)" if workers > 1 else ")"))
+    if workers == 1:
+        uvicorn.run(create_app(settings), **server_options(settings))
+        return
+    import os
+
+    if config is not None:
+        os.environ[WORKER_CONFIG_ENV] = str(config.resolve())
+    # Each worker builds its app (and loads its models) from the same settings; the
+    # FAISS caches are per worker, kept level with the shared store on every read.
+    uvicorn.run("gateway.cli:worker_app", factory=True, workers=workers,
+                **server_options(settings))
 
 
 def _check_master_keys(settings, db) -> None:

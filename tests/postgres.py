@@ -55,10 +55,15 @@ class EmbeddedPostgres:
             os.chown(d, pw.pw_uid, pw.pw_gid)
         return user
 
-    def start(self) -> None:
+    def start(self, options: str = "") -> None:
+        """``options``: more server flags, e.g. ``"-c shared_buffers=256MB"``."""
         self._pg.initdb(["--auth=trust", "--encoding=utf8", "-U", SUPERUSER],
                         pgdata=self.pgdata, user=self.user)
-        self._pg.pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root}",
+        self.run(options)
+
+    def run(self, options: str = "") -> None:
+        """Start the server on its (already initialised) data directory."""
+        self._pg.pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root} {options}",
                          "-l", str(self.root / "log"), "start"],
                         pgdata=self.pgdata, user=self.user, timeout=60)
 

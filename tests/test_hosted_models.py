@@ -263,12 +263,27 @@ def test_serve_refuses_a_bad_router_config_before_starting(tmp_path, monkeypatch
     assert not (tmp_path / "data").exists()  # refused before touching the store
 
 
-def test_serve_refuses_several_workers_and_says_what_to_do(tmp_path, monkeypatch):
+def test_serve_refuses_several_workers_on_sqlite_and_names_postgresql(tmp_path, monkeypatch):
+    # Changed with issue #15: --workers N is allowed on PostgreSQL + Redis, so on SQLite
+    # the refusal now names what to switch to instead of "not supported".
     monkeypatch.setenv("PERSONA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
     result = runner.invoke(cli, ["serve", "--workers", "2"])
     assert result.exit_code == 2
     out = flat(result.output)
-    assert "--workers > 1 is not supported" in out
-    assert "FAISS indexes" in out and "rate limits" in out  # why
-    assert "Run one worker" in out and "PERSONA_HOSTED_LLM_CONCURRENCY" in out  # instead
+    assert "--workers > 1 needs PostgreSQL" in out
+    assert "PERSONA_DATABASE_URL=postgresql+psycopg://" in out and "persona db upgrade" in out
+    assert "run one worker" in out and "PERSONA_HOSTED_LLM_CONCURRENCY" in out  # or instead
+    assert not (tmp_path / "data").exists()
+
+
+def test_serve_refuses_several_workers_on_postgresql_without_redis(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERSONA_DATA_DIR", str(tmp_path / "data"))
+    # Nothing listens there: the refusal comes before any connection.
+    monkeypatch.setenv("PERSONA_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1:1/persona")
+    monkeypatch.delenv("PERSONA_REDIS_URL", raising=False)
+    result = runner.invoke(cli, ["serve", "--workers", "3"])
+    assert result.exit_code == 2
+    out = flat(result.output)
+    assert "needs PERSONA_REDIS_URL" in out and "reply cache" in out
     assert not (tmp_path / "data").exists()
