@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.core.crypto import new_master_key
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "from gateway.cli import main; main()"]
 
@@ -146,6 +148,9 @@ class Fleet:
                     "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1",
                     "TRANSFORMERS_OFFLINE": "1", **self.env}
         self.env.setdefault("PERSONA_DATA_DIR", str(self.root / "cli"))
+        # One master key for every replica (PostgreSQL refuses to start without one); the
+        # fleet's store is thrown away with it, so a fresh key per run is enough.
+        self.env.setdefault("PERSONA_MASTER_KEYS", new_master_key("fleet"))
         print(persona(["db", "upgrade"], self.env).strip(), flush=True)
         self.admin_key = persona(["keys", "create", "--tenant", "default", "--scope", "admin"],
                                  self.env).strip().splitlines()[-1]

@@ -21,6 +21,7 @@ from benchmarks.fleet import free_port, start_replica
 from gateway.auth import create_key
 from gateway.core.db import Database
 from gateway.schema import upgrade
+from tests.keys import MASTER_KEYS
 from tests.upstream import Upstream
 
 pytestmark = pytest.mark.fleet
@@ -52,6 +53,7 @@ def shared(postgres, redis_server, upstream, tmp_path_factory):
         upgrade(db)
         db.close()
         env = {**os.environ, "PERSONA_DATABASE_URL": url, "PERSONA_REDIS_URL": redis_server,
+               "PERSONA_MASTER_KEYS": MASTER_KEYS,
                "PERSONA_MODELS": '["openai/fake"]', "PERSONA_EMBEDDING_MODEL": "hash",
                "PERSONA_LOAD_MODELS": "false", "PERSONA_RATE_LIMIT_PER_MINUTE": str(RATE),
                "PERSONA_LLM_RETRIES": "0", "PERSONA_LOG_LEVEL": "warning",
