@@ -19,7 +19,9 @@ turns (``--rounds`` rounds, the order swapped each round) so the machine's noise
 both. Overhead = client latency minus the upstream delay. Printed per row: overhead
 p50/p99 and req/s of each, the ratios (persona / proxy), persona's own
 ``X-Gateway-Overhead-Ms`` p50 and the share of its answers with the model's text
-(the rest were rules: ``fallback_reason`` counts are in the JSON).
+(the rest were rules: ``fallback_reason`` counts are in the JSON), and each server's
+CPU time per request (its process and children, from /proc: the figure the machine's
+noise moves least).
 
 Run: .venv/bin/python benchmarks/bench_vs_litellm.py [--rounds 2] [--scale 1]
 Writes benchmarks/results/vs-litellm.json. CPU heavy: about 5 minutes (first run: plus
@@ -108,6 +110,25 @@ def ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b <= 0:
         return None
     return round(a / b, 2)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, total = {pid}, 0
+    for _ in range(4):  # a few generations deep is plenty (uvicorn, its workers)
+        tree |= {p for p, (ppid, _) in stats.items() if ppid in tree}
+    for p in tree:
+        total += stats.get(p, (0, 0))[1]
+    return total / tick
 
 
 # --------------------------------------------------------------------------- upstream
@@ -259,12 +280,15 @@ class Run:
     statuses: collections.Counter = field(default_factory=collections.Counter)
     reasons: collections.Counter = field(default_factory=collections.Counter)
     model_answers: int = 0
+    cpu_s: float = 0.0  # the server's CPU (with its child processes) while measured
 
 
 async def load(session, url: str, headers: dict, payloads, *, concurrency: int, total: int,
-               run: Run) -> None:
-    """``total`` requests from ``concurrency`` closed-loop clients, added to ``run``."""
+               run: Run, pid: int | None = None) -> None:
+    """``total`` requests from ``concurrency`` closed-loop clients, added to ``run``
+    (with the CPU the server process ``pid`` spent meanwhile)."""
     todo = iter(range(total))
+    cpu0 = cpu_seconds(pid) if pid else 0.0
 
     async def worker():
         for i in todo:
@@ -289,6 +313,8 @@ async def load(session, url: str, headers: dict, payloads, *, concurrency: int, 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     run.seconds += time.perf_counter() - t0
+    if pid:
+        run.cpu_s += cpu_seconds(pid) - cpu0
 
 
 def persona_payloads(task: str):
@@ -335,7 +361,8 @@ async def main(args) -> dict:
                 for task, path, kind in TASKS:
                     if task in args.tasks:
                         out["rows"] += await _task_rows(
-                            session, args, task, kind, gateway,
+                            session, args, task, kind, {"persona": gateway.pid,
+                                                        "litellm": proxy.pid},
                             persona=(g_base + path, g_auth, persona_payloads(task)),
                             proxy=(p_base + "/v1/chat/completions", p_auth),
                             last_url=f"http://127.0.0.1:{up_port}/last/{kind}")
@@ -351,7 +378,7 @@ async def main(args) -> dict:
     return out
 
 
-async def _task_rows(session, args, task: str, kind: str, gateway, *, persona, proxy,
+async def _task_rows(session, args, task: str, kind: str, pids: dict, *, persona, proxy,
                      last_url: str) -> list[dict]:
     """Warm both up, then each concurrency level, the systems taking turns."""
     g_url, g_auth, make = persona
@@ -365,7 +392,7 @@ async def _task_rows(session, args, task: str, kind: str, gateway, *, persona, p
     systems = {"persona": persona, "litellm": (*proxy, lambda i: body)}
     await load(session, *systems["litellm"], concurrency=4, total=20, run=Run())
     if args.pid_file:  # warmed up: a profiler attached now sees requests
-        Path(args.pid_file).write_text(str(gateway.pid))
+        Path(args.pid_file).write_text(str(pids["persona"]))
     rows = []
     for c in args.concurrency:
         total = max(int(args.scale * max(40, 8 * c)) // args.rounds, c)
@@ -373,7 +400,7 @@ async def _task_rows(session, args, task: str, kind: str, gateway, *, persona, p
         for rnd in range(args.rounds):
             for system in (("persona", "litellm") if rnd % 2 == 0 else ("litellm", "persona")):
                 await load(session, *systems[system], concurrency=c, total=total,
-                           run=runs[system])
+                           run=runs[system], pid=pids[system])
         rows.append(_row(task, c, runs, args.delay_ms))
         _print_row(rows[-1])
     return rows
@@ -383,6 +410,9 @@ def _row(task: str, c: int, runs: dict[str, Run], delay_ms: float) -> dict:
     g, p = runs["persona"], runs["litellm"]
     gs = summarize(g.latencies, delay_ms=delay_ms, seconds=g.seconds)
     ps = summarize(p.latencies, delay_ms=delay_ms, seconds=p.seconds)
+    for stats, run in ((gs, g), (ps, p)):
+        if run.latencies:
+            stats["cpu_ms_per_request"] = round(1000 * run.cpu_s / len(run.latencies), 1)
     return {"task": task, "concurrency": c, "persona": gs, "litellm": ps,
             "persona_header_overhead_p50_ms": (round(pct(g.header_ms, 50), 1)
                                                if g.header_ms else None),
@@ -399,9 +429,11 @@ def _print_row(row: dict) -> None:
     g, p = row["persona"], row["litellm"]
     print(f"{row['task']:<14} c={row['concurrency']:<3} "
           f"persona {g.get('overhead_p50_ms')}/{g.get('overhead_p99_ms')} ms {g.get('rps')} rps "
+          f"{g.get('cpu_ms_per_request')} cpu-ms/req "
           f"(header p50 {row['persona_header_overhead_p50_ms']} ms, model "
           f"{row['persona_model_answers_pct']}%) | litellm {p.get('overhead_p50_ms')}/"
-          f"{p.get('overhead_p99_ms')} ms {p.get('rps')} rps | ratio p50 "
+          f"{p.get('overhead_p99_ms')} ms {p.get('rps')} rps {p.get('cpu_ms_per_request')} cpu-ms/req"
+          f" | ratio p50 "
           f"{row['ratio_overhead_p50']} p99 {row['ratio_overhead_p99']} rps {row['ratio_rps']}",
           flush=True)
 
