@@ -54,7 +54,6 @@ TASKS = (("smart_replies", "/v1/smart-replies", "reply"),
          ("subject_lines", "/v1/subject-lines", "subject"))
 SUBJECT_MARK = "subject line for an email"
 REPLY_TEXT = "Sounds good, see you then."
-SUBJECT_TEXT = "Spring sale: 20% off running shoes"
 
 EMAILS = [
     ("Bob <bob@example.com>", "Thursday", "Can we move our Thursday meeting to Friday at 3pm?"),
@@ -133,6 +132,16 @@ def cpu_seconds(pid: int) -> float:
 
 # --------------------------------------------------------------------------- upstream
 
+def _subject_for(body: dict) -> str:
+    """The campaign's first words: a subject the grounding check accepts, as a capable
+    model's would be (the campaign is the fenced text of the last message)."""
+    last = (body.get("messages") or [{}])[-1].get("content") or ""
+    lines = [ln for ln in last.splitlines() if ln.strip() and not ln.startswith(("<", "#"))
+             and "UNTRUSTED" not in ln]
+    words = (lines[0] if lines else "Our news this week").split()[:6]
+    return " ".join(words).rstrip(".,:;")
+
+
 async def _upstream(delay_s: float, port_file: Path) -> None:
     """A loopback OpenAI-compatible chat endpoint: every POST answered after ``delay_s``
     (``n`` choices); ``GET /last/{reply,subject}`` returns the last body of that kind."""
@@ -141,7 +150,7 @@ async def _upstream(delay_s: float, port_file: Path) -> None:
     def answer(body: dict) -> tuple[str, bytes]:
         text = json.dumps(body.get("messages", []))
         kind = "subject" if SUBJECT_MARK in text else "reply"
-        content = SUBJECT_TEXT if kind == "subject" else REPLY_TEXT
+        content = _subject_for(body) if kind == "subject" else REPLY_TEXT
         n = int(body.get("n") or 1)
         return kind, json.dumps({
             "id": "c1", "object": "chat.completion", "created": 1, "model": body.get("model"),
