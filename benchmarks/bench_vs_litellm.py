@@ -296,34 +296,43 @@ async def load(session, url: str, headers: dict, payloads, *, concurrency: int, 
                run: Run, pid: int | None = None) -> None:
     """``total`` requests from ``concurrency`` closed-loop clients, added to ``run``
     (with the CPU the server process ``pid`` spent meanwhile)."""
+    import aiohttp
+
     todo = iter(range(total))
     cpu0 = cpu_seconds(pid) if pid else 0.0
 
     async def worker():
         for i in todo:
             t0 = time.perf_counter()
-            async with session.post(url, data=payloads(i), headers=headers) as r:
-                body = await r.read()
-                ms = (time.perf_counter() - t0) * 1000
-                run.statuses[r.status] += 1
-                if r.status != 200:
-                    continue
-                run.latencies.append(ms)
-                if (h := r.headers.get("X-Gateway-Overhead-Ms")) is not None:
-                    run.header_ms.append(float(h))
-                doc = json.loads(body)
-                if "fallback_reason" in doc:
-                    run.reasons[str(doc["fallback_reason"])] += 1
-                    served = doc.get("suggestions") or doc.get("subject_lines") or []
-                    run.model_answers += any(s.get("source") == "llm" for s in served)
-                else:
-                    run.model_answers += 1
+            try:
+                async with session.post(url, data=payloads(i), headers=headers) as r:
+                    body = await r.read()
+                    status, got = r.status, r.headers
+            except aiohttp.ClientError as exc:  # e.g. a keep-alive connection the server closed
+                run.statuses[type(exc).__name__] += 1
+                continue
+            ms = (time.perf_counter() - t0) * 1000
+            run.statuses[status] += 1
+            if status == 200:
+                _count(run, ms, got, json.loads(body))
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     run.seconds += time.perf_counter() - t0
     if pid:
         run.cpu_s += cpu_seconds(pid) - cpu0
+
+
+def _count(run: Run, ms: float, headers, doc: dict) -> None:
+    run.latencies.append(ms)
+    if (h := headers.get("X-Gateway-Overhead-Ms")) is not None:
+        run.header_ms.append(float(h))
+    if "fallback_reason" in doc:
+        run.reasons[str(doc["fallback_reason"])] += 1
+        served = doc.get("suggestions") or doc.get("subject_lines") or []
+        run.model_answers += any(s.get("source") == "llm" for s in served)
+    else:
+        run.model_answers += 1
 
 
 def persona_payloads(task: str):
@@ -428,7 +437,8 @@ def _row(task: str, c: int, runs: dict[str, Run], delay_ms: float) -> dict:
             "persona_model_answers_pct": (round(100 * g.model_answers / len(g.latencies), 1)
                                           if g.latencies else None),
             "persona_fallback_reasons": dict(g.reasons),
-            "statuses": {"persona": dict(g.statuses), "litellm": dict(p.statuses)},
+            "statuses": {"persona": {str(k): v for k, v in g.statuses.items()},
+                         "litellm": {str(k): v for k, v in p.statuses.items()}},
             "ratio_overhead_p50": ratio(gs.get("overhead_p50_ms"), ps.get("overhead_p50_ms")),
             "ratio_overhead_p99": ratio(gs.get("overhead_p99_ms"), ps.get("overhead_p99_ms")),
             "ratio_rps": ratio(gs.get("rps"), ps.get("rps"))}
