@@ -259,3 +259,25 @@ def test_past_subjects_are_ranked_with_their_stored_vectors_not_embedded_again(
     assert TRAIL in embedded  # the candidates are embedded...
     assert "Muddy trail paths await" not in embedded  # ...the history's vectors were stored
     assert "Race day road picks" not in embedded
+
+
+def test_a_campaign_sent_to_a_second_recipient_is_not_embedded_again(
+        client, auth, fake, services, monkeypatch):
+    embedded: list[str] = []
+    embed = services.embedder.embed
+
+    def spy(texts, *args, **kwargs):
+        embedded.extend(texts)
+        return embed(texts, *args, **kwargs)
+
+    monkeypatch.setattr(services.embedder, "embed", spy)
+    fake.enqueue("Lighter runs start this spring")
+    first = _post(client, auth, user_id="ana")
+    assert SALE in embedded  # the body, embedded for the first recipient
+    embedded.clear()
+    fake.enqueue("Lighter runs start this spring")
+    second = _post(client, auth, user_id="bob")
+    rule_lines = [s["text"] for s in second["subject_lines"] if s["source"] == "rules"]
+    assert rule_lines and not set(rule_lines) & set(embedded)
+    assert SALE not in embedded
+    assert _texts(first) == _texts(second)  # same campaign, no history: the same answer

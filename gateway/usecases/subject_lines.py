@@ -229,8 +229,12 @@ def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
         pool += [c for c in kept if all(c is not p for p in pool)]
 
     with trace.stage("rank"):
-        embed = (_embed_with(services.embedder.embed, stored or {})
-                 if not quick and deadline.left_ms() > _EMBED_MIN_MS else None)
+        # The campaign's own texts (its body, the candidates drawn from it) recur for every
+        # recipient: through the shared cache. The rest is this user's.
+        shared = {camp.body, *(c.text for c in kept if c.origin == "body")}
+        embed = (_embed_with(services.embedder.embed, stored or {}, services.campaign_vectors,
+                             shared) if not quick and deadline.left_ms() > _EMBED_MIN_MS
+                 else None)
         weights = policy.subject_weights
         vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
                           weights=rank.DEFAULT_WEIGHTS if weights is None else weights,
@@ -240,14 +244,18 @@ def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
     return chosen, gen_reason
 
 
-def _embed_with(embed, stored: dict):
-    """``embed``, looking up first the vectors stored for exactly these texts."""
-    if not stored:
+def _embed_with(embed, stored: dict, cache=None, shared: set[str] = frozenset()):
+    """``embed``, looking up first the vectors stored for exactly these texts; the
+    ``shared`` texts (the campaign's) go through ``cache`` (a ``VectorCache``)."""
+    if not stored and cache is None:
         return embed
 
     def lookup(texts: list[str]) -> np.ndarray:
         todo = [t for t in dict.fromkeys(texts) if t not in stored]
-        fresh = dict(zip(todo, embed(todo))) if todo else {}
+        common = [t for t in todo if t in shared] if cache is not None else []
+        own = [t for t in todo if t not in set(common)]
+        fresh = dict(zip(common, cache.embed(common))) if common else {}
+        fresh.update(zip(own, embed(own)) if own else ())
         return np.vstack([stored[t] if t in stored else fresh[t] for t in texts])
 
     return lookup
@@ -271,7 +279,8 @@ def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
     prefs = load_preferences(services, tenant_id, user_id)
     if not prefs.personalization:
         return Signals(), "personalization_off", None, {}
-    body_vec = services.embedder.embed_one(body) if body.strip() else None
+    embedder = services.campaign_vectors or services.embedder  # the body recurs per recipient
+    body_vec = embedder.embed_one(body) if body.strip() else None
 
     def retrieve():
         # One search (the body embedded once), then at most _PER_KIND[kind] each.
