@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from embeddings.embedder import Embedder
+from embeddings.vector_cache import VectorCache
 from gateway.core.crypto import MasterKeys
 from gateway.core.db import Database
 from gateway.core.keyring import Keyring
@@ -45,6 +46,7 @@ class Services:
     work: WorkPool  # request CPU work, earliest deadline first (gateway.load)
     admission: Admission  # the bound on generation requests in flight
     embedder: Embedder | None = None
+    campaign_vectors: VectorCache | None = None  # subject lines' campaign texts (shared)
     history: HistoryService | None = None
     local_llm: LocalLlama | None = None
     drift: object | None = None  # gateway.drift.DriftMonitor
@@ -119,6 +121,8 @@ def build_services(settings: Settings) -> Services:
                     work=WorkPool(settings.cpu_workers),
                     admission=Admission(settings.max_inflight_generations),
                     embedder=embedder, history=history, local_llm=local,
+                    campaign_vectors=VectorCache(embedder,
+                                                 size=settings.campaign_vector_cache_items),
                     providers=providers,
                     drift=DriftMonitor(settings, metrics), tracing=build_tracing(settings))
 

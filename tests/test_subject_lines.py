@@ -236,3 +236,48 @@ def test_bad_input_is_422_naming_the_field(client, auth, patch, field):
     assert r.status_code == 422, r.text
     err = r.json()["error"]
     assert err["field"] == field and field in err["message"]
+
+
+def test_past_subjects_are_ranked_with_their_stored_vectors_not_embedded_again(
+        client, auth, fake, services, monkeypatch):
+    _history(client, auth, "ana", [
+        {"id": "o1", "kind": "subject_opened", "text": "Muddy trail paths await"},
+        {"id": "i1", "kind": "subject_ignored", "text": "Race day road picks"},
+    ])
+    embedded: list[str] = []
+    embed = services.embedder.embed
+
+    def spy(texts, *args, **kwargs):
+        embedded.extend(texts)
+        return embed(texts, *args, **kwargs)
+
+    monkeypatch.setattr(services.embedder, "embed", spy)
+    fake.enqueue(f"{TRAIL}\n{ROAD}")
+    resp = _post(client, auth, body=TWO_LINES, user_id="ana", n=10)
+    texts = _texts(resp)
+    assert resp["personalized"] is True and texts.index(TRAIL) < texts.index(ROAD)
+    assert TRAIL in embedded  # the candidates are embedded...
+    assert "Muddy trail paths await" not in embedded  # ...the history's vectors were stored
+    assert "Race day road picks" not in embedded
+
+
+def test_a_campaign_sent_to_a_second_recipient_is_not_embedded_again(
+        client, auth, fake, services, monkeypatch):
+    embedded: list[str] = []
+    embed = services.embedder.embed
+
+    def spy(texts, *args, **kwargs):
+        embedded.extend(texts)
+        return embed(texts, *args, **kwargs)
+
+    monkeypatch.setattr(services.embedder, "embed", spy)
+    fake.enqueue("Lighter runs start this spring")
+    first = _post(client, auth, user_id="ana")
+    assert SALE in embedded  # the body, embedded for the first recipient
+    embedded.clear()
+    fake.enqueue("Lighter runs start this spring")
+    second = _post(client, auth, user_id="bob")
+    rule_lines = [s["text"] for s in second["subject_lines"] if s["source"] == "rules"]
+    assert rule_lines and not set(rule_lines) & set(embedded)
+    assert SALE not in embedded
+    assert _texts(first) == _texts(second)  # same campaign, no history: the same answer

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
         "How long an embedding call waits for concurrent ones to share its forward pass "
         "(micro-batching; 0: every call runs alone). Under load the per-text cost "
         "approaches the batched one (8 ms for one query, ~3 ms per text at batch 64)."))
+    campaign_vector_cache_items: int = Field(default=4096, ge=0, le=1_000_000, description=(
+        "Vectors of campaign texts (a subject-line request's body and the candidates drawn "
+        "from it) kept across requests, so a campaign sent to many recipients is embedded "
+        "once; keyed by a hash (the text is not kept), never a user's history. 0: off."))
     load_models: bool = Field(default=True, description="Load embedder and local LLM on start.")
 
     # --- request behaviour

@@ -22,6 +22,8 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
 from gateway.core.errors import BadInput, LLMError, LLMOverloaded, LLMTimeout
 from gateway.drift import observe_generation
 from gateway.load import Late
@@ -118,14 +120,14 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
     trace = Trace(request_id=request_id, task=TASK, tracer=services.tracing,
                   metrics=services.metrics)
 
-    signals, personal_reason, body_vec = Signals(), None, None
+    signals, personal_reason, body_vec, stored = Signals(), None, None, {}
     # Queue for the history read only if it could start before the model would have to
     # stop; else (or if it did not start in time) answer from rules now.
     overloaded = time.monotonic() + work.expected_wait_s() >= deadline.model_at
     if not overloaded:
         try:
             with trace.stage("retrieve"):
-                signals, personal_reason, body_vec = await work.run(
+                signals, personal_reason, body_vec, stored = await work.run(
                     _signals, services, tenant_id, request.user_id, camp.body,
                     policy.personalize, due=deadline.at, start_by=deadline.model_at)
         except Late:
@@ -143,7 +145,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
 
     def finish(quick: bool = False):
         return _finish(services, request, signals, [] if quick else llm_cands, gen_reason,
-                       limits, label, policy, deadline, body_vec=body_vec,
+                       limits, label, policy, deadline, body_vec=body_vec, stored=stored,
                        stop_at=None if quick else (finish_by + deadline.at) / 2, quick=quick,
                        trace=trace)
 
@@ -202,10 +204,11 @@ async def _suggest(*, services: Services, tenant_id: int, request: SubjectLineRe
 def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
             llm_cands: list[Candidate], gen_reason: str | None, limits: Limits, label: str,
             policy: GenerationPolicy, deadline: Deadline, *, body_vec=None,
-            stop_at: float | None, quick: bool = False,
+            stored: dict | None = None, stop_at: float | None, quick: bool = False,
             trace: Trace | None = None) -> tuple[list[Candidate], str | None]:
     """Guardrails (stopping at ``stop_at``), ranking and the pick, in the work pool;
-    ``quick``: no embeddings (and the caller passes no model candidates)."""
+    ``quick``: no embeddings (and the caller passes no model candidates). ``stored``:
+    vectors stored at ingest for history texts, used instead of embedding them again."""
     camp = request.campaign
     profile = style.profile_of([p.subject for p in signals.liked()],
                                [max(p.similarity, 0.05) for p in signals.liked()])
@@ -230,8 +233,12 @@ def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
         pool += [c for c in kept if all(c is not p for p in pool)]
 
     with trace.stage("rank"):
-        embed = services.embedder.embed if not quick and deadline.left_ms() > _EMBED_MIN_MS \
-            else None
+        # The campaign's own texts (its body, the candidates drawn from it) recur for every
+        # recipient: through the shared cache. The rest is this user's.
+        shared = {camp.body, *(c.text for c in kept if c.origin == "body")}
+        embed = (_embed_with(services.embedder.embed, stored or {}, services.campaign_vectors,
+                             shared) if not quick and deadline.left_ms() > _EMBED_MIN_MS
+                 else None)
         weights = policy.subject_weights
         vecs = rank.score(kept, embed=embed, body=camp.body, signals=signals, profile=profile,
                           weights=rank.DEFAULT_WEIGHTS if weights is None else weights,
@@ -241,6 +248,23 @@ def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
     return chosen, gen_reason
 
 
+def _embed_with(embed, stored: dict, cache=None, shared: set[str] = frozenset()):
+    """``embed``, looking up first the vectors stored for exactly these texts; the
+    ``shared`` texts (the campaign's) go through ``cache`` (a ``VectorCache``)."""
+    if not stored and cache is None:
+        return embed
+
+    def lookup(texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in stored]
+        common = [t for t in todo if t in shared] if cache is not None else []
+        own = [t for t in todo if t not in set(common)]
+        fresh = dict(zip(common, cache.embed(common))) if common else {}
+        fresh.update(zip(own, embed(own)) if own else ())
+        return np.vstack([stored[t] if t in stored else fresh[t] for t in texts])
+
+    return lookup
+
+
 def _prompt_version() -> str:
     from prompts.render import default_library
 
@@ -248,21 +272,24 @@ def _prompt_version() -> str:
 
 
 def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
-             personalize: bool) -> tuple[Signals, str | None, object]:
-    """The recipient's relevant history, or why there is none, and the body's vector
-    when it was embedded for the search (ranking reuses it; in the work pool). With
+             personalize: bool) -> tuple[Signals, str | None, object, dict]:
+    """The recipient's relevant history, or why there is none, the body's vector
+    when it was embedded for the search (ranking reuses it; in the work pool), and the
+    vectors stored at ingest for the retrieved texts (text -> vector: ranking looks its
+    past subjects up there instead of embedding them on every request). With
     personalization off (preferences) nothing of theirs is read."""
     if not personalize or not user_id:
-        return Signals(), None, None
+        return Signals(), None, None, {}
     prefs = load_preferences(services, tenant_id, user_id)
     if not prefs.personalization:
-        return Signals(), "personalization_off", None
-    body_vec = services.embedder.embed_one(body) if body.strip() else None
+        return Signals(), "personalization_off", None, {}
+    embedder = services.campaign_vectors or services.embedder  # the body recurs per recipient
+    body_vec = embedder.embed_one(body) if body.strip() else None
 
     def retrieve():
         # One search (the body embedded once), then at most _PER_KIND[kind] each.
-        items = services.history.retrieve(tenant_id, user_id, body, k=sum(_PER_KIND.values()),
-                                          kinds=list(_PER_KIND), query_vec=body_vec)
+        items = history.retrieve(tenant_id, user_id, body, k=sum(_PER_KIND.values()),
+                                 kinds=list(_PER_KIND), query_vec=body_vec, with_vectors=True)
         taken: dict[str, int] = {}
         out = []
         for item in items:
@@ -271,8 +298,25 @@ def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
                 out.append(item)
         return out
 
-    signals = signals_from(retrieve())
-    return signals, ("no_history" if signals.empty else None), body_vec
+    history = services.history
+    items = retrieve()
+    stored = _stored_vectors(items, getattr(history, "reply_text", None))
+    signals = signals_from(items)
+    return signals, ("no_history" if signals.empty else None), body_vec, stored
+
+
+def _stored_vectors(items, reply_text) -> dict:
+    """Text -> vector for what was embedded at ingest: an item's reply vector is of
+    ``reply_text(item.text)``, its context vector of the clipped context."""
+    from embeddings.store import CONTEXT_CHARS
+
+    out = {}
+    for item in items:
+        if item.reply_vec is not None and reply_text is not None and item.text:
+            out.setdefault(reply_text(item.text), item.reply_vec)
+        if item.context_vec is not None and item.context:
+            out.setdefault(item.context[:CONTEXT_CHARS], item.context_vec)
+    return out
 
 
 async def _from_model(services: Services, request: SubjectLineRequest, signals: Signals,

@@ -44,8 +44,11 @@ class GroundingCheck:
     name = "grounding"
 
     def run(self, text: str, ctx: CheckContext) -> Finding:
-        keys = ctx.memo("grounding.keys", lambda: ctx.keys_of(ctx.source_texts))
-        missing = [e.text for e in extract(text) if not is_grounded(e, keys)]
+        entities = extract(text)
+        missing = []
+        if entities:  # a text with no entity needs no source's (extracting them all is costly)
+            keys = ctx.memo("grounding.keys", lambda: ctx.keys_of(ctx.source_texts))
+            missing = [e.text for e in entities if not is_grounded(e, keys)]
         if ctx.task == "subject_line":
             corpus = " \n".join(ctx.source_texts)
             for claim, grounds in SUBJECT_CLAIMS.items():

@@ -12,6 +12,7 @@ tokens / injection phrases itself.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from guardrails.injection import scan_input, strip_spans
 from guardrails.normalize import clean, extract, is_grounded
@@ -43,29 +44,47 @@ def _without(src: str, parts: dict[str, str]) -> str:
 
 
 class _Untrusted:
-    """Injected passages of the untrusted texts, and what trusted text remains."""
+    """Injected passages of the untrusted texts, and what trusted text remains.
+
+    Only the scan runs up front; the keys and phrases are worked out the first time a
+    check asks for them, which is only when some untrusted text carries an injection
+    (a clean message, the usual case, never pays for extracting every source's
+    entities and n-grams)."""
 
     def __init__(self, ctx: CheckContext) -> None:
+        self._ctx = ctx
         self.injected: list[str] = []
-        stripped: dict[str, str] = {}  # untrusted text -> its non-injected remainder
-        tainted: list[str] = []
+        self._stripped: dict[str, str] = {}  # untrusted text -> its non-injected remainder
+        self._tainted: list[str] = []
         for text in ctx.untrusted_texts:
             report = scan_input(text)
             if report.suspicious:
                 self.injected.extend(report.injected_text(text))
-                stripped[text] = strip_spans(text, report.spans)
-                tainted.append(text)
+                self._stripped[text] = strip_spans(text, report.spans)
+                self._tainted.append(text)
         # Addresses: a text that talks to the model (or hides text from its reader)
         # taints every address in it — the instruction and the link can be paragraphs
         # apart, or the instruction invisible; only trusted text clears an address.
-        self.tainted = bool(tainted)
-        self.injected_keys = ctx.keys_of(tainted)
-        removed = {t: " " for t in tainted}
-        self.trusted_keys = ctx.keys_of(_without(s, removed) for s in ctx.source_texts)
+        self.tainted = bool(self._tainted)
+
+    @cached_property
+    def injected_keys(self) -> set:
+        return self._ctx.keys_of(self._tainted)
+
+    @cached_property
+    def trusted_keys(self) -> set:
+        removed = {t: " " for t in self._tainted}
+        return self._ctx.keys_of(_without(s, removed) for s in self._ctx.source_texts)
+
+    @cached_property
+    def rest(self) -> str:
         # Phrases: only the injected passages count; the rest of the message may be quoted.
-        self.rest = " \n".join(_without(s, stripped) for s in ctx.source_texts)
+        return " \n".join(_without(s, self._stripped) for s in self._ctx.source_texts)
+
+    @cached_property
+    def injected_grams(self) -> set:
         trusted_grams = _ngrams(_words(self.rest))
-        self.injected_grams = _ngrams(_words(" \n".join(self.injected))) - trusted_grams
+        return _ngrams(_words(" \n".join(self.injected))) - trusted_grams
 
 
 class InjectionCheck:
