@@ -60,6 +60,7 @@ from embeddings.items import HistoryItem
 from gateway.auth import get_or_create_tenant
 from gateway.core.db import Database
 from gateway.core.settings import Settings, default_embedding_model
+from gateway.schemas.history import HistoryItemIn
 
 WORDS = [
     "meeting", "friday", "invoice", "budget", "draft", "review", "launch", "customer", "thanks",
@@ -119,6 +120,8 @@ def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: in
     tenant = get_or_create_tenant(svc.db, "bench")
     items = ingest_items_for(n, contexts)
     texts = [it.text for it in items]
+    # The use case takes the API's item schema (it validates, then stores .to_item()).
+    items = [HistoryItemIn(**vars(it)) for it in items]
     svc.embedder.embed(texts[:8])  # warm-up outside the timing
     t0, c0 = time.perf_counter(), time.process_time()
     for j in range(0, n, batch):

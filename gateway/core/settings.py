@@ -97,13 +97,13 @@ class Settings(BaseSettings):
         "(micro-batching; 0: every call runs alone). Under load the per-text cost "
         "approaches the batched one (8 ms for one query, ~3 ms per text at batch 64)."))
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="onnx-int8", description=(
+        default="onnx", description=(
             "What runs the embedding model: `torch` (sentence-transformers), `onnx` "
-            "(onnxruntime, the same vectors) or `onnx-int8` (int8 weights: ~2x torch's "
-            "speed, cosine 0.99 to its vectors, same top-5 retrieval on 97% of queries; "
-            "docs/embedder.md). The ONNX ones are exported from the local weights on first "
-            "start (~30 s, cached in `embedding_cache_dir`). A switch to or from `onnx-int8` "
-            "re-embeds stored history at the next start (another vector space)."))
+            "(onnxruntime; the same vectors, cosine 1.0000, query embedding ~2x faster) or "
+            "`onnx-int8` (int8 weights: ~1.6-2x the ingest rate, but other vectors, cosine "
+            "0.99, top-5 overlap 0.85; docs/embedder.md). The ONNX ones are exported from "
+            "the local weights on first start (~20-40 s, cached in `embedding_cache_dir`). "
+            "A switch to or from `onnx-int8` re-embeds stored history at the next start."))
     embedding_cache_dir: Path | None = Field(default=None, description=(
         "Where ONNX exports of the embedding model are cached; unset: "
         "`$XDG_CACHE_HOME/persona-gateway/embedder` (`~/.cache/...`)."))
