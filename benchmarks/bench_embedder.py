@@ -7,7 +7,8 @@ packaged all-MiniLM-L6-v2, exported locally for the ONNX ones):
   pairs become history items (indexed text as at ingest: ``embedding_text``); the
   next ``--queries`` messages are incoming queries. Per query, top-k by cosine over
   the items, per backend; reported against torch: overlap@k (|A ∩ B| / k, mean),
-  share of queries with the same top-k set, same top-1.
+  share of queries with the same top-k set, same top-1, and how relevant its picks
+  are by torch's own cosine (sum over its top-k / sum over torch's top-k).
 - **cosine to torch's vectors** of every text embedded (min, 1st percentile, mean).
 - **query latency**: ``embed_one`` of one message, c=1, ``--threads`` threads
   (the serving setting ``embedding_threads``), backends interleaved per query.
@@ -88,6 +89,7 @@ def main() -> None:
                  "threads": args.threads, "backends": {}}
     vec = {b: (e.embed(items), e.embed(queries)) for b, e in embs.items()}
     ref_top = topk(*vec["torch"], args.k)
+    ref_scores = vec["torch"][1] @ vec["torch"][0].T
     for b in backends:
         top = topk(*vec[b], args.k)
         cos = np.concatenate([(vec[b][i] * vec["torch"][i]).sum(1) for i in (0, 1)])
@@ -97,6 +99,10 @@ def main() -> None:
             f"overlap@{args.k}": round(float(np.mean(overlap)), 4),
             f"same_top{args.k}_set": round(float(np.mean([o == 1 for o in overlap])), 4),
             "same_top1": round(float(np.mean(top[:, 0] == ref_top[:, 0])), 4),
+            # How relevant this backend's picks are by torch's own scores (1.0: as good)
+            f"torch_score_ratio@{args.k}": round(float(np.mean(
+                [ref_scores[i, top[i]].sum() / ref_scores[i, ref_top[i]].sum()
+                 for i in range(len(top))])), 4),
             "cosine_min": round(float(cos.min()), 4),
             "cosine_p1": round(float(np.percentile(cos, 1)), 4),
             "cosine_mean": round(float(cos.mean()), 5)}
