@@ -10,7 +10,9 @@ What is measured, honestly:
 - **ingest**: items/s through ``ingest_items`` (the use case behind
   ``POST /v1/users/{id}/history`` and ``persona ingest``): embed, one SQLite
   transaction per batch with ``synchronous=FULL``, index update. Once with the
-  hash embedder (store + index cost alone) and once with real MiniLM.
+  hash embedder (store + index cost alone) and with real MiniLM once per
+  ``--backends`` x ``--threads`` (torch, onnx, onnx-int8; side by side in one run),
+  as wall items/s and items per CPU-second of the process (steadier on a busy box).
 - **retrieval**: ``HistoryService.retrieve(k=5)`` for one user holding 1,000 real
   (hash-embedded) items while the store holds N items in total. The other users'
   rows are synthetic (random unit vectors written straight into SQLite, 1,000 per
@@ -60,6 +62,7 @@ from gateway.core.crypto import MasterKeys, new_master_key
 from gateway.core.db import Database
 from gateway.core.keyring import Keyring
 from gateway.core.settings import Settings, default_embedding_model
+from gateway.schemas.history import HistoryItemIn
 
 WORDS = [
     "meeting", "friday", "invoice", "budget", "draft", "review", "launch", "customer", "thanks",
@@ -88,10 +91,11 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def make_services(root: Path, embedding_model: str):
+def make_services(root: Path, embedding_model: str, backend: str = "torch", threads: int = 1):
     from gateway.services import build_services
 
     s = Settings(data_dir=root, models=["fake/test"], embedding_model=embedding_model,
+                 embedding_backend=backend, embedding_threads=threads,
                  load_models=False, rate_limit_per_minute=0)
     svc = build_services(s)
     svc.embedder.load()
@@ -111,30 +115,30 @@ def ingest_items_for(n: int, contexts: bool) -> list[HistoryItem]:
 
 
 def bench_ingest(root: Path, embedding_model: str, label: str, n: int, batch: int,
-                 threads: int = 0, contexts: bool = False) -> dict:
+                 threads: int = 1, contexts: bool = False, backend: str = "torch") -> dict:
     from gateway.usecases.history import ingest_items
 
-    svc = make_services(root, embedding_model)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    svc = make_services(root, embedding_model, backend, threads)
     tenant = get_or_create_tenant(svc.db, "bench")
     items = ingest_items_for(n, contexts)
     texts = [it.text for it in items]
+    # The use case takes the API's item schema (it validates, then stores .to_item()).
+    items = [HistoryItemIn(**vars(it)) for it in items]
     svc.embedder.embed(texts[:8])  # warm-up outside the timing
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for j in range(0, n, batch):
         ingest_items(services=svc, tenant_id=tenant, user_id=f"u{(j // batch) % 10}",
                      items=items[j:j + batch])
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
     svc.embedder.embed(texts[: min(n, 2048)])
     embed_rate = min(n, 2048) / (time.perf_counter() - t1)
     svc.close()
     return {"embedder": label, "contexts": contexts, "items": n, "batch": batch,
-            "seconds": round(total, 2),
-            "items_per_s": round(n / total, 1), "embed_only_items_per_s": round(embed_rate, 1)}
+            "seconds": round(total, 2), "items_per_s": round(n / total, 1),
+            "items_per_cpu_s": round(n / max(cpu, 1e-9), 1),
+            "embed_only_items_per_s": round(embed_rate, 1),
+            "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def add_synthetic_users(db_path: Path, tenant: int, first: int, count: int, model: str,
@@ -259,8 +263,9 @@ def global_flat_contrast(size: int, dim: int, queries: np.ndarray) -> dict:
     return {"contrast_global_flat_search_p50_ms": round(pct(lat, 50) * 1e3, 2)}
 
 
-def bench_query_embedding(n: int, threads: int) -> dict:
-    emb = load_embedder(default_embedding_model(), threads=threads)
+def bench_query_embedding(n: int, threads: int, backend: str = "torch") -> dict:
+    emb = load_embedder(default_embedding_model(), threads=threads, backend=backend,
+                        cache_dir=Settings(load_models=False).embedder_cache_dir)
     qs = sentences(n, seed=5)
     emb.embed(qs[:4])
     lat = []
@@ -281,8 +286,10 @@ def main() -> None:
     ap.add_argument("--ingest-minilm", type=int, default=2_000, help="Items for the MiniLM run.")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--no-minilm", action="store_true", help="Skip everything that loads MiniLM.")
-    ap.add_argument("--torch-threads", default="2,1",
-                    help="MiniLM runs, one per torch intra-op thread count.")
+    ap.add_argument("--torch-threads", "--threads", dest="threads", default="1,2",
+                    help="MiniLM runs, one per embedder thread count (embedding_threads).")
+    ap.add_argument("--backends", default="torch,onnx,onnx-int8",
+                    help="MiniLM runs, one per embedding_backend (side by side).")
     ap.add_argument("--no-contrast", action="store_true")
     ap.add_argument("--ingest-only", action="store_true",
                     help="Only the MiniLM ingest runs (no hash run, no retrieval).")
@@ -301,15 +308,16 @@ def main() -> None:
             bench_ingest(work / "ingest-hash", "hash", "hash", args.ingest_hash, args.batch,
                          contexts=args.contexts)]
         if not args.no_minilm:
-            for threads in [int(t) for t in args.torch_threads.split(",")]:
-                label = f"MiniLM-L6-v2 (torch threads {threads})"
-                ingest.append(bench_ingest(work / f"ingest-minilm-{threads}",
-                                           default_embedding_model(), label,
-                                           args.ingest_minilm, args.batch, threads=threads,
-                                           contexts=args.contexts))
-                if not args.ingest_only:
-                    result.setdefault("query_embedding", {})[label] = bench_query_embedding(
-                        100, threads=threads)
+            for threads in [int(t) for t in args.threads.split(",")]:
+                for backend in args.backends.split(","):
+                    label = f"MiniLM-L6-v2 {backend} (threads {threads})"
+                    ingest.append(bench_ingest(work / f"ingest-minilm-{backend}-{threads}",
+                                               default_embedding_model(), label,
+                                               args.ingest_minilm, args.batch, threads=threads,
+                                               contexts=args.contexts, backend=backend))
+                    if not args.ingest_only:
+                        result.setdefault("query_embedding", {})[label] = \
+                            bench_query_embedding(100, threads=threads, backend=backend)
         result["ingest"] = ingest
         result["retrieval"] = [] if args.ingest_only else bench_retrieval(
             work / "store", sizes, args.queries, not args.no_contrast, console)
@@ -327,7 +335,7 @@ def main() -> None:
 def show(console: Console, result: dict) -> None:
     t = Table(title="ingest (use case: embed + 1 txn/batch, synchronous=FULL + index)")
     cols = ("embedder", "contexts", "items", "batch", "seconds", "items_per_s",
-            "embed_only_items_per_s")
+            "items_per_cpu_s", "embed_only_items_per_s", "load_avg_1m")
     for c in cols:
         t.add_column(c, justify="right")
     for r in result["ingest"]:

@@ -1,20 +1,25 @@
 """Embedders: text -> L2-normalized float32 vectors.
 
 One abstract method (``embed_batch``); batching lives in the base class.
-``load_embedder(name)`` picks the backend from the ``embedding_model`` setting:
-a sentence-transformers path or name, or ``hash`` (a deterministic
-bag-of-words hashing embedder with no model, for unit tests and dry runs).
+``load_embedder(name, backend=...)`` picks the implementation from the
+``embedding_model`` and ``embedding_backend`` settings: a sentence-transformers path
+or name run by torch, the same model exported to ONNX and run by onnxruntime
+(``onnx``: the torch vectors; ``onnx-int8``: int8 weights, close to but not the same
+vectors, so it has its own ``name``), or ``hash`` (a deterministic bag-of-words
+hashing embedder with no model, for unit tests and dry runs).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -124,6 +129,98 @@ class SentenceTransformerEmbedder(Embedder):
         return vecs.astype(np.float32, copy=False)
 
 
+class OnnxEmbedder(Embedder):
+    """The sentence-transformers model exported to ONNX (``embeddings.onnx_export``),
+    tokenized by its own ``tokenizer.json`` and run by onnxruntime; pooling and
+    normalization are inside the graph.
+
+    ``onnx`` computes the torch vectors (cosine 1.0000 to them), so it keeps the
+    model's ``name`` and a switch from torch re-embeds nothing; ``onnx-int8`` vectors
+    differ a little (cosine ~0.99), so its ``name`` carries the backend and a store
+    written by another backend is re-embedded at start (``HistoryService.open``).
+    """
+
+    def __init__(self, model: str, *, backend: str, cache_dir: Path, batch_size: int = 64,
+                 threads: int = 1, max_tokens: int | None = None):
+        super().__init__(batch_size)
+        self.model_dir = Path(model)
+        self.backend = backend
+        self.name = model if backend == "onnx" else f"{model}@{backend}"
+        self.cache_dir = Path(cache_dir)
+        self.threads = max(threads, 1)
+        self.max_tokens = max_tokens
+        self.dim = 384
+        self.path: Path | None = None  # the ONNX file, once loaded
+        self._tok = None
+        self._sessions: dict[int, object] = {}  # onnxruntime sessions by thread count
+        self._run_threads = self.threads  # what ``bulk`` asks for
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._tok is not None:
+                return
+            from tokenizers import Tokenizer
+
+            from embeddings.onnx_export import ensure_onnx
+
+            self.path = ensure_onnx(self.model_dir, self.cache_dir, self.backend)
+            tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            tok.enable_truncation(self.max_tokens or _max_seq_length(self.model_dir))
+            tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0)
+            sess = self._session_locked(self.threads)
+            self._inputs = {i.name for i in sess.get_inputs()}
+            self.dim = int(sess.get_outputs()[0].shape[-1])
+            self._tok = tok
+
+    def _session_locked(self, threads: int):
+        sess = self._sessions.get(threads)
+        if sess is None:
+            import onnxruntime as ort
+
+            o = ort.SessionOptions()
+            o.intra_op_num_threads = threads
+            o.inter_op_num_threads = 1
+            # Idle worker threads spin by default; on shared cores that only steals time.
+            o.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            sess = ort.InferenceSession(str(self.path), o, providers=["CPUExecutionProvider"])
+            self._sessions[threads] = sess
+        return sess
+
+    @contextmanager
+    def bulk(self, threads: int) -> Iterator[None]:
+        self.load()
+        with self._lock:
+            self._session_locked(max(threads, 1))
+        before, self._run_threads = self._run_threads, max(threads, 1)
+        try:
+            yield
+        finally:
+            self._run_threads = before
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.load()
+        sess = self._sessions.get(self._run_threads) or self._sessions[self.threads]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for j in range(0, len(texts), self.batch_size):
+            enc = self._tok.encode_batch(list(texts[j:j + self.batch_size]))
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            feed = {"input_ids": ids,
+                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                    "token_type_ids": np.zeros_like(ids)}
+            out[j:j + len(enc)] = sess.run(None, {k: v for k, v in feed.items()
+                                                  if k in self._inputs})[0]
+        return out
+
+
+def _max_seq_length(model_dir: Path) -> int:
+    try:
+        return int(json.loads((model_dir / "sentence_bert_config.json").read_text())
+                   ["max_seq_length"])
+    except (OSError, KeyError, ValueError):
+        return 256
+
+
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -150,12 +247,23 @@ class HashEmbedder(Embedder):
 
 
 def load_embedder(name: str, *, batch_size: int = 64, eager: bool = True,
-                  threads: int = 1, max_tokens: int | None = None) -> Embedder:
+                  threads: int = 1, max_tokens: int | None = None, backend: str = "torch",
+                  cache_dir: Path | None = None) -> Embedder:
+    """``backend``: ``torch``, ``onnx`` or ``onnx-int8`` (the ONNX ones export the
+    model into ``cache_dir`` on first load); ignored by ``hash``."""
     if name == "hash" or name.startswith("hash:"):
         dim = int(name.split(":", 1)[1]) if ":" in name else 384
         return HashEmbedder(dim=dim)
-    emb = SentenceTransformerEmbedder(name, batch_size=batch_size, threads=threads,
-                                      max_tokens=max_tokens)
+    if backend == "torch":
+        emb: Embedder = SentenceTransformerEmbedder(name, batch_size=batch_size, threads=threads,
+                                                    max_tokens=max_tokens)
+    elif backend in ("onnx", "onnx-int8"):
+        if cache_dir is None:
+            raise ValueError("backend onnx needs a cache_dir for the exported model")
+        emb = OnnxEmbedder(name, backend=backend, cache_dir=cache_dir, batch_size=batch_size,
+                           threads=threads, max_tokens=max_tokens)
+    else:
+        raise ValueError(f"unknown embedding backend {backend!r}: use torch, onnx or onnx-int8")
     if eager:
         emb.load()
     return emb

@@ -99,7 +99,9 @@ def build_services(settings: Settings) -> Services:
     )
     embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
                              eager=False, threads=settings.embedding_threads,
-                             max_tokens=settings.embedding_max_tokens)
+                             max_tokens=settings.embedding_max_tokens,
+                             backend=settings.embedding_backend,
+                             cache_dir=settings.embedder_cache_dir)
     if settings.embedding_batch_wait_ms > 0:
         embedder = BatchingEmbedder(embedder, wait_ms=settings.embedding_batch_wait_ms)
     history = HistoryService(db=db, embedder=embedder, index_dir=settings.index_dir, keys=keys,
