@@ -140,7 +140,7 @@ def _providers(settings: Settings) -> tuple[ProviderRegistry, LocalLlama | None]
     if any(m.startswith("local/") for m in settings.models):
         local = LocalLlama(settings.local_model_path, n_ctx=settings.local_n_ctx,
                            n_threads=settings.local_n_threads)
-        providers.add("local", local.generate, local.agenerate)
+        providers.add("local", local.generate, local.agenerate, local.ascore)
     return providers.install(), local
 
 

@@ -176,6 +176,38 @@ class LLMClient:
                              attempts=attempts)
         raise LLMError("every model in the chain failed: " + "; ".join(errors), attempts=attempts)
 
+    async def score(self, messages: list[dict], texts: list[str], *,
+                    deadline: float, models: list[str] | tuple[str, ...] | None = None,
+                    ) -> list[float | None] | None:
+        """The primary model's mean log-probability per token of each text as its next
+        assistant turn (None for a text it had no time for), or None when that model
+        cannot score: a hosted model, a provider without a scorer, or a failure. Holds
+        one in-process slot, like a generation; never raises."""
+        from gateway.llm.providers import scorer_for
+
+        model = (models or self.models)[0]
+        scorer = scorer_for(model) if self.in_process(model) else None
+        if scorer is None or not texts or time.monotonic() >= deadline:
+            return None
+        slots = self._local
+        try:
+            await asyncio.wait_for(slots.sem.acquire(),
+                                   timeout=max(deadline - time.monotonic(), 0.0))
+        except TimeoutError:
+            return None
+        slots.busy += 1
+        token = set_deadline(deadline)
+        try:
+            return await asyncio.wait_for(scorer(messages, list(texts)),
+                                          timeout=max(deadline - time.monotonic(), 0.0) + 0.05)
+        except Exception as exc:  # noqa: BLE001 - scoring is optional: rank without it
+            log.warning("model scoring failed (%s): %s", model, exc)
+            return None
+        finally:
+            reset_deadline(token)
+            slots.busy -= 1
+            slots.sem.release()
+
     def _budget(self, deadline: float | None) -> float:
         if deadline is None:
             return self.timeout_s
