@@ -234,15 +234,6 @@ class ProviderRegistry:
         self._listed &= still
 
 
-def scorer_for(model: str):
-    """The installed ``ascore`` of ``model``'s custom provider, or None."""
-    name = model.split("/", 1)[0]
-    for e in _litellm().custom_provider_map:
-        if e["provider"] == name:
-            return getattr(e["custom_handler"], "score", None)
-    return None
-
-
 def installed_providers() -> list[str]:
     """The custom provider names litellm would dispatch to now (ours or anyone's)."""
     return sorted({e["provider"] for e in _litellm().custom_provider_map})

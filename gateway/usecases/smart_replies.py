@@ -22,6 +22,7 @@ chain, sample count or default deadline.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -62,6 +63,7 @@ from gateway.usecases.replies.select import (
     pick_distinct,
     score_all,
 )
+from gateway.usecases.replies.shared import SharedReply, tenant_responses
 from gateway.usecases.replies.style import build_profile
 from gateway.usecases.replies.vectors import Vectors
 from guardrails.emailtext import bare_reply
@@ -100,6 +102,16 @@ def _filler_candidates(user: UserContext, *, sender: str, max_chars: int) -> lis
     return [Candidate(text=apply_style(r.text, user.profile, sender=sender, max_chars=max_chars),
                       bare=r.text, source="rules", intent=r.intent, prior=r.prior)
             for r in filler_candidates()]
+
+
+def _shared_candidates(shared: list[SharedReply], user: UserContext, *, sender: str,
+                       max_chars: int, min_users: int) -> list[Candidate]:
+    """The tenant's response set: the more users send a reply, the more it is trusted."""
+    return [Candidate(text=apply_style(r.text, user.profile, sender=sender, max_chars=max_chars),
+                      bare=r.text, source="rules", intent=reply_intent(r.text),
+                      prior=round(0.45 + 0.05 * min(math.log2(r.users / max(min_users, 1)), 3),
+                                  3))
+            for r in shared]
 
 
 def _rule_candidates(message_text: str, user: UserContext, *, sender: str,
@@ -144,7 +156,8 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
         subject, body = _message_for_model(request)
         incoming = f"{subject}\n{body}".strip()
         query = incoming[:2000]
-        vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
+        shared = tenant_responses(services, tenant_id)
+        vectors = Vectors(services.embedder, shared=(*CANNED_TEXTS, *(r.text for r in shared)))
         message_vec = vectors.matrix([query])[0]
         user = UserContext()
         if prefs.personalization and policy.personalize:
@@ -152,7 +165,11 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
                                      query=query, vectors=vectors, signature=prefs.signature)
         plan = _Plan(incoming=incoming, message_vec=message_vec, vectors=vectors, user=user,
                      rules=_rule_candidates(body, user, sender=request.message.from_,
-                                            max_chars=request.max_chars), prefs=prefs)
+                                            max_chars=request.max_chars)
+                     + _shared_candidates(shared, user, sender=request.message.from_,
+                                          max_chars=request.max_chars,
+                                          min_users=s.smart_reply_shared_min_users),
+                     prefs=prefs)
     if policy.use_model:
         examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
                     for p in user.pairs if p.similarity >= 0.3]
