@@ -275,6 +275,17 @@ class HistoryStore:
             rows = list(s.execute(q))
         return [to_item(self.keys, tenant_id, user_id, r) for r in rows]
 
+    def tenant_texts(self, tenant_id: int, *, kinds: Sequence[str], limit: int,
+                     max_chars: int) -> list[tuple[str, str]]:
+        """(user_id, text) of the tenant's most recent items of ``kinds`` across all its
+        users, texts of at most ``max_chars`` only (the shared response set)."""
+        q = (select(HistoryRow.user_id, HistoryRow.text)
+             .where(HistoryRow.tenant_id == tenant_id, HistoryRow.kind.in_(list(kinds)),
+                    func.length(HistoryRow.text) <= max_chars)
+             .order_by(HistoryRow.pk.desc()).limit(limit))
+        with self.db.session() as s:
+            return [(u, t) for u, t in s.execute(q)]
+
     def count(self, tenant_id: int, user_id: str) -> int:
         return self.stats(tenant_id, user_id)[0]
 

@@ -170,3 +170,23 @@ class RedisReplyCache(ReplyCache):
 def _unreachable(exc: Exception) -> NotReady:
     return NotReady(f"the user's history version at PERSONA_REDIS_URL cannot be reached "
                     f"({type(exc).__name__}); start Redis there or unset PERSONA_REDIS_URL")
+
+
+class TenantSets:
+    """Per-tenant values recomputed after a time to live (the tenant response set of
+    ``gateway.usecases.replies.shared``), in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[int, tuple[float, object]] = {}
+
+    def get(self, tenant_id: int, ttl_s: float, compute):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._values.get(tenant_id)
+        if hit is not None and now - hit[0] < ttl_s:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            self._values[tenant_id] = (now, value)
+        return value

@@ -23,7 +23,7 @@ from gateway.llm.router import build_router
 from gateway.load import Admission, WorkPool
 from gateway.metrics import Metrics
 from gateway.ratelimit import Limiter, RateLimiter, RedisRateLimiter
-from gateway.replycache import RedisReplyCache, ReplyCache
+from gateway.replycache import RedisReplyCache, ReplyCache, TenantSets
 from gateway.storage import create_tables
 
 if TYPE_CHECKING:  # not a cycle: it imports faiss, which app import must not (test_imports)
@@ -52,6 +52,8 @@ class Services:
     drift: object | None = None  # gateway.drift.DriftMonitor
     tracing: object | None = None  # gateway.tracing.Tracing (None: tracing off)
     redis: object | None = None  # redis.Redis shared by the replicas (None: PERSONA_REDIS_URL unset)
+    # Per-tenant smart-reply response sets (gateway.usecases.replies.shared).
+    tenant_replies: TenantSets = field(default_factory=TenantSets)
     ready: bool = False
     load_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -170,7 +172,7 @@ def _providers(settings: Settings) -> tuple[ProviderRegistry, LocalLlama | None]
     if any(m.startswith("local/") for m in settings.models):
         local = LocalLlama(settings.local_model_path, n_ctx=settings.local_n_ctx,
                            n_threads=settings.local_n_threads)
-        providers.add("local", local.generate, local.agenerate)
+        providers.add("local", local.generate, local.agenerate, local.ascore)
     return providers.install(), local
 
 

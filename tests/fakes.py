@@ -56,6 +56,11 @@ class FakeLLM:
         self.error: Exception | None = None
         self.calls: list[dict] = []
         self.stopped_at_deadline = 0
+        # Candidate scoring (``rank="likelihood"``): text -> mean log-probability; a
+        # text not listed scores ``default_score``. ``scored`` records what was asked.
+        self.scores: dict[str, float] = {}
+        self.default_score = -5.0
+        self.scored: list[list[str]] = []
 
     def enqueue(self, *texts: str, delay_s: float = 0.0, error: Exception | None = None,
                 finish_reason: str = "stop") -> None:
@@ -67,10 +72,17 @@ class FakeLLM:
                 self._queue.append(Scripted(text=t, delay_s=delay_s,
                                             finish_reason=finish_reason))
 
+    async def ascore(self, messages: list[dict], texts: list[str]) -> list[float | None]:
+        with self._lock:
+            self.scored.append(list(texts))
+            return [self.scores.get(t, self.default_score) for t in texts]
+
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
             self.calls.clear()
+            self.scores.clear()
+            self.scored.clear()
             self.delay_s = 0.0
             self.error = None
             self.stopped_at_deadline = 0
@@ -135,7 +147,7 @@ def fake_installed(fake: FakeLLM | None = None) -> Iterator[FakeLLM]:
     """``fake/*`` answered by ``fake`` (a new one by default) until the block ends."""
     fake = fake if fake is not None else FakeLLM()
     registry = ProviderRegistry()
-    registry.add("fake", fake.next, fake.anext)
+    registry.add("fake", fake.next, fake.anext, fake.ascore)
     registry.install()
     try:
         yield fake

@@ -31,3 +31,16 @@ def test_three_suggestions_from_the_real_models(e2e_client, e2e_auth):
     if data["fallback_reason"] is None:
         assert data["model"] == LOCAL_MODEL
         assert any(s["source"] == "llm" for s in data["suggestions"])
+
+
+def test_the_embedded_model_scores_a_fitting_reply_above_a_misfit(e2e_client):
+    """The prefill-only likelihood pass on the real model, and a generation on the same
+    prompt right after it still works (the KV cache is left as generation expects)."""
+    local = e2e_client.app.state.services.local_llm
+    msgs = [{"role": "system", "content": "You write short replies to emails."},
+            {"role": "user", "content": "Are you coming to the party tonight?"}]
+    fit, misfit = local.score(msgs, ["Yes, I'll be there!",
+                                     "The quarterly invoice table has seven columns."])
+    assert fit is not None and misfit is not None and fit > misfit
+    text, _ = local.generate(msgs, {"max_tokens": 8, "temperature": 0.0})
+    assert text.strip()

@@ -138,6 +138,21 @@ class Settings(BaseSettings):
                                                        "dropped to fit.")
     smart_reply_max_body_chars: int = Field(default=6000, ge=100, le=50_000,
                                             description="Longer bodies get no suggestions.")
+    smart_reply_score_ms: int = Field(default=250, ge=0, le=10_000,
+                                      description="With rank \"likelihood\": the part of the "
+                                                  "model's time kept for scoring candidates "
+                                                  "(sampling stops this much earlier).")
+    smart_reply_shared_min_users: int = Field(
+        default=5, ge=0, le=10_000,
+        description="Tenant response set: a short reply enters it only when at least this "
+                    "many distinct users of the tenant sent it (k-anonymity; 0: no tenant set). "
+                    "Users with personalization off are never counted.")
+    smart_reply_shared_ttl_s: int = Field(default=300, ge=0, le=86_400,
+                                          description="How long a tenant's response set is "
+                                                      "kept before it is recounted.")
+    smart_reply_score_max: int = Field(default=12, ge=1, le=100,
+                                       description="With rank \"likelihood\": most candidates "
+                                                   "scored per request (highest prior first).")
 
     # --- load (see docs/smart-replies.md "Deadlines under load")
     cpu_workers: int = Field(default=2, ge=1, le=64, description=(

@@ -176,6 +176,39 @@ class LLMClient:
                              attempts=attempts)
         raise LLMError("every model in the chain failed: " + "; ".join(errors), attempts=attempts)
 
+    async def score(self, messages: list[dict], texts: list[str], *,
+                    deadline: float, models: list[str] | tuple[str, ...] | None = None,
+                    ) -> list[float | None] | None:
+        """The primary model's mean log-probability per token of each text as its next
+        assistant turn (None for a text it had no time for), or None when that model
+        cannot score: a hosted model, a provider without a scorer, or a failure. Holds
+        one in-process slot, like a generation; never raises."""
+        model = (models or self.models)[0]
+        scorer = scorer_for(model) if self.in_process(model) else None
+        if scorer is None or not texts or time.monotonic() >= deadline:
+            return None
+        slots = self._local
+        try:
+            await asyncio.wait_for(slots.sem.acquire(),
+                                   timeout=max(deadline - time.monotonic(), 0.0))
+        except TimeoutError:
+            return None
+        slots.busy += 1
+        token = set_deadline(deadline)
+        try:
+            return await asyncio.wait_for(scorer(messages, list(texts)),
+                                          timeout=max(deadline - time.monotonic(), 0.0) + 0.05)
+        except TimeoutError:
+            log.debug("model scoring ran out of time (%s)", model)
+            return None
+        except Exception as exc:  # noqa: BLE001 - scoring is optional: rank without it
+            log.warning("model scoring failed (%s): %s", model, exc)
+            return None
+        finally:
+            reset_deadline(token)
+            slots.busy -= 1
+            slots.sem.release()
+
     def _budget(self, deadline: float | None) -> float:
         if deadline is None:
             return self.timeout_s
@@ -273,6 +306,15 @@ class LLMClient:
         )
         texts, finish_reason = _texts_of(model, resp)
         return texts[0], finish_reason
+
+
+def scorer_for(model: str):
+    """The installed ``ascore`` of ``model``'s custom provider, or None."""
+    name = model.split("/", 1)[0]
+    for e in _litellm().custom_provider_map:
+        if e["provider"] == name:
+            return getattr(e["custom_handler"], "score", None)
+    return None
 
 
 def _texts_of(model: str, resp) -> tuple[list[str], str | None]:

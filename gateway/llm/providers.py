@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from gateway.llm.client import _litellm
 from gateway.llm.deadline import current_deadline
+from gateway.llm.likelihood import LikelihoodPass
 
 
 def _response(text: str, model: str, finish_reason: str = "stop"):
@@ -75,6 +76,26 @@ class LocalLlama:
             )
         return self._llama
 
+    async def ascore(self, messages: list[dict], texts: list[str]) -> list[float | None]:
+        """``score`` on the model's own thread (see ``agenerate``)."""
+        ctx = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, ctx.run, self.score, messages, texts)
+
+    def score(self, messages: list[dict], texts: list[str]) -> list[float | None]:
+        """The mean log-probability per token of each text as the assistant's next turn
+        (its end-of-turn token included), None for those not scored before the caller's
+        deadline. One prefill of the shared prompt (reused from llama.cpp's cache when a
+        generation just ran on it), then a prefill-only pass per text: no decoding."""
+        deadline = current_deadline()
+        wait = -1 if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if not self._lock.acquire(timeout=wait):
+            raise TimeoutError("local model busy until the deadline")
+        try:
+            return LikelihoodPass(self.load()).run(messages, texts, deadline)
+        finally:
+            self._lock.release()
+
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode(), add_bos=False, special=True))
 
@@ -114,10 +135,13 @@ class LocalLlama:
             self._lock.release()
 
 
-def _handler(generate, agenerate):
+def _handler(generate, agenerate, ascore=None):
     litellm = _litellm()
 
     class Handler(litellm.CustomLLM):
+        # The gateway's own extension (not litellm's): candidate scoring, or None.
+        score = staticmethod(ascore) if ascore is not None else None
+
         def completion(self, model: str, messages: list, *args, **kwargs):
             params = _params(kwargs)
             params["model"] = model
@@ -165,10 +189,12 @@ class ProviderRegistry:
         self._listed: set[str] = set()  # names install added to litellm's provider lists
         self._replaced: list[dict] = []  # other handlers' entries install took out
 
-    def add(self, name: str, generate, agenerate) -> None:
+    def add(self, name: str, generate, agenerate, ascore=None) -> None:
         """Serve ``name/*`` models: ``generate(messages, params)`` (blocking) and
-        ``agenerate`` (async) return the completion's text and finish reason."""
-        self._handlers[name] = _handler(generate, agenerate)
+        ``agenerate`` (async) return the completion's text and finish reason; ``ascore``
+        (async, optional) ``(messages, texts)`` returns each text's mean log-probability
+        per token as the next assistant turn (None where it ran out of time)."""
+        self._handlers[name] = _handler(generate, agenerate, ascore)
 
     @property
     def names(self) -> list[str]:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from gateway.usecases.subjects.rank import Weights
 
 
+RANKS = ("heuristic", "likelihood")
+
+
 @dataclass(frozen=True)
 class GenerationPolicy:
     # Ask the model for candidates (False: rules only, no model call, no prompt).
@@ -40,11 +43,23 @@ class GenerationPolicy:
     # "experiment/variant" when an experiment chose this policy: the explanation of the
     # request names it (GET /v1/requests/{id}); None otherwise.
     variant: str | None = None
+    # Smart replies: how candidates are ranked. "heuristic": prior, embedding relevance
+    # and voice (``replies/select.py``); "likelihood": also the in-process model's
+    # likelihood of each candidate given the prompt (a prefill-only pass per candidate;
+    # a hosted model, which cannot score, falls back to the heuristic).
+    rank: str = "heuristic"
+    # Smart replies: slots the model's candidates take before the rest compete on score
+    # with the rules (None: all ``n``, the model first and rules only fill).
+    model_slots: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.use_model or self.fill_with_rules):
             raise ValueError("a policy with use_model=False and fill_with_rules=False has "
                              "nothing to serve; keep at least one of them True")
+        if self.rank not in RANKS:
+            raise ValueError(f"unknown rank {self.rank!r}; choose from {', '.join(RANKS)}")
+        if self.model_slots is not None and self.model_slots < 0:
+            raise ValueError("model_slots must be None (all) or at least 0")
 
 
 DEFAULT_POLICY = GenerationPolicy()

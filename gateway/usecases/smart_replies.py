@@ -22,6 +22,7 @@ chain, sample count or default deadline.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -46,6 +47,7 @@ from gateway.usecases.replies.checks import make_context, run_checks
 from gateway.usecases.replies.clean import apply_style, clean
 from gateway.usecases.replies.personal import UserContext, load_user_context
 from gateway.usecases.replies.prompt import TASK, build_prompt
+from gateway.usecases.replies.responses import GENERAL_TEXTS
 from gateway.usecases.replies.rules import (
     CANNED,
     FILLERS,
@@ -55,7 +57,13 @@ from gateway.usecases.replies.rules import (
     personal_candidates,
     reply_intent,
 )
-from gateway.usecases.replies.select import Candidate, pick_distinct, score_all
+from gateway.usecases.replies.select import (
+    Candidate,
+    apply_likelihood,
+    pick_distinct,
+    score_all,
+)
+from gateway.usecases.replies.shared import SharedReply, tenant_responses
 from gateway.usecases.replies.style import build_profile
 from gateway.usecases.replies.vectors import Vectors
 from guardrails.emailtext import bare_reply
@@ -64,7 +72,8 @@ from prompts.render import default_library
 
 log = logging.getLogger(__name__)
 LLM_PRIOR = 0.7
-CANNED_TEXTS = tuple(text for variants in (*CANNED.values(), FILLERS) for _, text in variants)
+CANNED_TEXTS = (*(text for variants in (*CANNED.values(), FILLERS) for _, text in variants),
+                *GENERAL_TEXTS)
 
 
 def _message_for_model(request: SmartReplyRequest) -> tuple[str, str]:
@@ -93,6 +102,16 @@ def _filler_candidates(user: UserContext, *, sender: str, max_chars: int) -> lis
     return [Candidate(text=apply_style(r.text, user.profile, sender=sender, max_chars=max_chars),
                       bare=r.text, source="rules", intent=r.intent, prior=r.prior)
             for r in filler_candidates()]
+
+
+def _shared_candidates(shared: list[SharedReply], user: UserContext, *, sender: str,
+                       max_chars: int, min_users: int) -> list[Candidate]:
+    """The tenant's response set: the more users send a reply, the more it is trusted."""
+    return [Candidate(text=apply_style(r.text, user.profile, sender=sender, max_chars=max_chars),
+                      bare=r.text, source="rules", intent=reply_intent(r.text),
+                      prior=round(0.45 + 0.05 * min(math.log2(r.users / max(min_users, 1)), 3),
+                                  3))
+            for r in shared]
 
 
 def _rule_candidates(message_text: str, user: UserContext, *, sender: str,
@@ -124,6 +143,9 @@ class _Plan:
     rules: list[Candidate]
     prefs: object
     prompt: object = None
+    # The model's log-likelihood of each candidate's bare text (``rank="likelihood"``);
+    # None: ranked by the heuristic score alone.
+    likelihoods: dict[str, float] | None = None
 
 
 def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
@@ -134,7 +156,8 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
         subject, body = _message_for_model(request)
         incoming = f"{subject}\n{body}".strip()
         query = incoming[:2000]
-        vectors = Vectors(services.embedder, shared=CANNED_TEXTS)
+        shared = tenant_responses(services, tenant_id)
+        vectors = Vectors(services.embedder, shared=(*CANNED_TEXTS, *(r.text for r in shared)))
         message_vec = vectors.matrix([query])[0]
         user = UserContext()
         if prefs.personalization and policy.personalize:
@@ -142,7 +165,11 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
                                      query=query, vectors=vectors, signature=prefs.signature)
         plan = _Plan(incoming=incoming, message_vec=message_vec, vectors=vectors, user=user,
                      rules=_rule_candidates(body, user, sender=request.message.from_,
-                                            max_chars=request.max_chars), prefs=prefs)
+                                            max_chars=request.max_chars)
+                     + _shared_candidates(shared, user, sender=request.message.from_,
+                                          max_chars=request.max_chars,
+                                          min_users=s.smart_reply_shared_min_users),
+                     prefs=prefs)
     if policy.use_model:
         examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
                     for p in user.pairs if p.similarity >= 0.3]
@@ -163,6 +190,21 @@ def _quick_plan(services: Services, tenant_id: int, request: SmartReplyRequest) 
                  user=user, prefs=prefs,
                  rules=[c for c in _rule_candidates(body, user, sender=request.message.from_,
                                                     max_chars=request.max_chars)])
+
+
+async def _likelihoods(services: Services, plan: _Plan, pool: list[Candidate],
+                       policy: GenerationPolicy, *, deadline: float) -> dict[str, float] | None:
+    """The model's mean log-probability per token of the pool's most trusted candidates
+    (``smart_reply_score_max``, highest prior first), given the same prompt the samples
+    came from; None when the model cannot score (hosted) or scored nothing in time."""
+    texts = list(dict.fromkeys(c.bare for c in sorted(pool, key=lambda c: -c.prior)))
+    texts = texts[:services.settings.smart_reply_score_max]
+    got = await services.llm.score(plan.prompt.messages, texts, deadline=deadline,
+                                   models=policy.models)
+    if not got:
+        return None
+    scored = {t: v for t, v in zip(texts, got, strict=True) if v is not None}
+    return scored or None
 
 
 def _check_bounds(request: SmartReplyRequest, s) -> None:
@@ -222,11 +264,15 @@ def _pick(pool: list[Candidate], plan: _Plan, n: int, policy: GenerationPolicy, 
         voice = plan.vectors.matrix(plan.user.voice) if plan.user.voice else None
     score_all(pool, vecs=vecs, message_vec=plan.message_vec if vecs is not None else None,
               voice_vecs=voice)
+    if plan.likelihoods is not None:
+        apply_likelihood(pool, plan.likelihoods)
     llm = [i for i, c in enumerate(pool) if c.source == "llm"]
-    picked = pick_distinct(pool, vecs, n, eligible=llm)
+    first = n if policy.model_slots is None or not policy.fill_with_rules else \
+        min(n, policy.model_slots)
+    picked = pick_distinct(pool, vecs, first, eligible=llm)
     if policy.fill_with_rules:
-        picked = pick_distinct(pool, vecs, n, chosen=picked,
-                               eligible=[i for i, c in enumerate(pool) if c.source == "rules"])
+        # The rest of the slots: model and rule candidates compete on score.
+        picked = pick_distinct(pool, vecs, n, chosen=picked)
         picked = pick_distinct(pool, vecs, n, chosen=picked, one_per_intent=False)
     return picked
 
@@ -391,11 +437,16 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
         pool = plan.rules
     else:
         llm: list[Candidate] = []
+        scoring = policy.rank == "likelihood" and plan.prompt is not None
         if plan.prompt is not None:
+            sample_until = deadline.model_at
+            if scoring:
+                sample_until -= min(s.smart_reply_score_ms / 1000,
+                                    (deadline.model_at - time.monotonic()) / 2)
             with trace.stage("model"):
                 got = await generate.sample(services.llm, plan.prompt.messages,
                                             samples=policy.samples or s.smart_reply_samples,
-                                            deadline=deadline.model_at,
+                                            deadline=sample_until,
                                             max_tokens=s.smart_reply_max_tokens,
                                             models=policy.models)
             primary = policy.models[0] if policy.models else services.llm.primary
@@ -403,6 +454,10 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
             llm = _llm_candidates(got.texts, incoming=plan.incoming, style=plan.user.profile,
                                   sender=msg.from_, max_chars=request.max_chars)
         pool = llm + (plan.rules if policy.fill_with_rules else [])
+        if scoring:
+            with trace.stage("score"):
+                plan.likelihoods = await _likelihoods(services, plan, pool, policy,
+                                                      deadline=deadline.model_at)
         finish_by = deadline.finish_by()
         overloaded = False
         try:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.usecases.replies.responses import GENERAL, GENERAL_FOR, QUESTION_DISCOUNT
 from guardrails.emailtext import split_sentences
 
 # ---- message intents -------------------------------------------------------------
@@ -209,11 +210,16 @@ def personal_candidates(pairs: Sequence[Pair], *, min_similarity: float = 0.45,
 
 
 def canned_candidates(message_text: str) -> list[RuleReply]:
-    """Canned replies for the message's intent, in serving order (distinct intents)."""
+    """Canned replies for the message's intent, in serving order (distinct intents), then
+    the general response set when the message is a remark or a question."""
     intent = message_intent(message_text)
-    n = len(CANNED[intent])
-    return [RuleReply(text=text, intent=ri, prior=0.5 - 0.05 * i, origin=f"canned:{intent}")
-            for i, (ri, text) in enumerate(CANNED[intent][:n])]
+    out = [RuleReply(text=text, intent=ri, prior=0.5 - 0.05 * i, origin=f"canned:{intent}")
+           for i, (ri, text) in enumerate(CANNED[intent])]
+    if intent in GENERAL_FOR:
+        discount = 0.0 if intent == "opinion" else QUESTION_DISCOUNT
+        out += [RuleReply(text=text, intent=ri, prior=round(prior - discount, 3),
+                          origin="general") for ri, text, prior in GENERAL]
+    return out
 
 
 def filler_candidates() -> list[RuleReply]:

@@ -104,3 +104,23 @@ def pick_distinct(cands: Sequence[Candidate], vecs: np.ndarray | None, n: int, *
 
 def _key(text: str) -> str:
     return " ".join(text.lower().strip(" .!?").split())
+
+
+# ``rank="likelihood"``: the model's mean log-probability per token of a candidate,
+# rescaled from [LL_LOW, LL_HIGH] to [0, 1], weighs ``W_LIKELIHOOD`` of the score (the
+# heuristic score the rest). A candidate the model had no time to score counts as the
+# least likely of those it scored. Tuned on reddit-replies rows 1000-1149
+# (docs/smart-replies.md).
+W_LIKELIHOOD, LL_LOW, LL_HIGH = 0.5, -3.0, -0.5
+
+
+def apply_likelihood(cands: Sequence[Candidate], likelihoods: dict[str, float]) -> None:
+    """Mix the model's likelihood of each candidate (by its bare text) into ``score``."""
+    if not likelihoods:
+        return
+    floor = min(likelihoods.values())
+    for c in cands:
+        ll = likelihoods.get(c.bare, floor)
+        lik = _rescale(ll, LL_LOW, LL_HIGH)
+        c.components["likelihood"] = round(lik, 4)
+        c.score = round((1 - W_LIKELIHOOD) * c.score + W_LIKELIHOOD * lik, 4)
