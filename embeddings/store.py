@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from gateway.core.crypto import DataKey
+from gateway.core.crypto import TEXT_PREFIX, DataKey, KeyDestroyed
 from gateway.core.db import BIG_ID, SQLITE_MAX_INT, Base, Database, utcnow
 from gateway.core.errors import BadInput
 from gateway.core.keyring import Keyring
@@ -279,12 +279,25 @@ class HistoryStore:
                      max_chars: int) -> list[tuple[str, str]]:
         """(user_id, text) of the tenant's most recent items of ``kinds`` across all its
         users, texts of at most ``max_chars`` only (the shared response set)."""
+        # Texts are sealed per user, so the database sees only their sealed length: a bound
+        # that keeps every text of up to max_chars characters (4 bytes each at most); the
+        # exact length is checked once opened.
+        sealed_max = len(TEXT_PREFIX) + 4 * -(-(4 * max_chars + 40) // 3)
         q = (select(HistoryRow.user_id, HistoryRow.text)
              .where(HistoryRow.tenant_id == tenant_id, HistoryRow.kind.in_(list(kinds)),
-                    func.length(HistoryRow.text) <= max_chars)
+                    func.length(HistoryRow.text) <= sealed_max)
              .order_by(HistoryRow.pk.desc()).limit(limit))
         with self.db.session() as s:
-            return [(u, t) for u, t in s.execute(q)]
+            rows = list(s.execute(q))
+        out = []
+        for user_id, text in rows:
+            try:
+                text = self.keys.open_text(tenant_id, user_id, text)
+            except KeyDestroyed:  # a user being forgotten: their rows are on their way out
+                continue
+            if len(text) <= max_chars:
+                out.append((user_id, text))
+        return out
 
     def count(self, tenant_id: int, user_id: str) -> int:
         return self.stats(tenant_id, user_id)[0]

@@ -26,6 +26,8 @@ VARIANTS: dict[str, dict[str, GenerationPolicy]] = {
         "rules": RULES_ONLY,
         "model": MODEL_ONLY,
         "plain": PLAIN,
+        # The embedded model scores every candidate (its likelihood given the message).
+        "scored": GenerationPolicy(rank="likelihood"),
     },
     "subject-lines": {
         "personalized": DEFAULT_POLICY,

@@ -169,3 +169,10 @@ def test_reports_show_the_constant_ratio_and_both_distinct_figures(cli, tmp_path
     assert 'id="ratios"' in html and "full / constant mrs =" in html
     assert "distinct1_corpus" in html and "distinct1_per_request" in html
     assert "full / constant mrs =" in text  # the console table too
+
+
+def test_the_scored_variant_ranks_by_the_models_likelihood():
+    (v,) = resolve("smart-replies", ["scored"], None)
+    assert v.policy.rank == "likelihood" and v.policy.use_model
+    with pytest.raises(ConfigError, match="in-process runner"):
+        resolve("smart-replies", ["scored"], None, http=True)
