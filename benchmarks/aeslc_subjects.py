@@ -35,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -49,23 +50,70 @@ CONFIGS = {  # name -> GenerationPolicy fields (gateway/usecases/policy.py)
 }
 MIN_HISTORY = 10
 TENANT = "aeslc-bench"
+AUTHOR_SEED = 18  # the held-out author draw (author_split)
+TRAIN_QUERY_SHARE = 0.2  # --split train: share of an author's train emails used as queries
+TRAIN_QUERY_MAX = 40  # ... at most this many per author, so a few heavy writers do not rule
 
 
-def load(data_dir: Path, limit: int, offset: int, seed: int):
-    """(examples, author -> train sent rows); examples sampled reproducibly."""
-    def rows(name):
-        with open(data_dir / name, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+def _rows(data_dir: Path, name: str) -> list[dict]:
+    with open(data_dir / name, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
+
+def _usable(r: dict) -> bool:
+    return r["folder"] == "sent" and bool(r["body"].strip()) and bool(r["subject"].strip())
+
+
+def author_split(data_dir: Path, seed: int = AUTHOR_SEED) -> tuple[set[str], set[str]]:
+    """(fit authors, held-out authors). The held-out authors are a seeded draw of the
+    dev-eligible authors (>= MIN_HISTORY train ``sent`` emails) holding about half of
+    the eligible dev emails; every other train author may be used for fitting. Weights
+    fitted on ``fit`` authors' train emails are judged on held-out authors' dev emails:
+    neither the emails nor their authors were seen."""
+    train = Counter(r["user"] for r in _rows(data_dir, "train.jsonl") if _usable(r))
+    dev = Counter(r["user"] for r in _rows(data_dir, "dev.jsonl")
+                  if _usable(r) and train.get(r["user"], 0) >= MIN_HISTORY)
+    order = sorted(dev)
+    random.Random(seed).shuffle(order)
+    held: set[str] = set()
+    for u in order:
+        if sum(dev[h] for h in held) >= sum(dev.values()) / 2:
+            break
+        held.add(u)
+    return set(train) - held, held
+
+
+def load(data_dir: Path, limit: int, offset: int, seed: int, *, split: str = "dev",
+         authors: set[str] | None = None):
+    """(examples, author -> history rows, eligible); examples sampled reproducibly.
+
+    ``split="dev"``: dev ``sent`` emails, each author's train ``sent`` emails as history.
+    ``split="train"``: dev is never read; per train author with enough emails, a seeded
+    TRAIN_QUERY_SHARE of their train ``sent`` emails (at most TRAIN_QUERY_MAX) are the
+    queries and the rest their history. ``authors``: only these authors' examples."""
     history: dict[str, list[dict]] = defaultdict(list)
-    for r in rows("train.jsonl"):
-        if r["folder"] == "sent" and r["body"].strip() and r["subject"].strip():
+    for r in _rows(data_dir, "train.jsonl"):
+        if _usable(r):
             history[r["user"]].append(r)
-    dev = [r for r in rows("dev.jsonl") if r["folder"] == "sent" and r["body"].strip()
-           and r["subject"].strip() and len(history.get(r["user"], ())) >= MIN_HISTORY]
-    random.Random(seed).shuffle(dev)
-    picked = dev[offset:offset + limit]
-    return picked, {u: history[u] for u in {r["user"] for r in picked}}, len(dev)
+    if split == "train":
+        pool: list[dict] = []
+        for u in sorted(history):
+            rows = sorted(history[u], key=lambda r: r["id"])
+            random.Random(f"{seed}:{u}").shuffle(rows)
+            k = min(TRAIN_QUERY_MAX, round(len(rows) * TRAIN_QUERY_SHARE))
+            if len(rows) - k < MIN_HISTORY or k == 0:
+                history[u] = rows
+                continue
+            pool += rows[:k]
+            history[u] = rows[k:]
+    else:
+        pool = [r for r in _rows(data_dir, "dev.jsonl")
+                if _usable(r) and len(history.get(r["user"], ())) >= MIN_HISTORY]
+    if authors is not None:
+        pool = [r for r in pool if r["user"] in authors]
+    random.Random(seed).shuffle(pool)
+    picked = pool[offset:offset + limit]
+    return picked, {u: history[u] for u in {r["user"] for r in picked}}, len(pool)
 
 
 def build(args):
@@ -187,8 +235,13 @@ async def _run(args, fake) -> dict:
     from gateway.usecases.subject_lines import suggest_subject_lines
     from gateway.usecases.subjects import rank
 
-    examples, history, pool = load(args.data, args.limit, args.offset, args.seed)
-    print(f"{len(examples)} of {pool} eligible dev emails, {len(history)} authors",
+    authors = None
+    if args.authors != "all":
+        fit_authors, held = author_split(args.data)
+        authors = fit_authors if args.authors == "fit" else held
+    examples, history, pool = load(args.data, args.limit, args.offset, args.seed,
+                                   split=args.split, authors=authors)
+    print(f"{len(examples)} of {pool} eligible {args.split} emails, {len(history)} authors",
           file=sys.stderr)
     services = build(args)
     tenant_id = get_or_create_tenant(services.db, TENANT)
@@ -228,7 +281,7 @@ async def _run(args, fake) -> dict:
             if no_copies is not None:
                 no_copies.body = ex["body"]
             resp = await suggest_subject_lines(
-                services=services, tenant_id=tenant_id, request=req, request_id=f"b{i}",
+                services=services, tenant_id=tenant_id, request=req, request_id=f"b{i}-{uuid.uuid4().hex[:12]}",
                 tenant=TENANT, policy=policy)
             if captured:
                 feats, texts = captured[-1]
@@ -271,6 +324,12 @@ def main(argv=None) -> None:
     p.add_argument("--limit", type=int, default=150)
     p.add_argument("--offset", type=int, default=0, help="skip this many sampled examples")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--split", choices=["dev", "train"], default="dev",
+                   help="train: queries are held-out train emails (dev is not read)")
+    p.add_argument("--authors", choices=["all", "fit", "heldout"], default="all",
+                   help="only the fit or held-out authors of author_split()")
+    p.add_argument("--list-authors", action="store_true",
+                   help="print author_split() as JSON and exit")
     p.add_argument("--configs", default="personalized,plain,rules,rules_plain")
     p.add_argument("--embedder", choices=["minilm", "hash"], default="minilm")
     p.add_argument("--model", choices=["local", "replay", "none"], default="local")
@@ -288,6 +347,10 @@ def main(argv=None) -> None:
     p.add_argument("--pools", type=Path, help="write every candidate's ranking features and "
                                               "ROUGE-1 here (input of --tune)")
     args = p.parse_args(argv)
+    if args.list_authors:
+        fit_authors, held = author_split(args.data)
+        print(json.dumps({"fit": sorted(fit_authors), "heldout": sorted(held)}, indent=2))
+        return
     args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in args.configs if c not in CONFIGS]
     if unknown:

@@ -16,6 +16,17 @@ compared on those held-out choices (relative ROUGE-1 lift, paired bootstrap 95% 
 
     python benchmarks/tune_subject_ranker.py pools.json --configs rules,rules_plain \
         --folds 2 --group author
+
+``--test POOLS`` fits on every example of ``pools.json`` (no half split) and scores the
+fitted and the shipped weights on the other pools, e.g. train-fitted weights on dev
+emails of authors the fit never saw (``--test-authors`` names a JSON file with a
+``heldout`` list, as ``aeslc_subjects.py --list-authors`` prints):
+
+    python benchmarks/tune_subject_ranker.py train_pools.json --configs rules,rules_plain \
+        --init neutral --test dev_pools.json --test-authors authors.json
+
+``--init neutral`` starts the ascent from relevance alone (the shipped weights were
+fitted on dev emails; starting there would carry that fit into a train-only one).
 """
 
 from __future__ import annotations
@@ -92,6 +103,38 @@ def cross_validate(data: dict[str, list], configs: list[str], *, folds: int, gro
             "lift_ci": [float(np.percentile(lifts, 2.5)), float(np.percentile(lifts, 97.5))]}
 
 
+def neutral_start() -> np.ndarray:
+    """Relevance alone, the rest 0, ``preference`` as shipped (AESLC has no signal for it)."""
+    from gateway.usecases.subjects.rank import DEFAULT_WEIGHTS, FEATURES
+
+    w = np.zeros(len(FEATURES), dtype=np.float32)
+    w[FEATURES.index("relevance")] = 1.0
+    w[FEATURES.index("preference")] = DEFAULT_WEIGHTS.preference
+    return w
+
+
+def transfer(test: dict[str, list], configs: list[str], weights: dict[str, np.ndarray], *,
+             seed: int = 0) -> dict:
+    """Each weight set's top-1 ROUGE-1 per config on ``test`` and the first config's
+    paired difference over the second (points, bootstrap 95% CI)."""
+    first, second = configs[0], configs[1]
+    by_id = {c: {e["id"]: e for e in test[c]} for c in configs}
+    ids = sorted(set.intersection(*(set(by_id[c]) for c in configs)))
+    boot = np.random.default_rng(seed).integers(0, len(ids), size=(2000, len(ids)))
+    out: dict = {"examples": len(ids), "authors": len({by_id[first][i]["user"] for i in ids})}
+    for name, w in weights.items():
+        picks = {c: np.array([by_id[c][i]["rouge1"][int(np.argmax(
+            np.asarray(by_id[c][i]["features"], dtype=np.float32) @ w))] for i in ids])
+            for c in configs}
+        d = picks[first] - picks[second]
+        diffs = d[boot].mean(axis=1)
+        out[name] = {**{c: round(float(v.mean()), 2) for c, v in picks.items()},
+                     "diff": round(float(d.mean()), 2),
+                     "diff_ci": [round(float(np.percentile(diffs, q)), 2) for q in (2.5, 97.5)],
+                     "lift": round(float(picks[first].mean() / picks[second].mean() - 1), 4)}
+    return out
+
+
 def main(argv=None) -> None:
     from gateway.usecases.subjects.rank import DEFAULT_WEIGHTS, FEATURES
 
@@ -105,25 +148,45 @@ def main(argv=None) -> None:
     p.add_argument("--group", choices=["example", "author"], default="example",
                    help="what a fold holds out (--folds)")
     p.add_argument("--seed", type=int, default=0, help="fold assignment and bootstrap")
+    p.add_argument("--init", choices=["shipped", "neutral"], default="shipped",
+                   help="where the ascent starts")
+    p.add_argument("--test", type=Path, help="fit on all of POOLS, score on these pools")
+    p.add_argument("--test-authors", type=Path,
+                   help="JSON with a 'heldout' author list: --test scores only their emails")
     args = p.parse_args(argv)
     data = json.loads(args.pools.read_text())
     configs = [c for c in args.configs.split(",") if c in data]
+    w0 = DEFAULT_WEIGHTS.vector().copy() if args.init == "shipped" else neutral_start()
+    frozen = set(args.freeze.split(","))
+    if args.test:
+        test = json.loads(args.test.read_text())
+        if args.test_authors:
+            keep = set(json.loads(args.test_authors.read_text())["heldout"])
+            test = {c: [e for e in v if e["user"] in keep] for c, v in test.items()}
+            seen = {e["user"] for v in data.values() for e in v} & keep
+            if seen:
+                p.error(f"--test-authors {sorted(seen)} are in the fitting pools too")
+        w = fit(data, w0.copy(), frozen, args.rounds)
+        print("fitted:  " + ",".join(f"{n}={float(x):g}" for n, x in zip(FEATURES, w)))
+        print(json.dumps(transfer(test, configs, {"fitted": w,
+                                                  "shipped": DEFAULT_WEIGHTS.vector()},
+                                  seed=args.seed), indent=2))
+        return
     if args.folds:
         if len(configs) < 2:
             p.error("--folds compares two configs: --configs PERSONALIZED,PLAIN")
         cv = cross_validate(data, configs, folds=args.folds, group=args.group,
-                            w0=DEFAULT_WEIGHTS.vector().copy(),
-                            frozen=set(args.freeze.split(",")), rounds=args.rounds,
+                            w0=w0, frozen=frozen, rounds=args.rounds,
                             seed=args.seed)
         print(json.dumps(cv, indent=2))
         return
     half = {c: len(data[c]) // 2 for c in configs}
     train = {c: data[c][:half[c]] for c in configs}
     hold = {c: data[c][half[c]:] for c in configs}
-    w = DEFAULT_WEIGHTS.vector().copy()
-    print(f"default: train {objective(train, w):.2f}  " + "  ".join(
+    w = w0.copy()
+    print(f"start: train {objective(train, w):.2f}  " + "  ".join(
         f"{c} {top1(train[c], w):.2f}/{top1(hold[c], w):.2f}" for c in configs))
-    w = fit(train, w, set(args.freeze.split(",")), args.rounds)
+    w = fit(train, w, frozen, args.rounds)
     print("tuned:   " + "  ".join(f"{c} train {top1(train[c], w):.2f} holdout "
                                    f"{top1(hold[c], w):.2f}" for c in configs))
     print("oracle:  " + "  ".join(

@@ -281,3 +281,30 @@ def test_a_campaign_sent_to_a_second_recipient_is_not_embedded_again(
     assert rule_lines and not set(rule_lines) & set(embedded)
     assert SALE not in embedded
     assert _texts(first) == _texts(second)  # same campaign, no history: the same answer
+
+
+def test_an_authors_past_subject_naming_what_the_body_does_not_is_never_served(
+        client, auth, fake):
+    """Every source runs the same grounding: the author's own past subjects (history
+    candidates) and the model's lines are dropped when they name a person or state a
+    date the campaign body does not (the eval's unsupported_rate counts both)."""
+    from guardrails import check
+
+    body = "Attached is the weekly gas index report for the desk."
+    _history(client, auth, "dana", [
+        {"id": "s1", "kind": "sent_email", "subject": "Gas index report for Vince",
+         "text": "Attached is the weekly gas index report for the desk, as Vince asked."},
+        {"id": "s2", "kind": "sent_email", "subject": "Gas index report due March 15",
+         "text": "Attached is the weekly gas index report for the desk."},
+        {"id": "s3", "kind": "sent_email", "subject": "Weekly gas index report",
+         "text": "Attached is the weekly gas index report for the desk."},
+    ])
+    fake.enqueue("Gas index report for Sally")
+    resp = _post(client, auth, body=body, user_id="dana", n=10)
+    texts = _texts(resp)
+    assert resp["personalized"] is True
+    assert "Weekly gas index report" in texts  # a grounded past subject is still served
+    assert not [t for t in texts if "Vince" in t or "March" in t or "Sally" in t], texts
+    for t in texts:  # the eval's own grounding predicate finds nothing to flag
+        verdicts = check(t, sources=[body, "Stride"], task="subject_line").verdicts
+        assert all(v.passed for v in verdicts if v.name in ("grounding", "name_grounding")), t

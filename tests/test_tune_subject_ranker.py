@@ -42,3 +42,25 @@ def test_cross_validation_scores_held_out_choices_and_the_lift():
         # the better one with history, the first one without it.
         assert cv["pers"] == pytest.approx(100.0) and cv["plain"] == pytest.approx(50.0)
         assert cv["lift"] == pytest.approx(1.0) and cv["lift_ci"] == pytest.approx([1.0, 1.0])
+
+
+def test_transfer_scores_each_weight_set_on_other_pools_with_a_paired_ci():
+    users = [f"u{k}" for k in range(4)]
+    test = {"pers": [_example(i, users[i % 4], signal=True) for i in range(20)],
+            "plain": [_example(i, users[i % 4], signal=False) for i in range(20)]}
+    on, off = DEFAULT_WEIGHTS.vector().copy(), DEFAULT_WEIGHTS.vector().copy()
+    on[AUTH], off[AUTH] = 1.0, 0.0
+    out = tune.transfer(test, ["pers", "plain"], {"on": on, "off": off})
+    assert out["examples"] == 20 and out["authors"] == 4
+    # authorship on picks the better candidate with history; off it ties to the first one
+    assert out["on"]["pers"] == 100.0 and out["on"]["plain"] == 50.0
+    assert out["on"]["diff"] == 50.0 and out["on"]["diff_ci"] == [50.0, 50.0]
+    assert out["off"]["diff"] == 0.0 and out["off"]["lift"] == 0.0
+
+
+def test_neutral_start_is_relevance_alone_and_fitting_finds_authorship_from_it():
+    w0 = tune.neutral_start()
+    assert w0[FEATURES.index("relevance")] == 1.0 and w0[AUTH] == 0.0
+    data = {"pers": [_example(i, "u0", signal=True) for i in range(10)]}
+    w = tune.fit(data, w0.copy(), {"preference"}, rounds=1)
+    assert w[AUTH] > 0 and tune.top1(data["pers"], w) == 100.0

@@ -30,7 +30,9 @@ from gateway.usecases.subjects.candidates import Candidate, PastSubject, Signals
 class Weights:
     """Fitted on AESLC candidate pools (benchmarks/, listwise: maximise the expected
     ROUGE-1 of the served line; 2-fold CV) and rounded. ``preference`` has no signal
-    in AESLC (no opened/ignored data); it is set to dominate when such history exists."""
+    in AESLC (no opened/ignored data); it is set to dominate when such history exists.
+    Fitted on 150 dev emails; a re-fit on train emails only (issue #18), judged by
+    author-grouped CV on train, did not beat them: docs/subject-lines.md."""
 
     relevance: float = 1.0
     preference: float = 2.0
