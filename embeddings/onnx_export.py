@@ -21,6 +21,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from gateway.core.errors import ConfigError, GatewayError
@@ -116,7 +117,13 @@ def _export_fp32(model_dir: Path, dest: Path) -> None:
     ids = torch.ones(2, 16, dtype=torch.long)
     raw = dest.with_name(dest.name + ".raw")
     try:
-        with torch.no_grad():
+        # The tracer warns about a deprecated API and about traced branches this graph
+        # does not have (its pooling and mask take no data-dependent path); the export is
+        # checked against torch's vectors (tests/test_embedder_backends.py), so keep the
+        # first start's log to the gateway's own lines.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(Pooled(model), (ids, ids, torch.zeros_like(ids)), str(raw),
                               input_names=names, output_names=["embedding"],
                               dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names},
