@@ -102,8 +102,13 @@ def build_profile(replies: Sequence[str], *, signature: str | None = None,
         greeting = word if count / n >= min_share else None
     signoff = sig
     if signoff is None and signoffs:
+        # A user who signs off most of the time, with words that vary ("Best, David",
+        # "Best regards, David", "Cheers, David"), gets their most frequent one: the habit
+        # is signing off, even when no single wording reaches the share.
         text, count = signoffs.most_common(1)[0]
-        signoff = text if count / n >= min_share and count >= 2 else None
+        signs = sum(signoffs.values())
+        usual = count / n >= min_share or (signs / n >= min_share and count / signs >= 0.25)
+        signoff = text if usual and count >= 2 else None
     return StyleProfile(
         samples=n, greeting=greeting, signoff=signoff,
         median_words=int(statistics.median(words)) if words else 12,
