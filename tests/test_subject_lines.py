@@ -238,20 +238,27 @@ def test_bad_input_is_422_naming_the_field(client, auth, patch, field):
     assert err["field"] == field and field in err["message"]
 
 
+@pytest.fixture
+def embedded(services, monkeypatch) -> list[str]:
+    """Every text the embedder is asked to embed, in order."""
+    seen: list[str] = []
+    embed = services.embedder.embed
+
+    def spy(texts, *args, **kwargs):
+        seen.extend(texts)
+        return embed(texts, *args, **kwargs)
+
+    monkeypatch.setattr(services.embedder, "embed", spy)
+    return seen
+
+
 def test_past_subjects_are_ranked_with_their_stored_vectors_not_embedded_again(
-        client, auth, fake, services, monkeypatch):
+        client, auth, fake, embedded):
     _history(client, auth, "ana", [
         {"id": "o1", "kind": "subject_opened", "text": "Muddy trail paths await"},
         {"id": "i1", "kind": "subject_ignored", "text": "Race day road picks"},
     ])
-    embedded: list[str] = []
-    embed = services.embedder.embed
-
-    def spy(texts, *args, **kwargs):
-        embedded.extend(texts)
-        return embed(texts, *args, **kwargs)
-
-    monkeypatch.setattr(services.embedder, "embed", spy)
+    embedded.clear()  # what ingest embedded; only the request's embeddings count
     fake.enqueue(f"{TRAIL}\n{ROAD}")
     resp = _post(client, auth, body=TWO_LINES, user_id="ana", n=10)
     texts = _texts(resp)
@@ -262,15 +269,7 @@ def test_past_subjects_are_ranked_with_their_stored_vectors_not_embedded_again(
 
 
 def test_a_campaign_sent_to_a_second_recipient_is_not_embedded_again(
-        client, auth, fake, services, monkeypatch):
-    embedded: list[str] = []
-    embed = services.embedder.embed
-
-    def spy(texts, *args, **kwargs):
-        embedded.extend(texts)
-        return embed(texts, *args, **kwargs)
-
-    monkeypatch.setattr(services.embedder, "embed", spy)
+        client, auth, fake, embedded):
     fake.enqueue("Lighter runs start this spring")
     first = _post(client, auth, user_id="ana")
     assert SALE in embedded  # the body, embedded for the first recipient
