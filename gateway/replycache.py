@@ -32,6 +32,8 @@ from gateway.core.keyring import Keyring
 log = logging.getLogger(__name__)
 
 _MAX_ENTRIES = 10_000  # in-process entries kept (least recently used go first)
+# Replicas' clocks differ: an index line is pruned this long after its entry expired.
+_CLOCK_SLACK_S = 60
 
 
 def request_digest(parts: dict) -> str:
@@ -103,7 +105,9 @@ class ReplyCache:
 
 
 class RedisReplyCache(ReplyCache):
-    """Entries (``SET … EX ttl``) and versions (``INCR``) in Redis, shared by replicas."""
+    """Entries (``SET … EX ttl``) and versions (``INCR``) in Redis, shared by replicas;
+    each user's entry keys are listed in a per-user index (``reply-keys:``, a sorted
+    set) so ``forget`` deletes them without scanning the keyspace."""
 
     def __init__(self, ttl_s: float, *, keys: Keyring, client, prefix: str = "persona:"):
         super().__init__(ttl_s, keys=keys)
@@ -115,6 +119,10 @@ class RedisReplyCache(ReplyCache):
 
     def _ekey(self, tenant_id: int, user_id: str, version: int, digest: str) -> str:
         return f"{self._prefix}replies:{tenant_id}:{user_id}:{version}:{digest}"
+
+    def _ikey(self, tenant_id: int, user_id: str) -> str:
+        """The user's index: a sorted set of their entry keys, scored by expiry time."""
+        return f"{self._prefix}reply-keys:{tenant_id}:{user_id}"
 
     def version(self, tenant_id: int, user_id: str) -> int:
         from redis.exceptions import RedisError
@@ -143,25 +151,50 @@ class RedisReplyCache(ReplyCache):
         return None if raw is None else self._open(tenant_id, user_id, raw)
 
     def put(self, tenant_id: int, user_id: str, version: int, digest: str, value: dict) -> None:
+        """The entry and its line in the user's index, in one transaction: an entry
+        Redis holds is always one ``forget`` finds. Lines of expired entries are
+        pruned here, so an active user's index holds only live entries."""
         from redis.exceptions import RedisError
 
         sealed = self._seal(tenant_id, user_id, value)
+        ttl = max(1, int(self.ttl_s))
+        entry = self._ekey(tenant_id, user_id, version, digest)
+        index = self._ikey(tenant_id, user_id)
+        now = time.time()
         try:
-            self._client.set(self._ekey(tenant_id, user_id, version, digest),
-                             sealed, ex=max(1, int(self.ttl_s)))
+            with self._client.pipeline(transaction=True) as p:
+                p.set(entry, sealed, ex=ttl)
+                p.zadd(index, {entry: now + ttl})  # scored by when the entry expires
+                p.zremrangebyscore(index, "-inf", now - _CLOCK_SLACK_S)
+                p.expire(index, ttl + _CLOCK_SLACK_S)
+                p.execute()
         except RedisError as exc:
             log.warning("smart-reply cache unwritable (%s): answer not cached", exc)
 
-
     def forget(self, tenant_id: int, user_id: str) -> None:
+        """Bump the version, then delete the entries the user's index names (work in
+        the number of that user's entries, not in the size of the keyspace: no SCAN).
+
+        An entry written while this runs is either deleted here or stays listed for the
+        next forget; it is unreachable anyway (stored under the version read before the
+        bump). Entries written before entries were indexed have no line and are left
+        to expire: like every entry they were stored with ``SET … EX`` (gone within the
+        TTL they were written with), under a version the bump made unreachable, and
+        sealed with the user's data key, which ``gateway.usecases.forget.forget_user``
+        destroys before calling this, so nothing can read them (``_open`` turns the
+        destroyed key into a miss). Only the cache's first, pre-sealing entries were
+        plaintext; they are gone within one TTL of that version's last write."""
         from redis.exceptions import RedisError
 
         self.bump(tenant_id, user_id)
+        index = self._ikey(tenant_id, user_id)
         try:
-            match = f"{self._prefix}replies:{tenant_id}:{user_id}:*"
-            stale = list(self._client.scan_iter(match=match, count=1000))
+            stale = self._client.zrange(index, 0, -1)
             if stale:
-                self._client.delete(*stale)
+                with self._client.pipeline(transaction=True) as p:
+                    p.delete(*stale)
+                    p.zrem(index, *stale)  # the index goes with its last line
+                    p.execute()
         except RedisError as exc:  # unreachable after the bump: sealed, and key destroyed
             log.warning("cached replies of a forgotten user not deleted (%s); they are "
                         "sealed under the destroyed key and expire within the TTL", exc)

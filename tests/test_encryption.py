@@ -166,6 +166,28 @@ def test_another_replicas_cached_key_misses_after_forget(services):
     assert b.writer(tenant, "u9").key_id != sealed_key_id(sealed)
 
 
+def test_values_from_before_encryption_are_read_as_they_are_and_sealed_ones_opened(services):
+    """The one rule ``open``, ``open_text`` and ``open_json`` share: text is sealed when
+    it carries the ``enc1:`` prefix, bytes when they carry the sealed header; anything
+    else is plaintext from before encryption (or None) and is returned unchanged."""
+    tenant = get_or_create_tenant(services.db, "acme")
+    keys, key = services.keys, services.keys.writer(tenant, "u1")
+    assert keys.open(tenant, "u1", None) is None
+    assert keys.open(tenant, "u1", b"plain bytes") == b"plain bytes"
+    assert keys.open(tenant, "u1", memoryview(b"plain")) == b"plain"
+    assert keys.open(tenant, "u1", key.seal(b"sealed bytes")) == b"sealed bytes"
+    assert keys.open_text(tenant, "u1", None) is None
+    assert keys.open_text(tenant, "u1", "plain text") == "plain text"
+    assert keys.open_text(tenant, "u1", key.seal_text("sealed text")) == "sealed text"
+    assert keys.open_json(tenant, "u1", {"plain": 1}) == {"plain": 1}
+    assert keys.open_json(tenant, "u1", "plain json string") == "plain json string"
+    assert keys.open_json(tenant, "u1", key.seal_json({"sealed": 1})) == {"sealed": 1}
+    # The text marker decides: a marked value that is not a sealed token is never
+    # passed off as plaintext.
+    with pytest.raises(KeyDestroyed):
+        keys.open_text(tenant, "u1", "enc1:" + "QUJDRA==")
+
+
 def test_embedded_default_makes_a_private_master_key_file(tmp_path, fake):
     s = Settings(data_dir=tmp_path / "data", models=["fake/test"], embedding_model="hash",
                  load_models=False)

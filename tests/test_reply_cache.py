@@ -170,3 +170,73 @@ def test_a_cached_answer_is_explained_under_its_own_request_id(gw, h, fake):
     data = why.json()
     assert data["request_id"] == second["request_id"]
     assert [s["text"] for s in data["served"]] == texts(first)
+
+
+# ---- Redis: forget deletes a user's entries through their index, never by SCAN ------
+
+@pytest.fixture
+def rgw(tmp_path, fake, redis_url):
+    with TestClient(create_app(_settings(tmp_path / "data", redis_url))) as c:
+        wait_ready(c)
+        yield c
+
+
+@pytest.fixture
+def rh(rgw) -> dict:
+    return {"Authorization": f"Bearer {create_key(rgw.app.state.services.db, tenant='acme', scope='admin')}"}
+
+
+def _redis(client):
+    return client.app.state.services.redis
+
+
+def _scans(r) -> int:
+    return int(r.info("commandstats").get("cmdstat_scan", {}).get("calls", 0))
+
+
+def _entries(r, user_id: str) -> set[bytes]:
+    return set(r.keys(f"persona:replies:*:{user_id}:*"))
+
+
+def test_forget_deletes_the_users_redis_entries_and_index_without_a_scan(rgw, rh):
+    r = _redis(rgw)
+    ask(rgw, rh)
+    ask(rgw, rh, n=2)  # two entries for u1
+    ask(rgw, rh, user_id="u2")
+    mine, theirs = _entries(r, "u1"), _entries(r, "u2")
+    assert len(mine) == 2 and len(theirs) == 1
+    (index,) = r.keys("persona:reply-keys:*:u1")
+    assert set(r.zrange(index, 0, -1)) == mine  # every entry is listed in the user's index
+    scans = _scans(r)
+    assert rgw.delete("/v1/users/u1", headers=rh).status_code == 204
+    assert _scans(r) == scans  # no SCAN: work in u1's entries, not in the keyspace
+    assert not r.exists(*mine) and not r.exists(index)
+    assert _entries(r, "u2") == theirs and r.keys("persona:reply-keys:*:u2")
+
+
+def test_an_active_users_index_drops_lines_of_expired_entries(rgw, rh):
+    r = _redis(rgw)
+    ask(rgw, rh)
+    (index,) = r.keys("persona:reply-keys:*:u1")
+    gone = b"persona:replies:1:u1:0:expired-long-ago"
+    r.zadd(index, {gone: 1.0})  # its entry expired in 1970
+    ask(rgw, rh, n=2)  # the next write prunes it
+    assert gone not in r.zrange(index, 0, -1)
+    assert set(r.zrange(index, 0, -1)) == _entries(r, "u1")
+    assert r.ttl(index) > 0
+
+
+def test_an_unindexed_entry_left_by_forget_is_unreadable_and_expires(rgw, rh):
+    """An entry from before the index (plain SET … EX, no line): forget leaves it, but it
+    is sealed under the destroyed key, under a version no reader asks for, and expires."""
+    r, cache = _redis(rgw), rgw.app.state.services.reply_cache
+    ask(rgw, rh)
+    (entry,) = _entries(r, "u1")
+    legacy = entry.decode().rsplit(":", 1)[0] + ":legacy-digest"
+    r.set(legacy, r.get(entry), ex=3600)
+    tenant_id, version = int(legacy.split(":")[2]), int(legacy.split(":")[4])
+    assert cache.get(tenant_id, "u1", version, "legacy-digest") is not None  # readable now
+    assert rgw.delete("/v1/users/u1", headers=rh).status_code == 204
+    assert r.exists(legacy) and 0 < r.ttl(legacy) <= 3600
+    assert cache.version(tenant_id, "u1") > version
+    assert cache.get(tenant_id, "u1", version, "legacy-digest") is None  # key destroyed

@@ -48,6 +48,16 @@ class UserKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+def _sealed_token(value: bytes | str | None) -> bytes | None:
+    """The sealed bytes a stored value holds, or None when it is plaintext (stored
+    before encryption) or None: the one place that tells them apart. Text is sealed
+    when it carries ``TEXT_PREFIX`` (its token is then opened, whatever it holds);
+    bytes when they start with the sealed header (``sealed_key_id`` names a key)."""
+    if isinstance(value, str):
+        return text_token(value) if value.startswith(TEXT_PREFIX) else None
+    return None if sealed_key_id(value) is None else bytes(value)
+
+
 def _aad(tenant_id: int, user_id: str, key_id: int) -> bytes:
     return f"persona-data-key:{tenant_id}:{user_id}:{key_id}".encode()
 
@@ -107,21 +117,18 @@ class Keyring:
 
     # --- values
     def open(self, tenant_id: int, user_id: str, token: bytes | None) -> bytes | None:
-        kid = sealed_key_id(token)
-        if kid is None:
+        sealed = _sealed_token(token)
+        if sealed is None:
             return None if token is None else bytes(token)  # plaintext (pre-encryption row)
-        return self.reader(tenant_id, user_id, kid).open(bytes(token))
+        return self._unseal(tenant_id, user_id, sealed)
 
     def open_text(self, tenant_id: int, user_id: str, value: str | None) -> str | None:
-        if value is None or not value.startswith(TEXT_PREFIX):
-            return value
-        token = text_token(value)
-        return self.reader(tenant_id, user_id, sealed_key_id(token)).open(token).decode()
+        sealed = _sealed_token(value)
+        return value if sealed is None else self._unseal(tenant_id, user_id, sealed).decode()
 
     def open_json(self, tenant_id: int, user_id: str, value):
-        if isinstance(value, str) and value.startswith(TEXT_PREFIX):
-            return json.loads(self.open_text(tenant_id, user_id, value))
-        return value
+        sealed = _sealed_token(value) if isinstance(value, str) else None
+        return value if sealed is None else json.loads(self._unseal(tenant_id, user_id, sealed).decode())
 
     # --- start-up and rotation
     def verify(self) -> int:
@@ -154,6 +161,9 @@ class Keyring:
                 return done
 
     # --- internals
+    def _unseal(self, tenant_id: int, user_id: str, token: bytes) -> bytes:
+        return self.reader(tenant_id, user_id, sealed_key_id(token)).open(token)
+
     def _row(self, tenant_id: int, user_id: str) -> UserKeyRow | None:
         with self.db.session() as s:
             return s.get(UserKeyRow, (tenant_id, user_id))
