@@ -80,7 +80,7 @@ def test_likelihood_scores_reorder_the_model_samples_too(services, tenant_id, fa
 
 def test_model_slots_bound_how_many_model_candidates_go_first(services, tenant_id, fake):
     fake.enqueue("Agreed, I learned a lot.", "Sorry, I missed it.", "Was it recorded?")
-    all_first = _run(services, tenant_id, GenerationPolicy())
+    all_first = _run(services, tenant_id, GenerationPolicy(model_slots=None))
     assert [s.source for s in all_first.suggestions] == ["llm"] * 3
     fake.enqueue("Agreed, I learned a lot.", "Sorry, I missed it.", "Was it recorded?")
     none_first = _run(services, tenant_id, GenerationPolicy(model_slots=0))
@@ -88,6 +88,10 @@ def test_model_slots_bound_how_many_model_candidates_go_first(services, tenant_i
     one_first = _run(services, tenant_id, GenerationPolicy(model_slots=1))
     assert sum(s.source == "llm" for s in one_first.suggestions) >= 1
     assert {s.text for s in none_first.suggestions} != {s.text for s in all_first.suggestions}
+    # The default policy is one model slot first: the others compete on score.
+    fake.enqueue("Agreed, I learned a lot.", "Sorry, I missed it.", "Was it recorded?")
+    default = _run(services, tenant_id, GenerationPolicy())
+    assert [s.text for s in default.suggestions] == [s.text for s in one_first.suggestions]
 
 
 def test_a_model_that_cannot_score_ranks_by_the_heuristic():

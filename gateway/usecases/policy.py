@@ -49,8 +49,11 @@ class GenerationPolicy:
     # a hosted model, which cannot score, falls back to the heuristic).
     rank: str = "heuristic"
     # Smart replies: slots the model's candidates take before the rest compete on score
-    # with the rules (None: all ``n``, the model first and rules only fill).
-    model_slots: int | None = None
+    # with the rules (None: all ``n``, the model first and rules only fill). One by
+    # default: a reply written for this message is always offered when the model made
+    # one in time, and the other slots go to the best candidates of any source (the
+    # embedded model's replies served first cost MRS on tuning rows; docs/smart-replies.md).
+    model_slots: int | None = 1
 
     def __post_init__(self) -> None:
         if not (self.use_model or self.fill_with_rules):
