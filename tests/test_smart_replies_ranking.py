@@ -72,10 +72,14 @@ def test_likelihood_ranking_orders_by_the_models_scores(services, tenant_id, fak
 
 def test_likelihood_scores_reorder_the_model_samples_too(services, tenant_id, fake):
     fake.enqueue("Agreed, I learned a lot.", "Sorry, I missed it.", "Was it recorded?")
+    # The model finds its third sample far likelier than anything else in the pool.
     fake.scores = {"Was it recorded?": -0.3}
     res = _run(services, tenant_id, GenerationPolicy(rank="likelihood", model_slots=1))
     assert res.suggestions[0].text == "Was it recorded?"
     assert res.suggestions[0].source == "llm"
+    # Its samples are scored before the response set, whatever their prior.
+    assert fake.scored[0][:3] == ["Agreed, I learned a lot.", "Sorry, I missed it.",
+                                  "Was it recorded?"]
 
 
 def test_model_slots_bound_how_many_model_candidates_go_first(services, tenant_id, fake):
@@ -88,10 +92,10 @@ def test_model_slots_bound_how_many_model_candidates_go_first(services, tenant_i
     one_first = _run(services, tenant_id, GenerationPolicy(model_slots=1))
     assert sum(s.source == "llm" for s in one_first.suggestions) >= 1
     assert {s.text for s in none_first.suggestions} != {s.text for s in all_first.suggestions}
-    # The default policy is one model slot first: the others compete on score.
+    # The default policy gives the model no slot of its own: all compete on score.
     fake.enqueue("Agreed, I learned a lot.", "Sorry, I missed it.", "Was it recorded?")
     default = _run(services, tenant_id, GenerationPolicy())
-    assert [s.text for s in default.suggestions] == [s.text for s in one_first.suggestions]
+    assert [s.text for s in default.suggestions] == [s.text for s in none_first.suggestions]
 
 
 def test_a_model_that_cannot_score_ranks_by_the_heuristic():

@@ -152,7 +152,12 @@ class Settings(BaseSettings):
                                                       "kept before it is recounted.")
     smart_reply_score_max: int = Field(default=12, ge=1, le=100,
                                        description="With rank \"likelihood\": most candidates "
-                                                   "scored per request (highest prior first).")
+                                                   "scored per request (the model's samples, "
+                                                   "then highest prior).")
+    smart_reply_model_prior: float = Field(default=0.55, ge=0.0, le=1.0, description=(
+        "Ranking prior of the model's replies against the response set's (whose priors are "
+        "0.2 + 8 x their mean weighted ROUGE on tuning rows; 0.55 is that formula for the "
+        "embedded SmolLM2-135M's replies). Raise it for a stronger model."))
 
     # --- load (see docs/smart-replies.md "Deadlines under load")
     cpu_workers: int = Field(default=2, ge=1, le=64, description=(

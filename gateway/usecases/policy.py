@@ -49,11 +49,13 @@ class GenerationPolicy:
     # a hosted model, which cannot score, falls back to the heuristic).
     rank: str = "heuristic"
     # Smart replies: slots the model's candidates take before the rest compete on score
-    # with the rules (None: all ``n``, the model first and rules only fill). One by
-    # default: a reply written for this message is always offered when the model made
-    # one in time, and the other slots go to the best candidates of any source (the
-    # embedded model's replies served first cost MRS on tuning rows; docs/smart-replies.md).
-    model_slots: int | None = 1
+    # with the rules (None: all ``n``, the model first and rules only fill). Zero by
+    # default: every candidate competes on one score, the model's at the prior
+    # ``smart_reply_model_prior``. On tuning rows the embedded model's replies served
+    # first cost MRS against rules (all slots -0.009, one slot -0.004); competing at the
+    # fitted prior they cost nothing measurable and kept most of the diversity they add
+    # (docs/smart-replies.md).
+    model_slots: int | None = 0
 
     def __post_init__(self) -> None:
         if not (self.use_model or self.fill_with_rules):

@@ -4,7 +4,7 @@ Pipeline (each step in ``gateway.usecases.replies.*``):
 trigger → preferences → user context (retrieval + style) → rules pool (ready
 before the model, so any failure has an answer) → prompt → model samples within
 the deadline → clean + style → guardrails → score → pick ``n`` distinct
-(model first, rules fill) → record + metrics.
+(the model's best first, then any source by score) → record + metrics.
 
 Under load (the work pool could not start this request's embedding and retrieval
 before the model would have to stop) the request skips all of that and answers at
@@ -71,7 +71,6 @@ from guardrails.injection import sanitize, scan_input, strip_spans
 from prompts.render import default_library
 
 log = logging.getLogger(__name__)
-LLM_PRIOR = 0.7
 CANNED_TEXTS = (*(text for variants in (*CANNED.values(), FILLERS) for _, text in variants),
                 *GENERAL_TEXTS)
 
@@ -85,7 +84,10 @@ def _message_for_model(request: SmartReplyRequest) -> tuple[str, str]:
     return sanitize(request.message.subject or ""), sanitize(body)
 
 
-def _llm_candidates(raws, *, incoming: str, style, sender: str, max_chars: int) -> list[Candidate]:
+def _llm_candidates(raws, *, incoming: str, style, sender: str, max_chars: int,
+                    prior: float) -> list[Candidate]:
+    """The model's samples, cleaned and styled; ``prior`` (``smart_reply_model_prior``)
+    falls slightly with the sampling temperature."""
     out = []
     for raw, temp in raws:
         bare = clean(raw, incoming=incoming, max_sentences=style.max_sentences,
@@ -94,7 +96,7 @@ def _llm_candidates(raws, *, incoming: str, style, sender: str, max_chars: int) 
             continue
         out.append(Candidate(text=apply_style(bare, style, sender=sender, max_chars=max_chars),
                              bare=bare, source="llm", intent=reply_intent(bare),
-                             prior=round(LLM_PRIOR - 0.05 * max(temp - 0.3, 0), 3)))
+                             prior=round(prior - 0.05 * max(temp - 0.3, 0), 3)))
     return out
 
 
@@ -194,10 +196,12 @@ def _quick_plan(services: Services, tenant_id: int, request: SmartReplyRequest) 
 
 async def _likelihoods(services: Services, plan: _Plan, pool: list[Candidate],
                        policy: GenerationPolicy, *, deadline: float) -> dict[str, float] | None:
-    """The model's mean log-probability per token of the pool's most trusted candidates
-    (``smart_reply_score_max``, highest prior first), given the same prompt the samples
-    came from; None when the model cannot score (hosted) or scored nothing in time."""
-    texts = list(dict.fromkeys(c.bare for c in sorted(pool, key=lambda c: -c.prior)))
+    """The model's mean log-probability per token of the pool's candidates (at most
+    ``smart_reply_score_max``: the model's own samples first, then highest prior), given
+    the same prompt the samples came from; None when the model cannot score (hosted) or
+    scored nothing in time."""
+    texts = list(dict.fromkeys(
+        c.bare for c in sorted(pool, key=lambda c: (c.source != "llm", -c.prior))))
     texts = texts[:services.settings.smart_reply_score_max]
     got = await services.llm.score(plan.prompt.messages, texts, deadline=deadline,
                                    models=policy.models)
@@ -221,7 +225,7 @@ def _check_bounds(request: SmartReplyRequest, s) -> None:
 def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _Plan,
             pool: list[Candidate], policy: GenerationPolicy, stop_at: float | None = None,
             trace: Trace | None = None, *, quick: bool = False) -> list[Candidate]:
-    """Guardrails, score, and pick ``n`` distinct: model candidates first, rules fill.
+    """Guardrails, score, and pick ``n`` distinct: the model's slots first, then by score.
 
     Guardrails stop at ``stop_at``; candidates not checked by then are dropped, so the
     rules (what fills ``n`` whatever the model did) are checked first. Past
@@ -256,8 +260,9 @@ def _in_time(stop_at: float | None) -> bool:
 
 def _pick(pool: list[Candidate], plan: _Plan, n: int, policy: GenerationPolicy, *,
           embed: bool):
-    """Score and pick: the model's candidates first, rules fill one per intent; then, if
-    fewer than ``n``, any intent (still no near-duplicates). Returns the indices."""
+    """Score and pick: the model's candidates for ``model_slots``, then any candidate,
+    one per intent; then, if fewer than ``n``, any intent (still no near-duplicates).
+    Returns the indices."""
     vecs = voice = None
     if embed and plan.vectors is not None:
         vecs = plan.vectors.matrix([c.bare for c in pool])
@@ -452,7 +457,8 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
             primary = policy.models[0] if policy.models else services.llm.primary
             model, error, raw_count = got.model or primary, got.error, len(got.texts)
             llm = _llm_candidates(got.texts, incoming=plan.incoming, style=plan.user.profile,
-                                  sender=msg.from_, max_chars=request.max_chars)
+                                  sender=msg.from_, max_chars=request.max_chars,
+                                  prior=s.smart_reply_model_prior)
         pool = llm + (plan.rules if policy.fill_with_rules else [])
         if scoring:
             with trace.stage("score"):
