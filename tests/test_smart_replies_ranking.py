@@ -108,3 +108,20 @@ def test_a_model_that_cannot_score_ranks_by_the_heuristic():
 def test_an_unknown_rank_is_refused():
     with pytest.raises(ValueError, match="unknown rank"):
         GenerationPolicy(rank="vibes")
+
+
+def test_model_replies_that_score_below_the_rules_are_outranked_not_failed(
+        services, tenant_id, fake, monkeypatch):
+    # A model trusted at nothing: its replies pass the guardrails but lose on score.
+    monkeypatch.setattr(services.settings, "smart_reply_model_prior", 0.0)
+    fake.enqueue("Agreed, I learned a lot.", "Sorry, I missed it.", "Was it recorded?")
+    res = _run(services, tenant_id, GenerationPolicy())
+    assert [s.source for s in res.suggestions] == ["rules"] * 3
+    assert res.fallback_reason == "outranked"
+    assert res.model is None
+    # Trusted fully, the same replies win on score and are served.
+    monkeypatch.setattr(services.settings, "smart_reply_model_prior", 1.0)
+    fake.enqueue("Agreed, I learned a lot.", "Sorry, I missed it.", "Was it recorded?")
+    res = _run(services, tenant_id, GenerationPolicy())
+    assert "llm" in {s.source for s in res.suggestions}
+    assert res.fallback_reason == "no_history"

@@ -7,8 +7,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, mode
 
 from guardrails.report import CheckReport
 
-FallbackReason = Literal["timeout", "overloaded", "llm_error", "guardrail", "personalization_off",
-                         "no_history"]
+FallbackReason = Literal["timeout", "overloaded", "llm_error", "guardrail", "outranked",
+                         "personalization_off", "no_history"]
 Source = Literal["llm", "rules"]
 
 

@@ -328,7 +328,7 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
 
 # Answers worth serving again. Never a timeout, an overload or a model error: those
 # were this moment's fallbacks, and the next request may well get the model.
-CACHEABLE_REASONS = (None, "personalization_off", "no_history")
+CACHEABLE_REASONS = (None, "outranked", "personalization_off", "no_history")
 
 
 def _cache_digest(services: Services, request: SmartReplyRequest) -> str:
@@ -485,8 +485,12 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
     if overloaded:
         reason = "overloaded"
     elif policy.use_model and not served_llm:
-        # The model failed, or answered but nothing it wrote survived cleaning/guardrails.
-        reason = error or ("guardrail" if raw_count else "timeout")
+        # The model failed, or answered but nothing it wrote survived cleaning/guardrails,
+        # or what survived scored below the rules.
+        if any(c.source == "llm" and c.passed for c in pool):
+            reason = "outranked"
+        else:
+            reason = error or ("guardrail" if raw_count else "timeout")
     elif not (plan.prefs.personalization and policy.personalize):
         reason = "personalization_off"
     elif not user.has_history:

@@ -50,6 +50,7 @@ class Candidate:
     context_id: str | None = None
     checks: list[CheckResult] = field(default_factory=list)
     flags: int = 0
+    passed: bool = False  # went through the guardrails (``replies/checks.py``)
     score: float = 0.0
     components: dict = field(default_factory=dict)  # the score's terms (explanations)
 
