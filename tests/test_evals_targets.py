@@ -41,7 +41,7 @@ def test_in_process_smart_reply_variants_reach_the_use_case(tmp_path, fake):
     # plain = a user with personalization off
     assert {r["response"]["fallback_reason"] for r in by["plain"]
             if r["response"]["triggered"]} <= {"personalization_off", "timeout", "llm_error",
-                                               "guardrail"}
+                                               "guardrail", "outranked"}
     assert all(not r["response"]["personalized"] for r in by["plain"])
     m = json.loads((out / "metrics.json").read_text())
     assert m["variants"]["rules"]["metrics"]["llm_share"] == 0.0
@@ -166,7 +166,11 @@ def test_in_process_plain_runs_the_real_user_with_personalization_off(tmp_path, 
     store.close()
     responses = [r["response"] for r in store.records.values()]
     assert len(responses) == 6
-    assert {r["fallback_reason"] for r in responses if r["triggered"]} == {"personalization_off"}
+    # Where the model's reply was served the reason is personalization_off; where it
+    # lost on score to the rules, "outranked" (the model dimension is reported first).
+    reasons = [r["fallback_reason"] for r in responses if r["triggered"]]
+    assert "personalization_off" in reasons
+    assert set(reasons) <= {"personalization_off", "outranked"}
     db = Database(settings.db_path)
     try:
         with db.session() as s:
