@@ -122,7 +122,10 @@ class StyleEvaluator(Evaluator):
 def summarize_style(data: StyleSplit, models: StyleModels, records: dict[str, list[dict]],
                     *, seed: int) -> dict:
     """Per writer: each variant's attribution rate (Wilson 95% CI) and the paired
-    difference of each later variant vs the first (bootstrap 95% CI)."""
+    difference of each later variant vs the first (bootstrap 95% CI); the same for the
+    mean probability the classifier gives the writer (``p_writer``), which still
+    separates variants when both are attributed to a writer nearly always (a writer
+    whose style is the classifier's default for neutral text)."""
     names = list(records)
     base = names[0]
     writer_of_example = {e.id: data.writer_of[e.user] for e in data.examples}
@@ -132,16 +135,19 @@ def summarize_style(data: StyleSplit, models: StyleModels, records: dict[str, li
                           "accuracy": models.accuracy},
            "writers": {}}
     for writer in sorted(set(data.writer_of.values())):
-        row: dict = {"rates": {}, "diff": {}}
-        per = {}
+        row: dict = {"rates": {}, "diff": {}, "p_writer": {}, "p_writer_diff": {}}
+        per, prob = {}, {}
         for v in names:
-            vals = {r["id"]: r["scores"]["attributed"] for r in records[v]
-                    if writer_of_example.get(r["id"]) == writer
-                    and r["scores"].get("attributed") is not None}
-            per[v] = vals
-            row["rates"][v] = wilson(int(sum(vals.values())), len(vals))
+            mine = [r for r in records[v] if writer_of_example.get(r["id"]) == writer]
+            per[v] = {r["id"]: r["scores"]["attributed"] for r in mine
+                      if r["scores"].get("attributed") is not None}
+            prob[v] = {r["id"]: r["scores"]["p_writer"] for r in mine
+                       if r["scores"].get("p_writer") is not None}
+            row["rates"][v] = wilson(int(sum(per[v].values())), len(per[v]))
+            row["p_writer"][v] = (sum(prob[v].values()) / len(prob[v])) if prob[v] else None
         for v in names[1:]:
             row["diff"][v] = paired_bootstrap(per[base], per[v], seed=seed)
+            row["p_writer_diff"][v] = paired_bootstrap(prob[base], prob[v], seed=seed)
         out["writers"][writer] = row
     return out
 
@@ -155,15 +161,18 @@ def style_sections(style: dict, names: list[str]) -> list[dict]:
             return "–"
         return f"{w['rate']:.2f} [{w['ci_low']:.2f}, {w['ci_high']:.2f}] ({w['k']}/{w['n']})"
 
-    rows = []
+    def diff(d: dict | None) -> str:
+        return "–" if d is None else (f"{d['diff']:+.2f} [{d['ci_low']:+.2f}, "
+                                      f"{d['ci_high']:+.2f}]{' *' if d['significant'] else ''}")
+
+    rows, prob_rows = [], []
     for writer, row in style["writers"].items():
-        cells = [writer] + [rate(row["rates"][v]) for v in names]
-        for v in names[1:]:
-            d = row["diff"].get(v)
-            cells.append("–" if d is None else
-                         f"{d['diff']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]"
-                         f"{' *' if d['significant'] else ''}")
-        rows.append(cells)
+        rows.append([writer, *(rate(row["rates"][v]) for v in names),
+                     *(diff(row["diff"].get(v)) for v in names[1:])])
+        probs = row.get("p_writer", {})
+        prob_rows.append([writer, *("–" if probs.get(v) is None else f"{probs[v]:.3f}"
+                                    for v in names),
+                          *(diff(row.get("p_writer_diff", {}).get(v)) for v in names[1:])])
     acc = style["classifier"]["accuracy"]
     acc_rows = [["all writers", rate(acc["masked"]["overall"]), rate(acc["unmasked"]["overall"])]]
     acc_rows += [[w, rate(acc["masked"]["per_writer"][w]), rate(acc["unmasked"]["per_writer"][w])]
@@ -177,6 +186,13 @@ def style_sections(style: dict, names: list[str]) -> list[dict]:
          "note": ("Share of requests whose suggestions (joined) the classifier attributes to "
                   "the request's own writer, names masked; Wilson 95% CI (k/n). Difference: "
                   "paired bootstrap 95% CI, * = excludes 0.")},
+        {"title": "Probability the classifier gives the writer",
+         "header": ["writer", *(f"{v} mean P(writer)" for v in names),
+                    *(f"{v} − {base}" for v in names[1:])],
+         "rows": prob_rows,
+         "note": ("Mean over requests of the classifier's probability for the request's own "
+                  "writer (names masked). It still separates the variants when both are "
+                  "attributed to the writer nearly always. Paired bootstrap 95% CI.")},
         {"title": "Style classifier (held-out accuracy)",
          "header": ["writers", "names masked", "names kept"], "rows": acc_rows,
          "note": (f"{c['features']}, {c['model']}; trained on {c['train_emails']} emails, "

@@ -120,12 +120,19 @@ def test_style_eval_runs_the_real_pipeline_personalized_vs_plain(tmp_path, fake)
             assert all(r["response"]["personalized"] is (v == "full") for r in mine)
         diff = row["rates"]["plain"]["rate"] - row["rates"]["full"]["rate"]
         assert row["diff"]["plain"]["diff"] == pytest.approx(diff)
+        for v in ("full", "plain"):
+            mine = [r["scores"]["p_writer"] for r in results
+                    if r["variant"] == v and r["id"].startswith(writer)]
+            assert row["p_writer"][v] == pytest.approx(sum(mine) / len(mine))
+        assert row["p_writer_diff"]["plain"]["diff"] == pytest.approx(
+            row["p_writer"]["plain"] - row["p_writer"]["full"])
     # Bruno's sign-off and greeting make every personalized request his
     assert style["writers"]["bruno"]["rates"]["full"]["rate"] == 1.0
     # history went in per (writer, fold): 12 - 4 = 8 emails each
     assert m["data"]["files"]["data"]["rows"] == 36
     md = (out / "report.md").read_text()
     assert "## Style attribution per writer" in md and "## Style classifier" in md
+    assert "## Probability the classifier gives the writer" in md
     assert "| anna | 1.00 [" in md
     html = (out / "report.html").read_text()
     assert "Style attribution per writer" in html and "full attributed" in html
