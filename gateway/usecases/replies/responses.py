@@ -11,8 +11,9 @@ Each entry is (reply intent, text, prior). The intents are ``reply_intent``'s
 classes (the diversity rule serves at most one per intent); the priors are
 0.2 + 8 × the reply's mean weighted ROUGE against real replies, measured on rows
 1000-4999 of ``reddit-replies/valid.tsv`` without the pairs of the seeded dev sample
-that ``persona eval --limit 200`` reports on (``benchmarks/fit_response_priors.py``). Replies with many function words ("I think it is.") match
-more real replies than specific ones, which is why they lead.
+that ``persona eval --limit 200`` reports on (``benchmarks/fit_response_priors.py``).
+Replies with many function words ("I think it is.") match more real replies than
+specific ones, which is why they lead.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Score (0..1, higher is better), the same formula for model and rule candidates:
 
     score = 0.40 * prior + 0.35 * relevance + 0.25 * voice - 0.10 * flags
 
-- ``prior``: how much the source is trusted (model: ``smart_reply_model_prior``, falling with
-  sampling temperature; the user's own past reply: 0.5 + similarity/2 of its
+- ``prior``: how much the source is trusted (model: ``smart_reply_model_prior``,
+  falling with sampling temperature; the user's own past reply: 0.5 + similarity/2 of its
   original message to this one; canned rule: 0.5, falling with list position).
 - ``relevance``: cosine between the reply and the incoming message in the
   sentence-embedding space (MiniLM was trained on message/response pairs, so a
@@ -17,10 +17,10 @@ Score (0..1, higher is better), the same formula for model and rule candidates:
 Selection is greedy by score, with two rules that make the set distinct in
 meaning, as Gmail's Smart Reply does: at most one reply per intent
 (``reply_intent``: positive / negative / question / thanks / ack / other), and no
-reply closer than ``max_similarity`` (cosine) to one already chosen. The
-caller's ``eligible`` pass picks the model's candidates for the slots the policy
-gives them first (``GenerationPolicy.model_slots``: one by default); the rest
-compete on score with the rules. When
+reply closer than ``max_similarity`` (cosine) to one already chosen. A first pass
+over ``eligible`` can give the model's candidates slots of their own
+(``GenerationPolicy.model_slots``: none by default); the rest compete on score with
+the rules. When
 the candidates hold fewer than ``n`` intents, a last pass drops the one-per-intent
 rule (never the near-duplicate one), so a request is still served ``n`` replies.
 
