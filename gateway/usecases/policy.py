@@ -1,7 +1,7 @@
 """``GenerationPolicy``: what a generation use case may do for one request.
 
-HTTP requests run under ``DEFAULT_POLICY`` (model first, rules fill, personalized
-when the user's preferences allow it) unless an experiment variant or the kill
+HTTP requests run under ``DEFAULT_POLICY`` (the model's and the rules' candidates
+ranked together, personalized when the user's preferences allow it) unless an experiment variant or the kill
 switch gives the request another (``gateway.usecases.experiments.resolve``). Evals
 and benchmarks build other policies directly to compare pipelines on the same
 examples: rules only, model only, personalization off. A policy never turns personalization *on* for a
