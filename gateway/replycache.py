@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 
 from gateway.core.errors import GatewayError, NotReady
-from gateway.core.keyring import Keyring
+from gateway.core.keyring import Keyring, sealed_token
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class ReplyCache:
 
     def _open(self, tenant_id: int, user_id: str, raw: str | bytes) -> dict | None:
         raw = raw.decode() if isinstance(raw, bytes) else raw
-        if not raw.startswith("enc1:"):
+        if sealed_token(raw) is None:
             return None  # written before entries were sealed: a miss
         try:
             return json.loads(self.keys.open_text(tenant_id, user_id, raw))

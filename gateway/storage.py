@@ -21,9 +21,8 @@ from sqlalchemy import Table, delete, select, tuple_, update
 import embeddings.store  # noqa: F401  (registers history_items, history_vectors)
 import gateway.tables  # noqa: F401  (registers tenants, keys, records)
 from embeddings.store import HistoryRow, ItemVectorsRow
-from gateway.core.crypto import TEXT_PREFIX, sealed_key_id
 from gateway.core.db import Database
-from gateway.core.keyring import Keyring  # (registers user_keys)
+from gateway.core.keyring import Keyring, sealed_token  # (registers user_keys)
 from gateway.tables import Explanation, Feedback, Generation, SealPending, UserPreferences
 
 log = logging.getLogger(__name__)
@@ -62,13 +61,13 @@ def seal_plaintext(db: Database, keys: Keyring, *, batch: int = 500) -> dict[str
 
 
 def _plain(value, kind: str) -> bool:
+    """A stored value written before encryption (a JSON column holds a sealed text or,
+    plaintext, the JSON value itself)."""
     if value is None:
         return False
-    if kind == "text":
-        return not value.startswith(TEXT_PREFIX)
-    if kind == "blob":
-        return sealed_key_id(bytes(value)) is None
-    return not (isinstance(value, str) and value.startswith(TEXT_PREFIX))
+    if kind == "json" and not isinstance(value, str):
+        return True
+    return sealed_token(bytes(value) if kind == "blob" else value) is None
 
 
 def _seal_table(db: Database, keys: Keyring, name: str, *, batch: int) -> int:

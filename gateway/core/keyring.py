@@ -48,7 +48,7 @@ class UserKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-def _sealed_token(value: bytes | str | None) -> bytes | None:
+def sealed_token(value: bytes | str | None) -> bytes | None:
     """The sealed bytes a stored value holds, or None when it is plaintext (stored
     before encryption) or None: the one place that tells them apart. Text is sealed
     when it carries ``TEXT_PREFIX`` (its token is then opened, whatever it holds);
@@ -117,17 +117,17 @@ class Keyring:
 
     # --- values
     def open(self, tenant_id: int, user_id: str, token: bytes | None) -> bytes | None:
-        sealed = _sealed_token(token)
+        sealed = sealed_token(token)
         if sealed is None:
             return None if token is None else bytes(token)  # plaintext (pre-encryption row)
         return self._unseal(tenant_id, user_id, sealed)
 
     def open_text(self, tenant_id: int, user_id: str, value: str | None) -> str | None:
-        sealed = _sealed_token(value)
+        sealed = sealed_token(value)
         return value if sealed is None else self._unseal(tenant_id, user_id, sealed).decode()
 
     def open_json(self, tenant_id: int, user_id: str, value):
-        sealed = _sealed_token(value) if isinstance(value, str) else None
+        sealed = sealed_token(value) if isinstance(value, str) else None
         return value if sealed is None else json.loads(self._unseal(tenant_id, user_id, sealed).decode())
 
     # --- start-up and rotation
