@@ -25,12 +25,10 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from gateway.core.errors import BadInput
 from gateway.drift import observe_generation
 from gateway.load import Late
-from gateway.replycache import request_digest
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
 from gateway.services import Services
@@ -42,6 +40,7 @@ from gateway.usecases.common import (
 )
 from gateway.usecases.explain import Trace, fill_replies, short_reason
 from gateway.usecases.policy import DEFAULT_POLICY, GenerationPolicy
+from gateway.usecases.replies import cached as answer_cache
 from gateway.usecases.replies import generate, trigger
 from gateway.usecases.replies.checks import make_context, run_checks
 from gateway.usecases.replies.clean import apply_style, clean
@@ -68,7 +67,6 @@ from gateway.usecases.replies.style import build_profile
 from gateway.usecases.replies.vectors import Vectors
 from guardrails.emailtext import bare_reply
 from guardrails.injection import sanitize, scan_input, strip_spans
-from prompts.render import default_library
 
 log = logging.getLogger(__name__)
 CANNED_TEXTS = (*(text for variants in (*CANNED.values(), FILLERS) for _, text in variants),
@@ -313,10 +311,10 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     if cache.enabled and policy is DEFAULT_POLICY:
         # The history version is read before computing: a change meanwhile orphans the
         # entry stored under it, so it is never served stale.
-        slot = (cache.version(tenant_id, request.user_id), _cache_digest(services, request))
+        slot = (cache.version(tenant_id, request.user_id), answer_cache.digest(services, request))
         cached = cache.get(tenant_id, request.user_id, *slot)
         if cached is not None:
-            return await _serve_cached(
+            return await answer_cache.serve(
                 services, cached, tenant_id=tenant_id, request=request, request_id=request_id,
                 tenant=tenant or str(tenant_id), correlation_id=correlation_id,
                 started=arrived if arrived is not None else time.monotonic())
@@ -324,67 +322,6 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
         return await _suggest(services=services, tenant_id=tenant_id, request=request,
                               request_id=request_id, tenant=tenant, policy=policy,
                               correlation_id=correlation_id, arrived=arrived, cache_slot=slot)
-
-
-# Answers worth serving again. Never a timeout, an overload or a model error: those
-# were this moment's fallbacks, and the next request may well get the model.
-CACHEABLE_REASONS = (None, "outranked", "personalization_off", "no_history")
-
-
-def _cache_digest(services: Services, request: SmartReplyRequest) -> str:
-    """What decides the answer besides the user's history and preferences (their
-    version is the cache's). Not ``deadline_ms``: devices asking with different
-    deadlines still see the same suggestions."""
-    return request_digest({
-        "message": request.message.model_dump(by_alias=True),
-        "thread": [m.model_dump(by_alias=True) for m in request.thread],
-        "n": request.n, "max_chars": request.max_chars, "explain": request.explain,
-        "prompt_version": default_library().latest(TASK),
-        "models": services.settings.models,
-    })
-
-
-async def _serve_cached(services: Services, cached: dict, *, tenant_id: int,
-                        request: SmartReplyRequest, request_id: str, tenant: str,
-                        correlation_id: str | None, started: float) -> SmartReplyResponse:
-    """The cached answer under this request's id: recorded with its explanation (so
-    feedback and GET /v1/requests/{id} refer to it), counted and seen by the drift
-    monitor like any answer served."""
-    answer = cached["response"]
-    suggestions = [Suggestion(**x) for x in answer["suggestions"]]
-    reason = answer["fallback_reason"]
-    # What was worked out for the original request, now explaining this one.
-    why = dict(cached["explanation"], request_id=request_id)
-    trace = SimpleNamespace(candidates=why["candidates"], to_dict=lambda: why)
-
-    def record():
-        record_generation(
-            services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
-            task=TASK, input_text=request.message.body, outputs=[x.text for x in suggestions],
-            model=answer["model"], prompt_version=answer["prompt_version"],
-            correlation_id=correlation_id, trace=trace, tenant=tenant)
-        observe_generation(services, tenant=tenant, task=TASK, request_id=request_id,
-                           message_vec=cached["vec"], served=suggestions, fallback=reason,
-                           trace=trace)
-
-    await services.work.run(record, due=started)
-    m = services.metrics
-    if reason is not None:
-        m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()
-    for c in suggestions:
-        m.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
-    return SmartReplyResponse(**answer, request_id=request_id,
-                              latency_ms=int((time.monotonic() - started) * 1000))
-
-
-def _remember(services: Services, tenant_id: int, user_id: str, slot: tuple[int, str],
-              response: SmartReplyResponse, message_vec, trace: Trace) -> None:
-    """Cache an answer with its explanation (GET /v1/requests/{id} of a hit) and the
-    message embedding (the drift monitor observes hits too)."""
-    vec = None if message_vec is None else [round(float(x), 6) for x in message_vec]
-    services.reply_cache.put(tenant_id, user_id, *slot, {
-        "response": response.model_dump(exclude={"request_id", "latency_ms"}),
-        "explanation": trace.to_dict(), "vec": vec})
 
 
 async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyRequest,
@@ -530,7 +467,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
     response = respond(suggestions, personalized=user.has_history, context_ids=used_ids,
                        model=served_model, version=version, reason=reason,
                        explanation=short_reason(trace) if request.explain else None)
-    if cache_slot is not None and reason in CACHEABLE_REASONS:
-        _remember(services, tenant_id, request.user_id, cache_slot, response,
+    if cache_slot is not None and reason in answer_cache.CACHEABLE_REASONS:
+        answer_cache.remember(services, tenant_id, request.user_id, cache_slot, response,
                   plan.message_vec, trace)
     return response
