@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _MAX_ENTRIES = 10_000  # in-process entries kept (least recently used go first)
 # Replicas' clocks differ: an index line is pruned this long after its entry expired.
 _CLOCK_SLACK_S = 60
+TENANT_WIDE = "*"  # not a valid user id (embeddings.items.check_user_id)
 
 
 def request_digest(parts: dict) -> str:
@@ -70,6 +71,17 @@ class ReplyCache:
     def forget(self, tenant_id: int, user_id: str) -> None:
         """The user is forgotten: bump their version and delete their entries."""
         self.bump(tenant_id, user_id)
+
+    def tenant_version(self, tenant_id: int) -> int:
+        """A version of what every user of the tenant is answered from (the tenant's
+        response set): part of each entry's digest. Kept as the version of a user id
+        no user can have."""
+        return self.version(tenant_id, TENANT_WIDE)
+
+    def bump_tenant(self, tenant_id: int) -> None:
+        """A user stopped counting towards the tenant's response set (forgotten, opted
+        out): no answer of the tenant's computed before is served, on any replica."""
+        self.bump(tenant_id, TENANT_WIDE)
 
     def _seal(self, tenant_id: int, user_id: str, value: dict) -> str:
         return self.keys.writer(tenant_id, user_id).seal_text(json.dumps(value))
@@ -223,3 +235,8 @@ class TenantSets:
         with self._lock:
             self._values[tenant_id] = (now, value)
         return value
+
+    def drop(self, tenant_id: int) -> None:
+        """Recount at the next request (a contributor was forgotten or opted out)."""
+        with self._lock:
+            self._values.pop(tenant_id, None)

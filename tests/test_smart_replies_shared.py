@@ -78,3 +78,20 @@ def test_spellings_of_one_reply_count_together_and_greetings_do_not_matter():
 def test_k_zero_turns_the_tenant_set_off(services, monkeypatch):
     monkeypatch.setattr(services.settings, "smart_reply_shared_min_users", 0)
     assert tenant_responses(services, 1) == []
+
+
+@pytest.mark.parametrize("leave", ["forget", "opt_out"])
+def test_a_user_who_leaves_stops_counting_at_once_not_after_the_ttl(client, auth, fake,
+                                                                    services, monkeypatch,
+                                                                    leave):
+    monkeypatch.setattr(services.settings, "smart_reply_shared_min_users", 3)
+    monkeypatch.setattr(services.settings, "smart_reply_shared_ttl_s", 300)
+    _send(client, auth, ["a1", "a2", "a3"], COMMON)
+    assert COMMON in _candidates(client, auth)  # counted and cached for 300 s
+    if leave == "forget":
+        r = client.delete("/v1/users/a3", headers=auth)
+    else:
+        r = client.put("/v1/users/a3/preferences", json={"personalization": False},
+                       headers=auth)
+    assert r.status_code in (200, 204), r.text
+    assert COMMON not in _candidates(client, auth)  # two users left: below k

@@ -42,6 +42,8 @@ def forget_user(*, services: Services, tenant_id: int, user_id: str) -> None:
     forget_campaign_rows(services, tenant_id, user_id)  # their rows; campaigns keep counts
     services.history.delete_user(tenant_id, user_id)
     services.reply_cache.forget(tenant_id, user_id)  # no cached reply outlives the user
+    services.tenant_replies.drop(tenant_id)  # their replies no longer count towards k
+    services.reply_cache.bump_tenant(tenant_id)  # nor do answers built on them
     if not services.db.checkpoint_wal():
         log.warning("WAL checkpoint stayed busy after a user delete; the deleted rows "
                     "leave the WAL at the next checkpoint")

@@ -77,6 +77,9 @@ def put_preferences(*, services: Services, tenant_id: int, user_id: str,
                                 personalization=prefs.personalization, locale=prefs.locale,
                                 signature=signature))
     services.reply_cache.bump(tenant_id, user_id)  # cached smart replies used the old ones
+    if not prefs.personalization:  # an opt-out stops counting towards k at once
+        services.tenant_replies.drop(tenant_id)
+        services.reply_cache.bump_tenant(tenant_id)
     return get_preferences(services=services, tenant_id=tenant_id, user_id=user_id)
 
 

@@ -311,7 +311,7 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     if cache.enabled and policy is DEFAULT_POLICY:
         # The history version is read before computing: a change meanwhile orphans the
         # entry stored under it, so it is never served stale.
-        slot = (cache.version(tenant_id, request.user_id), answer_cache.digest(services, request))
+        slot = (cache.version(tenant_id, request.user_id), answer_cache.digest(services, tenant_id, request))
         cached = cache.get(tenant_id, request.user_id, *slot)
         if cached is not None:
             return await answer_cache.serve(

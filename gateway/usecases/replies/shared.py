@@ -7,7 +7,10 @@ distinct users sent it (after normalizing case, spacing and end punctuation);
 users who turned personalization off are not counted at all; a reply carrying
 PII (an address, a phone or card number, a secret: ``guardrails.checks.pii``) never
 enters. Only the tenant's own users are read. The set is recounted every
-``smart_reply_shared_ttl_s`` seconds (``services.tenant_replies`` holds it).
+``smart_reply_shared_ttl_s`` seconds (``services.tenant_replies`` holds it), and at
+once in this process when one of the tenant's users is forgotten or changes their
+preferences (other replicas recount within the TTL; no cached answer of the tenant
+is served after either, on any replica: ``ReplyCache.bump_tenant``).
 """
 
 from __future__ import annotations
