@@ -175,15 +175,17 @@ def test_a_cached_answer_is_explained_under_its_own_request_id(gw, h, fake):
 # ---- Redis: forget deletes a user's entries through their index, never by SCAN ------
 
 @pytest.fixture
-def rgw(tmp_path, fake, redis_url):
-    with TestClient(create_app(_settings(tmp_path / "data", redis_url))) as c:
-        wait_ready(c)
-        yield c
+def rgw(gw):
+    """The gateway with its cache in Redis (tests below parametrize ``shared``)."""
+    return gw
 
 
 @pytest.fixture
-def rh(rgw) -> dict:
-    return {"Authorization": f"Bearer {create_key(rgw.app.state.services.db, tenant='acme', scope='admin')}"}
+def rh(h) -> dict:
+    return h
+
+
+REDIS_ONLY = pytest.mark.parametrize("shared", ["redis"], indirect=True)
 
 
 def _redis(client):
@@ -198,6 +200,7 @@ def _entries(r, user_id: str) -> set[bytes]:
     return set(r.keys(f"persona:replies:*:{user_id}:*"))
 
 
+@REDIS_ONLY
 def test_forget_deletes_the_users_redis_entries_and_index_without_a_scan(rgw, rh):
     r = _redis(rgw)
     ask(rgw, rh)
@@ -214,6 +217,7 @@ def test_forget_deletes_the_users_redis_entries_and_index_without_a_scan(rgw, rh
     assert _entries(r, "u2") == theirs and r.keys("persona:reply-keys:*:u2")
 
 
+@REDIS_ONLY
 def test_an_active_users_index_drops_lines_of_expired_entries(rgw, rh):
     r = _redis(rgw)
     ask(rgw, rh)
@@ -226,6 +230,7 @@ def test_an_active_users_index_drops_lines_of_expired_entries(rgw, rh):
     assert r.ttl(index) > 0
 
 
+@REDIS_ONLY
 def test_an_unindexed_entry_left_by_forget_is_unreadable_and_expires(rgw, rh):
     """An entry from before the index (plain SET … EX, no line): forget leaves it, but it
     is sealed under the destroyed key, under a version no reader asks for, and expires."""
