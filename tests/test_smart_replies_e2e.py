@@ -24,8 +24,9 @@ def test_three_suggestions_from_the_real_models(e2e_client, e2e_auth):
     assert all(t.endswith("Cheers, Sam") for t in texts), texts
     assert data["prompt_version"] == "smart_reply_v1"
     # The real model was called and did not fail. (On a heavily shared machine even 30 s
-    # may not fit a sample; then the rules answer, which is the behaviour under test too.)
-    assert data["fallback_reason"] in (None, "guardrail", "timeout")
+    # may not fit a sample; then the rules answer, which is the behaviour under test too.
+    # "outranked": its replies passed but the response set scored higher.)
+    assert data["fallback_reason"] in (None, "guardrail", "timeout", "outranked")
     metrics = e2e_client.get("/metrics").text
     assert f'persona_llm_calls_total{{model="{LOCAL_MODEL}",outcome=' in metrics
     if data["fallback_reason"] is None:
