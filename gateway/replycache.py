@@ -72,11 +72,14 @@ class ReplyCache:
         """The user is forgotten: bump their version and delete their entries."""
         self.bump(tenant_id, user_id)
 
-    def tenant_version(self, tenant_id: int) -> int:
-        """A version of what every user of the tenant is answered from (the tenant's
-        response set): part of each entry's digest. Kept as the version of a user id
-        no user can have."""
-        return self.version(tenant_id, TENANT_WIDE)
+    def versions(self, tenant_id: int, user_id: str) -> tuple[int, int]:
+        """The user's version and the tenant's: the version of what every user of the
+        tenant is answered from (its response set), part of each entry's digest and
+        kept as the version of a user id no user can have. Read together (one round
+        trip in Redis)."""
+        with self._lock:
+            return (self._versions.get((tenant_id, user_id), 0),
+                    self._versions.get((tenant_id, TENANT_WIDE), 0))
 
     def bump_tenant(self, tenant_id: int) -> None:
         """A user stopped counting towards the tenant's response set (forgotten, opted
@@ -143,6 +146,16 @@ class RedisReplyCache(ReplyCache):
             return int(self._client.get(self._vkey(tenant_id, user_id)) or 0)
         except RedisError as exc:
             raise _unreachable(exc) from exc
+
+    def versions(self, tenant_id: int, user_id: str) -> tuple[int, int]:
+        from redis.exceptions import RedisError
+
+        try:
+            user, tenant = self._client.mget(self._vkey(tenant_id, user_id),
+                                             self._vkey(tenant_id, TENANT_WIDE))
+        except RedisError as exc:
+            raise _unreachable(exc) from exc
+        return int(user or 0), int(tenant or 0)
 
     def bump(self, tenant_id: int, user_id: str) -> None:
         from redis.exceptions import RedisError

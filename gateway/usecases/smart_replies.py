@@ -309,9 +309,11 @@ async def suggest_replies(*, services: Services, tenant_id: int, request: SmartR
     cache = services.reply_cache
     slot = None
     if cache.enabled and policy is DEFAULT_POLICY:
-        # The history version is read before computing: a change meanwhile orphans the
-        # entry stored under it, so it is never served stale.
-        slot = (cache.version(tenant_id, request.user_id), answer_cache.digest(services, tenant_id, request))
+        # The versions are read before computing: a change meanwhile orphans the entry
+        # stored under them, so it is never served stale.
+        user_version, tenant_version = cache.versions(tenant_id, request.user_id)
+        slot = (user_version, answer_cache.digest(services, request,
+                                                  tenant_version=tenant_version))
         cached = cache.get(tenant_id, request.user_id, *slot)
         if cached is not None:
             return await answer_cache.serve(

@@ -23,14 +23,15 @@ from prompts.render import default_library
 CACHEABLE_REASONS = (None, "outranked", "personalization_off", "no_history")
 
 
-def digest(services: Services, tenant_id: int, request: SmartReplyRequest) -> str:
+def digest(services: Services, request: SmartReplyRequest, *, tenant_version: int) -> str:
     """What decides the answer besides the user's history and preferences (their
     version is the cache's): the request, the prompt and models, and the version of
-    the tenant's response set (bumped when a user is forgotten or opts out, so no
-    answer built on their replies is served again). Not ``deadline_ms``: devices
-    asking with different deadlines still see the same suggestions."""
+    the tenant's response set (``ReplyCache.versions``: bumped when a user is forgotten
+    or opts out, so no answer built on their replies is served again). Not
+    ``deadline_ms``: devices asking with different deadlines still see the same
+    suggestions."""
     return request_digest({
-        "tenant_version": services.reply_cache.tenant_version(tenant_id),
+        "tenant_version": tenant_version,
         "message": request.message.model_dump(by_alias=True),
         "thread": [m.model_dump(by_alias=True) for m in request.thread],
         "n": request.n, "max_chars": request.max_chars, "explain": request.explain,
