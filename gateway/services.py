@@ -46,7 +46,7 @@ class Services:
     work: WorkPool  # request CPU work, earliest deadline first (gateway.load)
     admission: Admission  # the bound on generation requests in flight
     embedder: Embedder | None = None
-    campaign_vectors: VectorCache | None = None  # subject lines' campaign texts (shared)
+    shared_vectors: VectorCache | None = None  # texts many requests share (campaigns, response sets)
     history: HistoryService | None = None
     local_llm: LocalLlama | None = None
     drift: object | None = None  # gateway.drift.DriftMonitor
@@ -125,7 +125,7 @@ def build_services(settings: Settings) -> Services:
                     work=WorkPool(settings.cpu_workers),
                     admission=Admission(settings.max_inflight_generations),
                     embedder=embedder, history=history, local_llm=local,
-                    campaign_vectors=VectorCache(embedder,
+                    shared_vectors=VectorCache(embedder,
                                                  size=settings.campaign_vector_cache_items),
                     providers=providers,
                     drift=DriftMonitor(settings, metrics), tracing=build_tracing(settings))

@@ -108,9 +108,11 @@ class Settings(BaseSettings):
         "Where ONNX exports of the embedding model are cached; unset: "
         "`$XDG_CACHE_HOME/persona-gateway/embedder` (`~/.cache/...`)."))
     campaign_vector_cache_items: int = Field(default=4096, ge=0, le=1_000_000, description=(
-        "Vectors of campaign texts (a subject-line request's body and the candidates drawn "
-        "from it) kept across requests, so a campaign sent to many recipients is embedded "
-        "once; keyed by a hash (the text is not kept), never a user's history. 0: off."))
+        "Vectors of texts many requests share, kept across requests: campaign texts (a "
+        "subject-line request's body and the candidates drawn from it, so a campaign sent "
+        "to many recipients is embedded once) and the smart-reply response sets (canned "
+        "replies, the tenant's k-anonymous shared replies); keyed by a hash (the text is "
+        "not kept), never a user's own history. 0: off."))
     load_models: bool = Field(default=True, description="Load embedder and local LLM on start.")
 
     # --- request behaviour

@@ -157,7 +157,8 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
         incoming = f"{subject}\n{body}".strip()
         query = incoming[:2000]
         shared = tenant_responses(services, tenant_id)
-        vectors = Vectors(services.embedder, shared=(*CANNED_TEXTS, *(r.text for r in shared)))
+        vectors = Vectors(services.embedder, shared=(*CANNED_TEXTS, *(r.text for r in shared)),
+                          cache=services.shared_vectors)
         message_vec = vectors.matrix([query])[0]
         user = UserContext()
         if prefs.personalization and policy.personalize:

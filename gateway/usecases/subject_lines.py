@@ -236,7 +236,7 @@ def _finish(services: Services, request: SubjectLineRequest, signals: Signals,
         # The campaign's own texts (its body, the candidates drawn from it) recur for every
         # recipient: through the shared cache. The rest is this user's.
         shared = {camp.body, *(c.text for c in kept if c.origin == "body")}
-        embed = (_embed_with(services.embedder.embed, stored or {}, services.campaign_vectors,
+        embed = (_embed_with(services.embedder.embed, stored or {}, services.shared_vectors,
                              shared) if not quick and deadline.left_ms() > _EMBED_MIN_MS
                  else None)
         weights = policy.subject_weights
@@ -257,7 +257,8 @@ def _embed_with(embed, stored: dict, cache=None, shared: set[str] = frozenset())
     def lookup(texts: list[str]) -> np.ndarray:
         todo = [t for t in dict.fromkeys(texts) if t not in stored]
         common = [t for t in todo if t in shared] if cache is not None else []
-        own = [t for t in todo if t not in set(common)]
+        common_set = set(common)
+        own = [t for t in todo if t not in common_set]
         fresh = dict(zip(common, cache.embed(common))) if common else {}
         fresh.update(zip(own, embed(own)) if own else ())
         return np.vstack([stored[t] if t in stored else fresh[t] for t in texts])
@@ -283,7 +284,7 @@ def _signals(services: Services, tenant_id: int, user_id: str | None, body: str,
     prefs = load_preferences(services, tenant_id, user_id)
     if not prefs.personalization:
         return Signals(), "personalization_off", None, {}
-    embedder = services.campaign_vectors or services.embedder  # the body recurs per recipient
+    embedder = services.shared_vectors or services.embedder  # the body recurs per recipient
     body_vec = embedder.embed_one(body) if body.strip() else None
 
     def retrieve():
