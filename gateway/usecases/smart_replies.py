@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass
 
 from gateway.core.errors import BadInput
-from gateway.drift import observe_generation
 from gateway.load import Late
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
@@ -35,7 +34,6 @@ from gateway.services import Services
 from gateway.usecases.common import (
     Deadline,
     load_preferences,
-    record_generation,
     token_counter,
 )
 from gateway.usecases.explain import Trace, fill_replies, short_reason
@@ -62,6 +60,7 @@ from gateway.usecases.replies.select import (
     pick_distinct,
     score_all,
 )
+from gateway.usecases.replies.served import record_served
 from gateway.usecases.replies.shared import SharedReply, tenant_responses
 from gateway.usecases.replies.style import build_profile
 from gateway.usecases.replies.vectors import Vectors
@@ -449,28 +448,17 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
     fill_replies(trace, user=user, prompt=plan.prompt, pool=pool, chosen=chosen)
     trace.serve(suggestions)
 
-    def record():
-        record_generation(
-            services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
-            task=TASK, input_text=msg.body, outputs=[x.text for x in suggestions],
-            model=served_model, prompt_version=version, correlation_id=correlation_id,
-            trace=trace, tenant=tenant)
-        observe_generation(services, tenant=tenant, task=TASK, request_id=request_id,
-                           message_vec=plan.message_vec, served=suggestions, fallback=reason,
-                           trace=trace)
-
     # Ahead of every other request's work (due at our start): the answer is ready.
-    await work.run(record, due=deadline.start)
+    await record_served(services, tenant_id=tenant_id, tenant=tenant, request=request,
+                        request_id=request_id, correlation_id=correlation_id,
+                        suggestions=suggestions, model=served_model, prompt_version=version,
+                        reason=reason, message_vec=plan.message_vec, trace=trace,
+                        due=deadline.start)
     trace.finish()
-    m = services.metrics
-    if reason is not None:
-        m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()
-    for c in chosen:
-        m.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
     response = respond(suggestions, personalized=user.has_history, context_ids=used_ids,
                        model=served_model, version=version, reason=reason,
                        explanation=short_reason(trace) if request.explain else None)
     if cache_slot is not None and reason in answer_cache.CACHEABLE_REASONS:
         answer_cache.remember(services, tenant_id, request.user_id, cache_slot, response,
-                  plan.message_vec, trace)
+                              plan.message_vec, trace)
     return response

@@ -9,13 +9,12 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-from gateway.drift import observe_generation
 from gateway.replycache import request_digest
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
 from gateway.services import Services
-from gateway.usecases.common import record_generation
 from gateway.usecases.replies.prompt import TASK
+from gateway.usecases.replies.served import record_served
 from prompts.render import default_library
 
 # Answers worth serving again. Never a timeout, an overload or a model error: those
@@ -53,22 +52,11 @@ async def serve(services: Services, cached: dict, *, tenant_id: int,
     why = dict(cached["explanation"], request_id=request_id)
     trace = SimpleNamespace(candidates=why["candidates"], to_dict=lambda: why)
 
-    def record():
-        record_generation(
-            services, request_id=request_id, tenant_id=tenant_id, user_id=request.user_id,
-            task=TASK, input_text=request.message.body, outputs=[x.text for x in suggestions],
-            model=answer["model"], prompt_version=answer["prompt_version"],
-            correlation_id=correlation_id, trace=trace, tenant=tenant)
-        observe_generation(services, tenant=tenant, task=TASK, request_id=request_id,
-                           message_vec=cached["vec"], served=suggestions, fallback=reason,
-                           trace=trace)
-
-    await services.work.run(record, due=started)
-    m = services.metrics
-    if reason is not None:
-        m.fallbacks.labels(tenant=tenant, task=TASK, reason=reason).inc()
-    for c in suggestions:
-        m.suggestions.labels(tenant=tenant, task=TASK, source=c.source).inc()
+    await record_served(services, tenant_id=tenant_id, tenant=tenant, request=request,
+                        request_id=request_id, correlation_id=correlation_id,
+                        suggestions=suggestions, model=answer["model"],
+                        prompt_version=answer["prompt_version"], reason=reason,
+                        message_vec=cached["vec"], trace=trace, due=started)
     return SmartReplyResponse(**answer, request_id=request_id,
                               latency_ms=int((time.monotonic() - started) * 1000))
 
