@@ -36,10 +36,13 @@ def upstream(monkeypatch):
 
 
 def test_a_trickling_upstream_is_cut_off_and_its_slot_freed(upstream):
+    # litellm's first call in a process imports and sets itself up (~4 s here): warm it
+    # as the gateway's start-up does, or a test run on its own spends the deadline there.
+    LLMClient.call_blocking("openai/x", MSGS, 60.0, {"max_tokens": 1, "mock_response": "ok"})
     client = LLMClient(["openai/x"], timeout_s=30, retries=0, concurrency=1)
 
     async def go():
-        with pytest.raises(LLMTimeout):  # (litellm's first call sets itself up for ~1 s)
+        with pytest.raises(LLMTimeout):
             await client.complete(MSGS, deadline=time.monotonic() + 3)
         # the timed-out call really stopped reading: its connection was closed
         assert await asyncio.to_thread(upstream.hung_up.wait, 10)
@@ -354,3 +357,43 @@ def test_subject_lines_embed_the_campaign_body_once(client, auth, fake, services
     assert r.status_code == 200, r.text
     assert r.json()["personalized"] is True
     assert seen.count(SALE) == 1  # retrieval's query vector is ranking's body vector
+
+
+def test_rules_are_checked_while_the_model_runs_and_only_once(client, auth, fake, monkeypatch):
+    """The rules' guardrails run in the work pool while the model is awaited (a hosted
+    model's wait is idle CPU); after it, only the model's candidates are checked."""
+    from gateway.usecases import smart_replies
+    from gateway.usecases.replies import generate
+
+    events: list[tuple[str, list[str]]] = []
+    real_checks, real_sample = smart_replies.run_checks, generate.sample
+
+    def checks(cands, ctx, **kwargs):
+        events.append(("checks", [c.source for c in cands]))
+        return real_checks(cands, ctx, **kwargs)
+
+    async def sample(*args, **kwargs):
+        got = await real_sample(*args, **kwargs)
+        events.append(("model answered", []))
+        return got
+
+    monkeypatch.setattr(smart_replies, "run_checks", checks)
+    monkeypatch.setattr(generate, "sample", sample)
+    fake.enqueue("Friday at 3pm works for me.", delay_s=0.3)
+    r = client.post("/v1/smart-replies", headers=auth, json=body(deadline_ms=3000))
+    assert r.status_code == 200, r.text
+    assert r.json()["fallback_reason"] in (None, "no_history", "outranked")
+    first, answered = events[0], events.index(("model answered", []))
+    assert first[0] == "checks" and set(first[1]) == {"rules"} and answered > 0
+    after = [sources for name, sources in events[answered + 1:] if name == "checks"]
+    assert after and set(after[0]) == {"llm"}  # the rules were not checked again
+
+
+def test_a_model_failure_still_serves_the_prechecked_rules(client, auth, fake):
+    fake.error = RuntimeError("upstream down")  # every sample fails
+    r = client.post("/v1/smart-replies", headers=auth, json=body(deadline_ms=3000))
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["fallback_reason"] == "llm_error"
+    assert len(data["suggestions"]) == 3
+    assert all(s["source"] == "rules" and s["checks"] for s in data["suggestions"])

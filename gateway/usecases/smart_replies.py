@@ -21,6 +21,7 @@ chain, sample count or default deadline.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -142,6 +143,10 @@ class _Plan:
     rules: list[Candidate]
     prefs: object
     prompt: object = None
+    # The request's guardrail context, and the rules that passed it, when they were
+    # checked while the model ran (``_precheck``); None: ``_choose`` checks them.
+    ctx: object = None
+    checked_rules: list[Candidate] | None = None
     # The model's log-likelihood of each candidate's bare text (``rank="likelihood"``);
     # None: ranked by the heuristic score alone.
     likelihoods: dict[str, float] | None = None
@@ -230,17 +235,18 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
     ``stop_at``, or ``quick`` (or in a plan without vectors), candidates are ranked
     without embedding them. The generic fillers are checked only when ``n`` is short."""
     msg, user = request.message, plan.user
-    ctx = make_context(
-        sources=[msg.from_, msg.subject, msg.body, *(t.body for t in request.thread),
-                 *(p.context for p in user.pairs), *(p.reply for p in user.pairs),
-                 plan.prefs.signature or "", user.profile.signoff or ""],
-        untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
-        max_chars=request.max_chars, emoji_allowed=True, language=plan.prefs.locale or None)
+    ctx = plan.ctx or _check_context(request, plan)
     trace = trace or Trace(request_id="", task=TASK)
     with trace.stage("guardrails"):
-        checked = run_checks([c for c in pool if c.source == "rules"]
-                             + [c for c in pool if c.source != "rules"], ctx,
-                             metrics=services.metrics, tenant=tenant, stop_at=stop_at)
+        done = plan.checked_rules
+        if done is None:
+            todo = [c for c in pool if c.source == "rules"] + \
+                [c for c in pool if c.source != "rules"]
+        else:  # the rules were checked while the model ran: only the rest is left
+            rules = {id(c) for c in plan.rules}
+            todo = [c for c in pool if id(c) not in rules]
+        checked = (done or []) + run_checks(todo, ctx, metrics=services.metrics,
+                                            tenant=tenant, stop_at=stop_at)
     with trace.stage("rank"):
         pool = [c for c in pool if any(c is k for k in checked)]  # in pool order
         picked = _pick(pool, plan, request.n, policy, embed=not quick and _in_time(stop_at))
@@ -250,6 +256,30 @@ def _choose(services: Services, tenant: str, request: SmartReplyRequest, plan: _
                                ctx, metrics=services.metrics, tenant=tenant)
             picked = _pick(pool, plan, request.n, policy, embed=not quick and _in_time(stop_at))
         return sorted((pool[i] for i in picked), key=lambda c: -c.score)
+
+
+def _check_context(request: SmartReplyRequest, plan: _Plan):
+    """One guardrail context per request: what a reply may draw on, what is untrusted."""
+    msg, user = request.message, plan.user
+    return make_context(
+        sources=[msg.from_, msg.subject, msg.body, *(t.body for t in request.thread),
+                 *(p.context for p in user.pairs), *(p.reply for p in user.pairs),
+                 plan.prefs.signature or "", user.profile.signoff or ""],
+        untrusted=[msg.body, msg.subject, *(t.body for t in request.thread)],
+        max_chars=request.max_chars, emoji_allowed=True, language=plan.prefs.locale or None)
+
+
+def _precheck(services: Services, tenant: str, request: SmartReplyRequest, plan: _Plan,
+              trace: Trace) -> None:
+    """While the model runs: check the rules and embed them (and the user's voice), so
+    that after it only the model's own candidates are left to check and embed. Nothing
+    here depends on what the model writes; it is the work ``_choose`` did after it."""
+    plan.ctx = _check_context(request, plan)
+    with trace.stage("guardrails"):
+        plan.checked_rules = run_checks(plan.rules, plan.ctx, metrics=services.metrics,
+                                        tenant=tenant)
+    if plan.vectors is not None:
+        plan.vectors.ensure([c.bare for c in plan.checked_rules] + list(plan.user.voice))
 
 
 def _in_time(stop_at: float | None) -> bool:
@@ -387,17 +417,28 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
             if scoring:
                 sample_until -= min(s.smart_reply_score_ms / 1000,
                                     (deadline.model_at - time.monotonic()) / 2)
-            with trace.stage("model"):
-                got = await generate.sample(services.llm, plan.prompt.messages,
-                                            samples=policy.samples or s.smart_reply_samples,
-                                            deadline=sample_until,
-                                            max_tokens=s.smart_reply_max_tokens,
-                                            models=policy.models)
+            # The rules' checks and vectors, in the work pool while the model is awaited.
+            pre = asyncio.ensure_future(work.run(_precheck, services, tenant, request, plan,
+                                                 trace, due=deadline.at,
+                                                 start_by=deadline.model_at))
+            try:
+                with trace.stage("model"):
+                    got = await generate.sample(
+                        services.llm, plan.prompt.messages,
+                        samples=policy.samples or s.smart_reply_samples, deadline=sample_until,
+                        max_tokens=s.smart_reply_max_tokens, models=policy.models)
+            except BaseException:  # cancelled (the client went away): no orphaned job
+                pre.cancel()
+                raise
             primary = policy.models[0] if policy.models else services.llm.primary
             model, error, raw_count = got.model or primary, got.error, len(got.texts)
             llm = _llm_candidates(got.texts, incoming=plan.incoming, style=plan.user.profile,
                                   sender=msg.from_, max_chars=request.max_chars,
                                   prior=s.smart_reply_model_prior)
+            try:
+                await pre
+            except Late:  # not started in time: _choose checks the rules itself
+                plan.ctx = plan.checked_rules = None
         pool = llm + (plan.rules if policy.fill_with_rules else [])
         if scoring:
             with trace.stage("score"):
