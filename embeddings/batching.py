@@ -4,6 +4,9 @@ An encoder call has a fixed overhead: MiniLM takes ~8 ms for one query but ~2.9 
 per text in a batch of 64. Under load many requests embed a few texts each at
 about the same time, so ``BatchingEmbedder`` queues them and runs one call for
 all of them, after a bounded wait (``wait_ms``) or as soon as the batch is full.
+The wait is kept only while batches find company: after a batch of one caller the
+next leader runs at once (one request at a time gains nothing by waiting, and under
+rising load callers queue behind the running pass anyway, which brings the wait back).
 
 No background thread: the first caller to find no batch running becomes the
 *leader*; it waits up to ``wait_ms`` for company, takes the queued calls (first
@@ -47,6 +50,8 @@ class BatchingEmbedder(Embedder):
         self._queued = 0  # texts waiting in ``_queue``
         self._leading = False
         self.batches = 0  # forward passes run (diagnostics and tests)
+        self.waits = 0  # leaders that waited for company (diagnostics and tests)
+        self._company = True  # the last batch held more than one call
 
     # The wrapped embedder knows its dimension only once loaded.
     @property
@@ -101,8 +106,10 @@ class BatchingEmbedder(Embedder):
 
     def _lead(self) -> None:
         """Wait for company (bounded), take one batch off the queue, run it."""
-        deadline = time.monotonic() + self.wait_s
+        deadline = time.monotonic() + (self.wait_s if self._company else 0.0)
         with self._cond:
+            if self._company and self.wait_s and self._queued < self.max_batch:
+                self.waits += 1
             while self._queued < self.max_batch:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -115,6 +122,7 @@ class BatchingEmbedder(Embedder):
                 batch.append(c)
                 size += len(c.texts)
             self._queued -= size
+            self._company = len(batch) > 1
         try:
             vecs = self.inner.embed([t for c in batch for t in c.texts])
         except BaseException as exc:  # noqa: BLE001 - handed to this batch's callers

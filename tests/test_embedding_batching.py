@@ -101,3 +101,26 @@ def test_a_call_larger_than_a_batch_is_served_whole():
     emb = BatchingEmbedder(inner, wait_ms=0, max_batch=4)
     texts = [f"text number {i}" for i in range(10)]
     np.testing.assert_array_equal(emb.embed(texts), inner.expected(texts))
+
+
+def test_a_lone_caller_does_not_wait_again_until_batches_find_company():
+    inner = Recording()
+    emb = BatchingEmbedder(inner, wait_ms=20)
+    emb.embed(["first"])  # nothing known yet: waits for company, finds none
+    assert emb.waits == 1
+    emb.embed(["second"])
+    emb.embed(["third"])
+    assert emb.waits == 1  # one request at a time: no more waiting
+    inner.gate, inner.entered = threading.Event(), threading.Event()
+    held, _ = run_threads(emb.embed, [(["held"],)])
+    assert inner.entered.wait(10)
+    queued, out = run_threads(emb.embed, [(["queued a"],), (["queued b"],)])
+    while emb.pending < 2:  # both wait behind the running pass
+        threading.Event().wait(0.001)
+    inner.gate.set()
+    for t in held + queued:
+        t.join(20)
+    assert sorted(inner.calls[-1]) == ["queued a", "queued b"]  # they shared a pass
+    np.testing.assert_array_equal(out[0], inner.expected(["queued a"]))
+    emb.embed(["after company"])
+    assert emb.waits == 2  # company seen: waiting for it pays again

@@ -94,8 +94,9 @@ class Settings(BaseSettings):
         "model). Bulk loads with nothing else running (`persona eval`) use every core."))
     embedding_batch_wait_ms: float = Field(default=2.0, ge=0, le=100, description=(
         "How long an embedding call waits for concurrent ones to share its forward pass "
-        "(micro-batching; 0: every call runs alone). Under load the per-text cost "
-        "approaches the batched one (8 ms for one query, ~3 ms per text at batch 64)."))
+        "(micro-batching; 0: every call runs alone), and only while the last batch had "
+        "company: a lone caller after a lone batch runs at once. Under load the per-text "
+        "cost approaches the batched one (8 ms for one query, ~3 ms per text at batch 64)."))
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         default="onnx", description=(
             "What runs the embedding model: `torch` (sentence-transformers), `onnx` "

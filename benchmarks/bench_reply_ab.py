@@ -1,16 +1,22 @@
-"""Smart replies with the rules checked while the model runs, against checked after it.
+"""Smart replies, paired A/B of one serving change at c=1: shipped ("on") against before ("off").
 
 In one process, one request at a time, alternating request by request (so the
 machine's noise hits both alike): ``suggest_replies`` with the real MiniLM embedder
 and a hosted-style model (``openai/fake``) on a loopback upstream that answers after
-``--delay-ms`` (50), a user with 40 past replies, one sample, no reply cache. "on" is
-the shipped path (``_precheck`` runs the rules' guardrails and embeddings in the work
-pool while the model is awaited); "off" replaces ``_precheck`` with nothing, so
-``_choose`` checks and embeds everything after the model, as before. Prints p50 / p90 /
-mean of the use case's wall time per request (HTTP not included) and the fallback
-reasons of each.
+``--delay-ms`` (50), a user with 40 past replies, one sample, no reply cache.
+``--compare`` names the change:
 
-Run: .venv/bin/python benchmarks/bench_reply_overlap.py [--requests 400]
+- ``precheck``: "on" runs the rules' guardrails and embeddings in the work pool while
+  the model is awaited (``smart_replies._precheck``); "off" replaces ``_precheck`` with
+  nothing, so ``_choose`` checks and embeds everything after the model, as before.
+- ``batch-wait``: "on" is the micro-batching embedder as shipped (a leader waits for
+  company only while the last batch had some); "off" makes every leader wait
+  ``embedding_batch_wait_ms`` for company, as before.
+
+Prints p50 / p90 / mean of the use case's wall time per request (HTTP not included)
+and the fallback reasons of each.
+
+Run: .venv/bin/python benchmarks/bench_reply_ab.py --compare precheck [--requests 400]
 """
 
 from __future__ import annotations
@@ -57,11 +63,21 @@ def main(args) -> None:
             tenant_id = s.query(Tenant).filter_by(name="bench").one().id
         ingest_items(services=services, tenant_id=tenant_id, user_id="sam",
                      items=[HistoryItemIn.model_validate(x) for x in vs.history_items()])
-        shipped = sr._precheck
+        from embeddings.batching import BatchingEmbedder
+
+        shipped, lead = sr._precheck, BatchingEmbedder._lead
+
+        def always_wait(self):
+            self._company = True  # as before: every leader waits for company
+            return lead(self)
+
         got: dict[str, list] = {"on": [], "off": []}
 
         async def one(i: int, on: bool):
-            sr._precheck = shipped if on else (lambda *a, **k: None)
+            if args.compare == "precheck":
+                sr._precheck = shipped if on else (lambda *a, **k: None)
+            else:
+                BatchingEmbedder._lead = lead if on else always_wait
             frm, subject, body = vs.EMAILS[i % len(vs.EMAILS)]
             req = SmartReplyRequest.model_validate(
                 {"user_id": "sam", "message": {"from": frm, "subject": subject, "body": body}})
@@ -78,7 +94,8 @@ def main(args) -> None:
                 got["on" if on else "off"].append(await one(i, on))
 
         asyncio.run(run())
-        sr._precheck = shipped
+        sr._precheck, BatchingEmbedder._lead = shipped, lead
+        print(f"--compare {args.compare}")
         print(f"load average {os.getloadavg()[0]:.2f}; upstream delay {args.delay_ms:.0f} ms")
         for name, rows in got.items():
             ms = sorted(m for m, _ in rows)
@@ -91,6 +108,8 @@ def main(args) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare", choices=("precheck", "batch-wait"), required=True,
+                    help="which change to compare with its before")
     ap.add_argument("--requests", type=int, default=400, help="requests in all (half each)")
     ap.add_argument("--delay-ms", type=float, default=50.0, help="the upstream's fixed delay")
     main(ap.parse_args())
