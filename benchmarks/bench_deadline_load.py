@@ -34,24 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import fixtures as fx
 from benchmarks.harness import pct
 
 DEADLINE_MS = 1500
-EMAILS = [
-    ("Bob <bob@example.com>", "Thursday", "Can we move our Thursday meeting to Friday at 3pm?"),
-    ("Ana <ana@example.com>", "Q3 report", "Could you send me the Q3 report by Monday?"),
-    ("Lee <lee@example.com>", "Launch", "Thanks so much for your help with the launch yesterday!"),
-    ("Kim <kim@example.com>", "Lunch", "Want to grab lunch tomorrow? The new ramen place opened."),
-    ("Raj <raj@example.com>", "Offsite", "Are you joining the team offsite next week in Porto?"),
-    ("Tom <tom@example.com>", "Slides", "What do you think about the new slide deck for the board?"),
-]
-HISTORY = [
-    ("h1", "Lunch tomorrow at noon?", "Sounds good, see you at noon. Cheers, Sam"),
-    ("h2", "Can we push the call to 4pm?", "Sure, 4pm works. Cheers, Sam"),
-    ("h3", "Are you joining the offsite next week?", "Sadly not, I'm on holiday. Cheers, Sam"),
-    ("h4", "Could you review my doc today?", "Will do this afternoon. Cheers, Sam"),
-    ("h5", "Thanks for the help yesterday!", "Any time, glad it worked out. Cheers, Sam"),
-]
+EMAILS = fx.EMAILS
+HISTORY = fx.HISTORY
 ANSWER = json.dumps({
     "id": "c1", "object": "chat.completion", "created": 1, "model": "fake",
     "choices": [{"index": 0, "finish_reason": "stop",

@@ -21,25 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import fixtures as fx
 from benchmarks.harness import bench_client, pct
 
-EMAILS = [
-    ("Bob <bob@example.com>", "Thursday", "Can we move our Thursday meeting to Friday at 3pm?"),
-    ("Ana <ana@example.com>", "Q3 report", "Could you send me the Q3 report by Monday?"),
-    ("Lee <lee@example.com>", "Launch", "Thanks so much for your help with the launch yesterday!"),
-    ("Kim <kim@example.com>", "Lunch", "Want to grab lunch tomorrow? The new ramen place opened."),
-    ("Raj <raj@example.com>", "Offsite", "Are you joining the team offsite next week in Porto?"),
-    ("Eve <eve@example.com>", "Server", "FYI the staging server will be down tonight for upgrades."),
-    ("Tom <tom@example.com>", "Slides", "What do you think about the new slide deck for the board?"),
-    ("Mia <mia@example.com>", "News", "I got the job! I start at the new place in March."),
-]
-HISTORY = [
-    ("h1", "Lunch tomorrow at noon?", "Sounds good, see you at noon. Cheers, Sam"),
-    ("h2", "Can we push the call to 4pm?", "Sure, 4pm works. Cheers, Sam"),
-    ("h3", "Are you joining the offsite next week?", "Sadly not, I'm on holiday. Cheers, Sam"),
-    ("h4", "Could you review my doc today?", "Will do this afternoon. Cheers, Sam"),
-    ("h5", "Thanks for the quick fix!", "Anytime! Cheers, Sam"),
-]
+EMAILS = [*fx.EMAILS[:5], fx.FYI, fx.EMAILS[5], fx.NEWS]
+HISTORY = [*fx.HISTORY[:4],
+           ("h5", "Thanks for the quick fix!", "Anytime! Cheers, Sam")]
 
 
 def run(kind: str, requests: int, deadline_ms: int | None) -> dict:

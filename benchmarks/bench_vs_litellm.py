@@ -45,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import fixtures as fx
 from benchmarks.harness import pct
 
 PROXY_VENV = Path.home() / ".cache" / "persona-gateway" / "litellm-proxy-venv"
@@ -55,14 +56,7 @@ TASKS = (("smart_replies", "/v1/smart-replies", "reply"),
 SUBJECT_MARK = "subject line for an email"
 REPLY_TEXT = "Sounds good, see you then."
 
-EMAILS = [
-    ("Bob <bob@example.com>", "Thursday", "Can we move our Thursday meeting to Friday at 3pm?"),
-    ("Ana <ana@example.com>", "Q3 report", "Could you send me the Q3 report by Monday?"),
-    ("Lee <lee@example.com>", "Launch", "Thanks so much for your help with the launch yesterday!"),
-    ("Kim <kim@example.com>", "Lunch", "Want to grab lunch tomorrow? The new ramen place opened."),
-    ("Raj <raj@example.com>", "Offsite", "Are you joining the team offsite next week in Porto?"),
-    ("Tom <tom@example.com>", "Slides", "What do you think about the new slide deck for the board?"),
-]
+EMAILS = fx.EMAILS
 CAMPAIGNS = [
     "Our spring sale is on: 20% off all running shoes until April 30. Find your pair online.",
     "New this week: three easy pasta recipes you can cook in 20 minutes, plus summer salads.",
