@@ -105,3 +105,15 @@ def test_a_past_reply_is_made_reusable_for_another_recipient(text, expected):
     from gateway.usecases.replies.rules import reusable
 
     assert reusable(text, own_names=["David"]) == expected
+
+
+def test_a_user_who_signs_on_a_line_of_their_own_gets_it_that_way():
+    isabel = build_profile(["Sounds great!\r\n\r\nBest,\r\n\r\nIsabel", "Sure.\n\nBest,\nIsabel",
+                            "Thanks, see you.\r\n\r\nBest,\r\nIsabel"])
+    assert isabel.signoff == "Best, Isabel" and isabel.signoff_own_line
+    assert apply_style("Thank you!", isabel, sender="Bob <b@x.com>",
+                       max_chars=200) == "Thank you!\nBest, Isabel"
+    sam = build_profile(["Sounds good. Cheers, Sam", "Sure. Cheers, Sam"])
+    assert sam.signoff == "Cheers, Sam" and not sam.signoff_own_line
+    assert apply_style("Thank you!", sam, sender="Bob <b@x.com>",
+                       max_chars=200) == "Thank you! Cheers, Sam"
