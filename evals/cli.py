@@ -187,9 +187,11 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
             from evals.style import StyleEvaluator
 
             evaluator = StyleEvaluator(style[1], style[0].writer_of, embed=embedder.embed,
+                                       histories=dataset.histories,
                                        grounding=grounding_checker())
         else:
-            evaluator = Evaluator(task, embed=embedder.embed, grounding=grounding_checker())
+            evaluator = Evaluator(task, embed=embedder.embed, grounding=grounding_checker(),
+                                  histories=dataset.histories)
         store = ResultStore(out / RESULTS)
         try:
             with Progress(TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(),
