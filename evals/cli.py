@@ -135,6 +135,7 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
     from evals.report import git_info, summarize, write_reports
     from evals.runner import RESULTS, ResultStore, check_manifest, rescore_stale, run_all
     from evals.scoring import Evaluator, grounding_checker
+    from evals.style_data import STYLE_SETTINGS
     from evals.targets import HttpTarget, InProcessTarget, in_process_settings
     from evals.variants import resolve
 
@@ -147,6 +148,12 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
     if task == "style":
         from evals.style import StyleModels
         from evals.style_data import load_panza, split
+
+        if url:
+            err.print("[yellow]warning:[/] the gateway at --url counts each fold's user as a "
+                      "person for its tenant response set; set "
+                      "PERSONA_SMART_REPLY_SHARED_MIN_USERS=0 there, or a writer's own "
+                      "replies may be served to every variant")
 
         variants = resolve(use_case, variant or ["full", "plain"], config)
         style_data = split(load_panza(data), folds=folds, limit=limit, seed=seed)
@@ -172,7 +179,7 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
         if url:
             return HttpTarget(url, api_key)
         scratch = out / "scratch" / (cfg.stem if cfg else "default")
-        return InProcessTarget(in_process_settings(cfg, scratch))
+        return InProcessTarget(in_process_settings(cfg, scratch, STYLE_SETTINGS if style else None))
 
     async def main():
         embedder = await _metric_embedder(config[0] if config and not url else None)
@@ -180,9 +187,11 @@ def run_eval(task: str, *, data: Path, out: Path, limit: int | None, variant: li
             from evals.style import StyleEvaluator
 
             evaluator = StyleEvaluator(style[1], style[0].writer_of, embed=embedder.embed,
+                                       histories=dataset.histories,
                                        grounding=grounding_checker())
         else:
-            evaluator = Evaluator(task, embed=embedder.embed, grounding=grounding_checker())
+            evaluator = Evaluator(task, embed=embedder.embed, grounding=grounding_checker(),
+                                  histories=dataset.histories)
         store = ResultStore(out / RESULTS)
         try:
             with Progress(TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(),

@@ -49,7 +49,9 @@ NO_CI = {"latency_ms", "n_suggestions"}  # summarised by percentiles / not a qua
 # Bumped whenever ``Evaluator.score`` changes what it computes: stored records scored by an
 # older version are re-scored from their saved responses (no model call) on the next run.
 # 3: distinct1/2 renamed distinct1/2_per_request (the corpus figures are run-level).
-SCORE_VERSION = 3
+# 4: a smart reply's unsupported_rate counts its sender and its user's own history as
+#    sources (the gateway's guardrails do).
+SCORE_VERSION = 4
 # Run-level only, from every suggestion of every request: n -> metric name.
 CORPUS_DISTINCT = {1: "distinct1_corpus", 2: "distinct2_corpus"}
 
@@ -75,7 +77,8 @@ def request_sources(task: str, request: dict) -> list[str]:
     """The trusted text a suggestion may draw its facts from (names, numbers, dates)."""
     if task == "smart-replies":
         msg = request.get("message", {})
-        out = [msg.get("subject", ""), msg.get("body", "")]
+        out = [msg.get("from", ""), msg.get("subject", ""), msg.get("body", "")]  # the sender
+        # is trusted for a greeting ("Hi Bob,"), as in the gateway's guardrails
         out += [t.get("body", "") for t in request.get("thread", [])]
     else:
         camp = request.get("campaign", {})
@@ -87,11 +90,15 @@ class Evaluator:
     """Scores responses of one task."""
 
     def __init__(self, task: str, *, embed: Embed | None = None,
-                 grounding: Grounding | None = None):
+                 grounding: Grounding | None = None, histories: dict | None = None):
+        """``histories``: the dataset's history items per user. A smart reply may draw
+        on its user's own history (their name in the sign-off, people they wrote about),
+        as the gateway's guardrails let it; a subject line only on its campaign."""
         self.task = task
         self.primary_metric = "mrs" if task == "smart-replies" else "rouge1"
         self.embed = embed
         self.grounding = grounding
+        self.histories = histories or {}
 
     def score(self, example: Example, response: dict | None, wall_ms: float) -> dict:
         """Per-example metrics. A failed request (``response`` None) scores 0 on quality:
@@ -148,6 +155,9 @@ class Evaluator:
         if self.grounding is None or not texts:
             return None
         sources = request_sources(self.task, example.request)
+        if self.task == "smart-replies" and example.user in self.histories:
+            sources += [t for item in self.histories[example.user]
+                        for t in (item.get("text"), item.get("context")) if t]
         return sum(self.grounding(t, sources, self.task) for t in texts) / len(texts)
 
     def aggregate(self, records: list[dict]) -> dict[str, float | None]:

@@ -25,6 +25,12 @@ from evals.loaders import DataError, Dataset, Example, _file_info, _json_object,
 
 SENDER = "colleague@example.com"
 DEFAULT_FOLDS = 5
+# The users of a style run are one person per writer, k times over (one user per fold,
+# each holding the writer's other emails). The tenant response set counts them as k
+# distinct users, so with k >= its threshold a writer's own short replies ("...
+# Best, Isabel") would enter the set and be served to everyone, "plain" included: the
+# baseline would carry personal text. The in-process gateway of a style run has it off.
+STYLE_SETTINGS = {"smart_reply_shared_min_users": 0}
 MIN_EMAILS = 4
 
 

@@ -199,8 +199,10 @@ class HttpTarget(Target):
         return {"runner": "http", "url": self.url}
 
 
-def in_process_settings(config: Path | None, scratch: Path):
-    """Settings from a file (or the environment), with the data dir forced to scratch."""
+def in_process_settings(config: Path | None, scratch: Path, overrides: dict | None = None):
+    """Settings from a file (or the environment), with the data dir forced to scratch
+    and the eval's own ``overrides`` (e.g. ``evals.style_data.STYLE_SETTINGS``) on top."""
     from gateway.core.settings import load_settings
 
-    return load_settings(config, data_dir=scratch, rate_limit_per_minute=0)
+    return load_settings(config, **{**(overrides or {}), "data_dir": scratch,
+                                    "rate_limit_per_minute": 0})

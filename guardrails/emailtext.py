@@ -49,7 +49,8 @@ BODY_GREETING = re.compile(
     re.IGNORECASE)
 # A sign-off at the very end: "Cheers, Sam" / "Best regards,\nJane Doe".
 SIGNOFF = re.compile(
-    rf"(?:^|(?<=[.!?\n])|(?<=[.!?] ))[ \t]*(?P<word>{_SIGNOFFS})[ \t]*[,!.]?[ \t]*\n?[ \t]*"
+    rf"(?:^|(?<=[.!?\n])|(?<=[.!?)] ))[ \t]*(?P<word>{_SIGNOFFS})[ \t]*[,!.]?[ \t]*"
+    r"(?:\n[ \t]*){0,2}"
     r"(?P<name>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?)?[ \t]*[.!]?\s*$",
     re.IGNORECASE)
 DASH_NAME = re.compile(r"\n?[ \t]*[-–—~][ \t]*[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?\s*$")  # "- Sam"
@@ -66,8 +67,14 @@ SIGNED_NAME = re.compile(
     re.IGNORECASE)
 
 
+def _lf(text: str) -> str:
+    """Line ends as ``\n``: mail arrives with CRLF (RFC 5322), the patterns read LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def split_greeting(text: str) -> tuple[str | None, str]:
     """``("Hi", "Sure, works.")`` for ``"Hi Bob, sure, works."`` (greeting word only)."""
+    text = _lf(text)
     m = GREETING.match(text)
     if not m or m.end() >= len(text.rstrip()):
         return None, text
@@ -77,8 +84,9 @@ def split_greeting(text: str) -> tuple[str | None, str]:
 
 
 def split_signoff(text: str) -> tuple[str, str | None]:
-    """``("Sounds good.", "Cheers, Sam")`` for ``"Sounds good. Cheers, Sam"``."""
-    t = text.rstrip()
+    """``("Sounds good.", "Cheers, Sam")`` for ``"Sounds good. Cheers, Sam"`` (also
+    ``"Best,\r\n\r\nSam"``, and after an emoticon: ``"See you :-) Cheers, Sam"``)."""
+    t = _lf(text).rstrip()
     m = SIGNOFF.search(t)
     if m and m.start() > 0:
         body = t[: m.start()].rstrip()

@@ -78,3 +78,42 @@ def test_every_signoff_is_known_to_style_cleaning_and_guardrails(word):
     assert slot.repaired == "Sounds good."  # the sign-off above the slot goes with it
     named = SalutationCheck().run(signed, CheckContext(sources=("Can we meet Friday?",)))
     assert not named.passed and "Zed" in named.reason
+
+
+@pytest.mark.parametrize("text, body, signoff", [
+    ("Sounds great!\r\n\r\nBest,\r\n\r\nIsabel", "Sounds great!", "Best, Isabel"),  # CRLF, blank line
+    ("See you then.\n\nCheers,\n\nSam", "See you then.", "Cheers, Sam"),
+    ("Looking forward to it :-) Cheers, David.", "Looking forward to it :-)", "Cheers, David."),
+    ("Thanks a lot", "Thanks a lot", None),  # a reply that is all thanks keeps its words
+])
+def test_sign_offs_after_crlf_blank_lines_and_emoticons(text, body, signoff):
+    from guardrails.emailtext import bare_reply, split_signoff
+
+    assert split_signoff(text) == (body, signoff)
+    assert bare_reply(text) == body
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Grisha, another gentle reminder about this.", "Another gentle reminder about this."),
+    ("Bob, can you do it?", "Can you do it?"),
+    ("Sure, I will.", "Sure, I will."),  # a common word, not a name
+    ("Monday, then.", "Monday, then."),  # a weekday is a fact, not a recipient
+    ("Yes, Tuesday is fine. David.", "Yes, Tuesday is fine."),  # the user's own name
+    ("Thanks, David.", "Thanks, David."),  # no sentence before it: left alone
+])
+def test_a_past_reply_is_made_reusable_for_another_recipient(text, expected):
+    from gateway.usecases.replies.rules import reusable
+
+    assert reusable(text, own_names=["David"]) == expected
+
+
+def test_a_user_who_signs_on_a_line_of_their_own_gets_it_that_way():
+    isabel = build_profile(["Sounds great!\r\n\r\nBest,\r\n\r\nIsabel", "Sure.\n\nBest,\nIsabel",
+                            "Thanks, see you.\r\n\r\nBest,\r\nIsabel"])
+    assert isabel.signoff == "Best, Isabel" and isabel.signoff_own_line
+    assert apply_style("Thank you!", isabel, sender="Bob <b@x.com>",
+                       max_chars=200) == "Thank you!\nBest, Isabel"
+    sam = build_profile(["Sounds good. Cheers, Sam", "Sure. Cheers, Sam"])
+    assert sam.signoff == "Cheers, Sam" and not sam.signoff_own_line
+    assert apply_style("Thank you!", sam, sender="Bob <b@x.com>",
+                       max_chars=200) == "Thank you! Cheers, Sam"

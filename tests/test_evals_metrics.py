@@ -178,3 +178,23 @@ def test_bootstrap_mean_and_compare_variants():
     assert set(cmp) == {"rules"} and set(cmp["rules"]) == {"mrs"}
     assert cmp["rules"]["mrs"]["diff"] == pytest.approx(-0.1)
     assert compare_variants({"full": per["full"]}, seed=0) == {}
+
+
+def test_a_smart_reply_may_draw_on_its_sender_and_users_history_a_subject_line_may_not():
+    history = {"dave": [{"kind": "sent_reply", "text": "Sure thing, 30% off it is.\n\nBest,\nDavid",
+                         "context": "Can you send the slides?"}]}
+    ex = Example("e1", {"user_id": "dave",
+                        "message": {"from": "Ana Lopez <ana@b.c>", "body": "Can we meet Friday?"}},
+                 ["Friday works."], user="dave")
+    texts = ["Hi Ana,\nFriday works.\nBest, David", "Friday works.\nBest, Paolo"]
+    with_history = Evaluator("smart-replies", grounding=grounding_checker(), histories=history)
+    alone = Evaluator("smart-replies", grounding=grounding_checker())
+    # the sender greeted and the user's own name are sources; "Paolo" is in none
+    assert with_history.score(ex, _response(texts), 1.0)["unsupported_rate"] == \
+        pytest.approx(0.5)
+    assert alone.score(ex, _response(texts), 1.0)["unsupported_rate"] == pytest.approx(1.0)
+    campaign = Example("c1", {"user_id": "dave", "campaign": {"body": "Spring sale: 20% off."}},
+                       ["Spring sale"], user="dave")
+    sl = Evaluator("subject-lines", grounding=grounding_checker(), histories=history)
+    got = sl.score(campaign, _response(["30% off: spring sale"]), 1.0)
+    assert got["unsupported_rate"] == 1.0  # a campaign's claims come from the campaign only

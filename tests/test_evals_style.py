@@ -138,3 +138,37 @@ def test_style_eval_runs_the_real_pipeline_personalized_vs_plain(tmp_path, fake)
     assert "Style attribution per writer" in html and "full attributed" in html
     run = json.loads((out / "run.json").read_text())
     assert run["task"] == "style" and run["folds"] == 3
+
+
+@pytest.mark.parametrize("overrides, served", [(None, True), ("style", False)])
+def test_a_writers_folds_never_form_a_tenant_crowd_in_the_style_eval(
+        tmp_path, fake, monkeypatch, overrides, served):
+    """A style run's users are one person per writer, once per fold; the tenant response
+    set would count them as distinct users and serve the writer's own short replies to
+    every request, the "plain" baseline included. The style run's gateway has it off."""
+    import asyncio
+
+    from evals.style_data import STYLE_SETTINGS
+    from evals.targets import InProcessTarget, in_process_settings
+    from gateway.usecases.replies.shared import tenant_responses
+
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    line = "Works for me, best, Isabel"
+    settings = in_process_settings(None, tmp_path / "scratch",
+                                   STYLE_SETTINGS if overrides == "style" else None)
+    target = InProcessTarget(settings)
+
+    async def go():
+        await target.start()
+        try:
+            for f in range(5):  # isabel-k5f0 .. f4: the same person's history, five times
+                await target.add_history(f"isabel-k5f{f}", [
+                    {"id": "m1", "kind": "sent_reply", "context": "Does Tuesday work?",
+                     "text": line}])
+            return tenant_responses(target.services, target.tenant_id)
+        finally:
+            await target.close()
+
+    shared = asyncio.run(go())
+    assert any("Isabel" in r.text for r in shared) is served

@@ -192,3 +192,27 @@ def test_n_is_served_from_rules_when_the_message_has_few_canned_replies(client, 
     data = post(client, auth, body(thanks, n=5)).json()
     assert data["fallback_reason"] == "llm_error"
     assert len({s["text"] for s in data["suggestions"]}) == 5  # three canned, two fillers
+
+
+def test_a_past_reply_is_served_without_its_old_names_or_a_second_sign_off(client, auth, fake):
+    """Mail arrives with CRLF and blank lines between sign-off and name; a past reply
+    that named its old recipient ("Grisha, ...") or ended with the user's own name is
+    served without them, with the user's sign-off once."""
+    signed = "Hi Grisha,\r\n\r\n{}\r\n\r\nBest,\r\n\r\nDavid"
+    add_replies(client, auth, "dave", [
+        ("d1", "Can we move the review to Friday?", signed.format("Friday works for me.")),
+        ("d2", "Can we move our call to Monday at 3pm?",
+         signed.format("Grisha, Monday at 3pm works.")),
+        ("d3", "Can we move the meeting to Tuesday?",
+         signed.format("Yes, Tuesday is fine. David.")),
+    ])
+    fake.enqueue("Sounds good.", "Sounds good.", "Sounds good.")
+    r = post(client, auth, body(user_id="dave"))
+    assert r.status_code == 200, r.text
+    exp = client.get(f"/v1/requests/{r.json()['request_id']}", headers=auth).json()
+    personal = [c["text"] for c in exp["candidates"]]
+    for text in personal:
+        assert "Grisha" not in text and "\r" not in text, text
+        assert text.endswith("Best, David") and text.count("David") == 1, text
+    bodies = {t.split("\n")[-2] for t in personal}
+    assert {"Monday at 3pm works.", "Yes, Tuesday is fine."} <= bodies, personal

@@ -171,7 +171,7 @@ def apply_style(text: str, style: StyleProfile, *, sender: str, max_chars: int) 
         greeting = f"{style.greeting} {name}," if name else f"{style.greeting},"
 
     def dress(b: str) -> str:
-        if greeting:  # a letter-shaped reply: one part per line
+        if greeting or style.signoff_own_line:  # a letter-shaped reply: one part per line
             return "\n".join(x for x in (greeting, b, style.signoff) if x)
         return f"{b} {style.signoff}" if style.signoff else b
 

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.usecases.replies.responses import GENERAL, GENERAL_FOR, QUESTION_DISCOUNT
-from guardrails.emailtext import split_sentences
+from guardrails.emailtext import bare_reply, split_sentences
+from guardrails.propernames import candidate_names
 
 # ---- message intents -------------------------------------------------------------
 
@@ -191,13 +192,36 @@ class RuleReply:
     context_id: str | None = None
 
 
+# "Grisha, another reminder": a past reply that opens by addressing its old recipient.
+_VOCATIVE = re.compile(r"^([A-Z][a-z'’-]+), (?=\S)")
+
+
+def reusable(text: str, *, own_names: Sequence[str] = ()) -> str:
+    """A past reply as it can be served to someone else: without the name of whoever it
+    answered then ("Grisha, another reminder." -> "Another reminder."; a leading
+    "Name, " whose word is a name) and without the user's own name left at its end
+    ("... the position. David." -> "... the position."; the sign-off is redone)."""
+    m = _VOCATIVE.match(text)
+    # A name by the guardrails' own judge (not a common word, weekday, month, acronym),
+    # asked mid-sentence, where a capital means something.
+    if m and candidate_names(f"and {m.group(1)}"):
+        rest = text[m.end():]
+        text = rest[:1].upper() + rest[1:]
+    for name in own_names:
+        m = re.search(rf"(?<=[.!?])\s+{re.escape(name)}[.!]?$", text)
+        if m:
+            text = text[:m.start()]
+    return text
+
+
 def personal_candidates(pairs: Sequence[Pair], *, min_similarity: float = 0.45,
-                        max_words: int = 14) -> list[RuleReply]:
-    """The user's own short replies to messages like this one, best match first."""
+                        max_words: int = 14, own_names: Sequence[str] = ()) -> list[RuleReply]:
+    """The user's own short replies to messages like this one, best match first, made
+    ``reusable`` (``own_names``: the user's own, e.g. from their sign-off)."""
     out: list[RuleReply] = []
     seen: set[str] = set()
     for p in sorted(pairs, key=lambda p: -p.similarity):
-        text = " ".join(p.reply.split())
+        text = reusable(bare_reply(p.reply) or " ".join(p.reply.split()), own_names=own_names)
         key = text.lower().strip(" .!")
         if (p.similarity < min_similarity or not text or len(text.split()) > max_words
                 or key in seen or "http" in text.lower()):

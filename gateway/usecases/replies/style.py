@@ -41,6 +41,10 @@ class StyleProfile:
     formality: float = 0.5  # 0 casual .. 1 formal
     emoji: bool = False
     lowercase: bool = False  # writes in lower case ("sounds good")
+    # Signs on a line of their own ("...see you there!\n\nBest,\nIsabel"), not after
+    # the last sentence ("...see you there! Best, Isabel"); a reply with a greeting is
+    # laid out one part per line anyway.
+    signoff_own_line: bool = False
 
     @property
     def terse(self) -> bool:
@@ -82,7 +86,7 @@ def build_profile(replies: Sequence[str], *, signature: str | None = None,
     greetings: Counter[str] = Counter()
     signoffs: Counter[str] = Counter()
     words: list[int] = []
-    emoji = lower = 0
+    emoji = lower = own_line = 0
     bodies = []
     for r in replies:
         g, rest = split_greeting(r)
@@ -91,6 +95,7 @@ def build_profile(replies: Sequence[str], *, signature: str | None = None,
             greetings[g] += 1
         if s:
             signoffs[s] += 1
+            own_line += "\n" in rest[len(body):len(body) + 4]  # (CRLF read as LF)
         bodies.append(body)
         words.append(len(body.split()))
         emoji += has_emoji(r)
@@ -114,4 +119,5 @@ def build_profile(replies: Sequence[str], *, signature: str | None = None,
         median_words=int(statistics.median(words)) if words else 12,
         formality=round(_formality(bodies), 2),
         emoji=emoji / n >= 0.3, lowercase=lower / n >= 0.5,
+        signoff_own_line=bool(signoffs) and own_line / sum(signoffs.values()) >= 0.5,
     )
