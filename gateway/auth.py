@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gateway.core.db import SQLITE_MAX_INT, Database, utcnow
 from gateway.core.errors import BadInput, Forbidden, NotFound, Unauthorized
@@ -55,13 +56,22 @@ def hash_key(key: str) -> str:
 def get_or_create_tenant(db: Database, name: str) -> int:
     if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
         raise BadInput("tenant name must be 1-64 letters, digits, '-' or '_'", field="tenant")
-    with db.session() as s:
-        tenant = s.scalar(select(Tenant).where(Tenant.name == name))
-        if tenant is None:
-            tenant = Tenant(name=name)
-            s.add(tenant)
-            s.flush()
-        return tenant.id
+    try:
+        with db.session() as s:
+            tenant = s.scalar(select(Tenant).where(Tenant.name == name))
+            if tenant is None:
+                tenant = Tenant(name=name)
+                s.add(tenant)
+                s.flush()
+            return tenant.id
+    except IntegrityError:
+        # Another process made it between our read and our insert (replicas starting
+        # together on an empty database both create "default"): theirs is the tenant.
+        with db.session() as s:
+            found = s.scalar(select(Tenant.id).where(Tenant.name == name))
+        if found is None:
+            raise
+        return found
 
 
 def create_key(db: Database, *, tenant: str, scope: str = "client") -> str:
