@@ -114,28 +114,15 @@ def _shared_candidates(shared: list[SharedReply], user: UserContext, *, sender: 
             for r in shared]
 
 
-def _own_names(signoff: str | None) -> list[str]:
-    """The name(s) a sign-off ends with: ["Sam"] for "Cheers, Sam", ["Jane Doe", "Jane"]
-    for "Best regards, Jane Doe"."""
-    _, comma, name = (signoff or "").rpartition(",")
-    if not comma:
-        return []
-    name = name.strip(" .!")
-    if not name or not name[:1].isupper():
-        return []
-    return list(dict.fromkeys([name, name.split()[0]]))
-
-
 def _rule_candidates(message_text: str, user: UserContext, *, sender: str,
                      max_chars: int) -> list[Candidate]:
     out = []
-    for r in personal_candidates(user.pairs, own_names=_own_names(user.profile.signoff)):
-        # The user's own words; greeting and sign-off redone (the old greeting named
-        # whoever they answered then, not this sender).
-        bare = bare_reply(r.text) or r.text
-        out.append(Candidate(text=apply_style(bare, user.profile, sender=sender,
+    for r in personal_candidates(user.pairs, own_names=user.profile.signoff_names):
+        # The user's own words, already bare (``rules.reusable``); greeting and sign-off
+        # redone for this sender.
+        out.append(Candidate(text=apply_style(r.text, user.profile, sender=sender,
                                               max_chars=max_chars),
-                             bare=bare, source="rules", intent=reply_intent(bare),
+                             bare=r.text, source="rules", intent=r.intent,
                              prior=r.prior, context_id=r.context_id))
     for r in canned_candidates(message_text):
         out.append(Candidate(text=apply_style(r.text, user.profile, sender=sender,

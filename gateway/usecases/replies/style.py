@@ -47,6 +47,16 @@ class StyleProfile:
     signoff_own_line: bool = False
 
     @property
+    def signoff_names(self) -> list[str]:
+        """The name(s) the sign-off ends with: ["Sam"] for "Cheers, Sam", ["Jane Doe",
+        "Jane"] for "Best regards, Jane Doe"; none without a comma ("Thanks")."""
+        _, comma, name = (self.signoff or "").rpartition(",")
+        name = name.strip(" .!")
+        if not comma or not name[:1].isupper():
+            return []
+        return list(dict.fromkeys([name, name.split()[0]]))
+
+    @property
     def terse(self) -> bool:
         return self.samples > 0 and self.median_words <= 8
 
