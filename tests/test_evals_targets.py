@@ -2,6 +2,7 @@
 through the CLI, and black-box over HTTP against the real app."""
 
 import asyncio
+import dataclasses
 import json
 
 import httpx
@@ -156,11 +157,15 @@ def test_in_process_plain_runs_the_real_user_with_personalization_off(tmp_path, 
 
     ds = load_dataset("smart-replies", write_tsv(tmp_path / "p.tsv"))
     store = ResultStore(tmp_path / "out" / "results.jsonl")
+    # A generous deadline (as `--deadline-ms` sets it): on a loaded CI box the default
+    # 1.5 s can shed a request to rules ("overloaded"), which is not what this tests.
+    examples = [dataclasses.replace(e, request={**e.request, "deadline_ms": 20_000})
+                for e in ds.examples]
 
     async def make(_cfg):
         return InProcessTarget(settings)
 
-    asyncio.run(run_all(task="smart-replies", dataset=ds, examples=ds.examples,
+    asyncio.run(run_all(task="smart-replies", dataset=ds, examples=examples,
                         variants=resolve("smart-replies", ["plain"], None), make_target=make,
                         evaluator=Evaluator("smart-replies"), store=store, concurrency=1))
     store.close()
