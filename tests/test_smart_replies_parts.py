@@ -112,7 +112,8 @@ def test_apply_style_dresses_and_fits():
     assert apply_style(text, casual, sender="bob@x.com", max_chars=200) == \
         "sure, I'll be there. Cheers, Sam"
     f = apply_style(text, formal, sender="Bob Smith <bob@x.com>", max_chars=200)
-    assert f == "Dear Bob,\nSure, I will be there. I cannot stay long though.\nBest regards, Jane Doe"
+    assert f == ("Dear Bob,\nSure, I will be there. I cannot stay long though.\n"
+                 "Best regards,\nJane Doe")  # her name under the valediction, as she signs
     short = apply_style(text, formal, sender="bob@x.com", max_chars=60)
     assert len(short) <= 60 and short.endswith("Jane Doe")
 
