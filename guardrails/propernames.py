@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from guardrails.emailtext import GREETED_NAME, SIGNED_NAME
+from guardrails.emailtext import GREETED_NAME, SIGNED_NAME, lf
 from guardrails.normalize import clean
 
 COMMON_WORDS = frozenset("""
@@ -115,7 +115,7 @@ def addressed_names(text: str) -> list[str]:
     These say who the mail is to or from, so a wrong one is a visible error; other
     names in running text are weaker evidence (see ``candidate_names``).
     """
-    text = clean(text).replace("’", "'")
+    text = lf(clean(text)).replace("’", "'")
     out: list[str] = []
     for rx in (GREETED_NAME, SIGNED_NAME):
         for m in rx.finditer(text):
