@@ -98,6 +98,7 @@ def test_sign_offs_after_crlf_blank_lines_and_emoticons(text, body, signoff):
     ("Bob, can you do it?", "Can you do it?"),
     ("Sure, I will.", "Sure, I will."),  # a common word, not a name
     ("Monday, then.", "Monday, then."),  # a weekday is a fact, not a recipient
+    ("Honestly, no idea.", "Honestly, no idea."),  # a sentence adverb, not a recipient
     ("Yes, Tuesday is fine. David.", "Yes, Tuesday is fine."),  # the user's own name
     ("Thanks, David.", "Thanks, David."),  # no sentence before it: left alone
 ])
