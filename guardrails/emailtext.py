@@ -25,7 +25,9 @@ GREETING_WORDS = ("hi", "hey", "hello", "hiya", "dear", "good morning", "good af
 SIGNOFF_WORDS = ("cheers", "thanks", "thank you", "thanks again", "many thanks", "thx", "best",
                  "best regards", "kind regards", "warm regards", "regards", "sincerely",
                  "yours sincerely", "yours truly", "yours", "all the best", "talk soon",
-                 "speak soon", "take care", "warmly", "best wishes", "ttyl", "later")
+                 "speak soon", "take care", "warmly", "best wishes", "ttyl", "later",
+                 "hugs", "xoxo", "kindest regards", "warmest regards", "with best regards",
+                 "warm wishes")
 
 
 def _alternation(words: Iterable[str]) -> str:

@@ -85,6 +85,7 @@ def test_every_signoff_is_known_to_style_cleaning_and_guardrails(word):
     ("See you then.\n\nCheers,\n\nSam", "See you then.", "Cheers, Sam"),
     ("Looking forward to it :-) Cheers, David.", "Looking forward to it :-)", "Cheers, David."),
     ("Thanks a lot", "Thanks a lot", None),  # a reply that is all thanks keeps its words
+    ("OK :) Next Wednesday! Hugs, Isabel.", "OK :) Next Wednesday!", "Hugs, Isabel."),  # PanzaMail
 ])
 def test_sign_offs_after_crlf_blank_lines_and_emoticons(text, body, signoff):
     from guardrails.emailtext import bare_reply, split_signoff
