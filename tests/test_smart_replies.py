@@ -216,3 +216,32 @@ def test_a_past_reply_is_served_without_its_old_names_or_a_second_sign_off(clien
         assert text.endswith("Best,\nDavid") and text.count("David") == 1, text
     bodies = {t.split("\n")[-3] for t in personal}
     assert {"Monday at 3pm works.", "Yes, Tuesday is fine."} <= bodies, personal
+
+
+@pytest.mark.parametrize("local_examples, in_prompt", [(0, False), (2, True)])
+def test_an_in_process_model_gets_the_users_exchanges_only_when_configured(
+        settings, local_examples, in_prompt):
+    """On 2 cores the embedded model cannot prefill the user's past exchanges within its
+    budget, so ``local/*`` prompts carry ``smart_reply_local_examples`` of them (0 by
+    default); hosted models keep ``smart_reply_examples``. The style applies either way."""
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+    from gateway.auth import create_key
+    from tests.conftest import wait_ready
+    from tests.fakes import FakeLLM, fake_installed
+
+    local = settings.model_copy(update={"models": ["local/tiny"],
+                                        "smart_reply_local_examples": local_examples})
+    with TestClient(create_app(local)) as c:
+        wait_ready(c)
+        h = {"Authorization": f"Bearer {create_key(c.app.state.services.db, tenant='t')}"}
+        add_replies(c, h, "sam", SAM)
+        fake = FakeLLM()
+        with fake_installed(fake, provider="local"):
+            fake.enqueue("Sure, Friday works.", "Sorry, I can't.", "Could we do Monday?")
+            data = post(c, h, body(user_id="sam")).json()
+        assert data["personalized"] is True and data["fallback_reason"] is None, data
+        assert all(s["text"].endswith("Cheers, Sam") for s in data["suggestions"]), data
+        prompt = " ".join(m["content"] for m in fake.calls[0]["messages"])
+        assert ("to Wednesday at 2pm" in prompt) is in_prompt, prompt
