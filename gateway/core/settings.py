@@ -137,12 +137,12 @@ class Settings(BaseSettings):
                                        description="Time kept after the model for guardrails "
                                                    "and selection.")
     smart_reply_examples: int = Field(default=3, ge=0, le=8, description=(
-        "The user's past exchanges (most similar first) in a hosted model's prompt."))
-    smart_reply_local_examples: int = Field(default=0, ge=0, le=8, description=(
-        "The same for an in-process `local/*` model. 0: on 2 cores the embedded model "
-        "prefills ~250 tokens/s, so even one exchange (~60-120 tokens) cost it its answer "
-        "within the 800 ms budget (docs/smart-replies.md). The style is applied to its "
-        "replies either way. Raise it with a faster CPU or a larger model budget."))
+        "The user's past exchanges (most similar first) in the model's prompt."))
+    smart_reply_local_example_tokens: int = Field(default=64, ge=0, le=8000, description=(
+        "For an in-process `local/*` model: at most this many tokens of those exchanges "
+        "(an exchange that does not fit is skipped). On 2 cores the embedded model "
+        "prefills ~250 tokens/s, so a long one (an email, ~125 tokens) cost it its answer "
+        "within the 800 ms budget; short replies fit (docs/smart-replies.md)."))
     smart_reply_prompt_tokens: int = Field(default=450, ge=128, le=8000,
                                            description="Prompt budget; past exchanges are "
                                                        "dropped to fit.")

@@ -183,7 +183,8 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
             plan.prompt = build_prompt(
                 subject=subject, body=body, pairs=examples,
                 budget_tokens=s.smart_reply_prompt_tokens, count_tokens=token_counter(services),
-                max_examples=s.smart_reply_local_examples if local else s.smart_reply_examples)
+                max_examples=s.smart_reply_examples,
+                example_tokens=s.smart_reply_local_example_tokens if local else None)
     return plan
 
 
