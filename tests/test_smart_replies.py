@@ -218,12 +218,12 @@ def test_a_past_reply_is_served_without_its_old_names_or_a_second_sign_off(clien
     assert {"Monday at 3pm works.", "Yes, Tuesday is fine."} <= bodies, personal
 
 
-@pytest.mark.parametrize("example_tokens, in_prompt", [(0, False), (None, True)])
+@pytest.mark.parametrize("example_tokens, in_prompt", [(0, False), (200, True)])
 def test_an_in_process_model_gets_the_users_exchanges_within_a_token_budget(
         settings, example_tokens, in_prompt):
     """The embedded model pays for every prompt token in prefill time, so ``local/*``
     prompts carry the user's past exchanges only within ``smart_reply_local_example_tokens``
-    (short replies fit the default; 0: none). The style applies either way."""
+    (0: none). The style applies either way."""
     from fastapi.testclient import TestClient
 
     from gateway.app import create_app
@@ -231,9 +231,7 @@ def test_an_in_process_model_gets_the_users_exchanges_within_a_token_budget(
     from tests.conftest import wait_ready
     from tests.fakes import FakeLLM, fake_installed
 
-    update = {"models": ["local/tiny"]}
-    if example_tokens is not None:
-        update["smart_reply_local_example_tokens"] = example_tokens
+    update = {"models": ["local/tiny"], "smart_reply_local_example_tokens": example_tokens}
     with TestClient(create_app(settings.model_copy(update=update))) as c:
         wait_ready(c)
         h = {"Authorization": f"Bearer {create_key(c.app.state.services.db, tenant='t')}"}
