@@ -85,6 +85,25 @@ def create_key(db: Database, *, tenant: str, scope: str = "client") -> str:
     return key
 
 
+def create_first_admin_key(db: Database, *, tenant: str = "default") -> str | None:
+    """An admin key for a gateway that has no key yet, or None when it has one.
+
+    Replicas starting together on an empty database all ask; one makes it. The check
+    and the insert run under a lock on the tenant's row (PostgreSQL ``SELECT ... FOR
+    UPDATE``), so the others wait for it and then see its key. SQLite is one process.
+    """
+    if has_any_key(db):  # every start but the first: no tenant is made
+        return None
+    tenant_id = get_or_create_tenant(db, tenant)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with db.session() as s:
+        s.scalar(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+        if s.scalar(select(ApiKey.id).limit(1)) is not None:
+            return None
+        s.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], scope="admin"))
+    return key
+
+
 def list_keys(db: Database) -> list[KeyInfo]:
     with db.session() as s:
         rows = s.execute(

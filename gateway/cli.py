@@ -120,8 +120,8 @@ def serve(
 
     db = _db(settings)
     _check_master_keys(settings, db)
-    if not auth.has_any_key(db):
-        key = auth.create_key(db, tenant="default", scope="admin")
+    key = auth.create_first_admin_key(db)
+    if key:
         typer.echo("First start: created tenant 'default' with an admin API key (shown once):")
         typer.echo(f"  export PERSONA_API_KEY={key}")
     db.close()

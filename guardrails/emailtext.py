@@ -25,7 +25,9 @@ GREETING_WORDS = ("hi", "hey", "hello", "hiya", "dear", "good morning", "good af
 SIGNOFF_WORDS = ("cheers", "thanks", "thank you", "thanks again", "many thanks", "thx", "best",
                  "best regards", "kind regards", "warm regards", "regards", "sincerely",
                  "yours sincerely", "yours truly", "yours", "all the best", "talk soon",
-                 "speak soon", "take care", "warmly", "best wishes", "ttyl", "later")
+                 "speak soon", "take care", "warmly", "best wishes", "ttyl", "later",
+                 "hugs", "xoxo", "kindest regards", "warmest regards", "with best regards",
+                 "warm wishes")
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -67,14 +69,14 @@ SIGNED_NAME = re.compile(
     re.IGNORECASE)
 
 
-def _lf(text: str) -> str:
+def lf(text: str) -> str:
     """Line ends as ``\n``: mail arrives with CRLF (RFC 5322), the patterns read LF."""
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def split_greeting(text: str) -> tuple[str | None, str]:
     """``("Hi", "Sure, works.")`` for ``"Hi Bob, sure, works."`` (greeting word only)."""
-    text = _lf(text)
+    text = lf(text)
     m = GREETING.match(text)
     if not m or m.end() >= len(text.rstrip()):
         return None, text
@@ -86,7 +88,7 @@ def split_greeting(text: str) -> tuple[str | None, str]:
 def split_signoff(text: str) -> tuple[str, str | None]:
     """``("Sounds good.", "Cheers, Sam")`` for ``"Sounds good. Cheers, Sam"`` (also
     ``"Best,\r\n\r\nSam"``, and after an emoticon: ``"See you :-) Cheers, Sam"``)."""
-    t = _lf(text).rstrip()
+    t = lf(text).rstrip()
     m = SIGNOFF.search(t)
     if m and m.start() > 0:
         body = t[: m.start()].rstrip()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from guardrails.emailtext import GREETED_NAME, SIGNED_NAME
+from guardrails.emailtext import GREETED_NAME, SIGNED_NAME, lf
 from guardrails.normalize import clean
 
 COMMON_WORDS = frozenset("""
@@ -37,6 +37,9 @@ hope wishing wish love xoxo bye goodbye see talk speak chat soon later meanwhile
 please-find note fyi asap eod eow tbd tba n/a na etc pm am a.m p.m god jesus lord mom mum dad
 sale off free shipping now last chance don't doesn't didn't isn't aren't wasn't won't
 wouldn't couldn't shouldn't that's there's here's what's let's i'd've ya y'all hiya
+honestly actually seriously fortunately basically luckily clearly obviously personally
+frankly hopefully finally apparently ideally sadly thankfully otherwise besides interesting
+fair
 """.split())  # noqa: SIM905
 
 _CALENDAR = frozenset("""january february march april may june july august september october
@@ -115,7 +118,7 @@ def addressed_names(text: str) -> list[str]:
     These say who the mail is to or from, so a wrong one is a visible error; other
     names in running text are weaker evidence (see ``candidate_names``).
     """
-    text = clean(text).replace("’", "'")
+    text = lf(clean(text)).replace("’", "'")
     out: list[str] = []
     for rx in (GREETED_NAME, SIGNED_NAME):
         for m in rx.finditer(text):

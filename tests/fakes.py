@@ -143,11 +143,12 @@ class FakeLLM:
 
 
 @contextmanager
-def fake_installed(fake: FakeLLM | None = None) -> Iterator[FakeLLM]:
-    """``fake/*`` answered by ``fake`` (a new one by default) until the block ends."""
+def fake_installed(fake: FakeLLM | None = None, *, provider: str = "fake") -> Iterator[FakeLLM]:
+    """``fake/*`` (or ``<provider>/*``, e.g. ``local`` in place of the embedded model)
+    answered by ``fake`` (a new one by default) until the block ends."""
     fake = fake if fake is not None else FakeLLM()
     registry = ProviderRegistry()
-    registry.add("fake", fake.next, fake.anext, fake.ascore)
+    registry.add(provider, fake.next, fake.anext, fake.ascore)
     registry.install()
     try:
         yield fake

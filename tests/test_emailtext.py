@@ -85,6 +85,7 @@ def test_every_signoff_is_known_to_style_cleaning_and_guardrails(word):
     ("See you then.\n\nCheers,\n\nSam", "See you then.", "Cheers, Sam"),
     ("Looking forward to it :-) Cheers, David.", "Looking forward to it :-)", "Cheers, David."),
     ("Thanks a lot", "Thanks a lot", None),  # a reply that is all thanks keeps its words
+    ("OK :) Next Wednesday! Hugs, Isabel.", "OK :) Next Wednesday!", "Hugs, Isabel."),  # PanzaMail
 ])
 def test_sign_offs_after_crlf_blank_lines_and_emoticons(text, body, signoff):
     from guardrails.emailtext import bare_reply, split_signoff
@@ -98,6 +99,7 @@ def test_sign_offs_after_crlf_blank_lines_and_emoticons(text, body, signoff):
     ("Bob, can you do it?", "Can you do it?"),
     ("Sure, I will.", "Sure, I will."),  # a common word, not a name
     ("Monday, then.", "Monday, then."),  # a weekday is a fact, not a recipient
+    ("Honestly, no idea.", "Honestly, no idea."),  # a sentence adverb, not a recipient
     ("Yes, Tuesday is fine. David.", "Yes, Tuesday is fine."),  # the user's own name
     ("Thanks, David.", "Thanks, David."),  # no sentence before it: left alone
 ])
@@ -111,9 +113,21 @@ def test_a_user_who_signs_on_a_line_of_their_own_gets_it_that_way():
     isabel = build_profile(["Sounds great!\r\n\r\nBest,\r\n\r\nIsabel", "Sure.\n\nBest,\nIsabel",
                             "Thanks, see you.\r\n\r\nBest,\r\nIsabel"])
     assert isabel.signoff == "Best, Isabel" and isabel.signoff_own_line
+    # ... and her name under the valediction, as she writes it
     assert apply_style("Thank you!", isabel, sender="Bob <b@x.com>",
-                       max_chars=200) == "Thank you!\nBest, Isabel"
+                       max_chars=200) == "Thank you!\nBest,\nIsabel"
     sam = build_profile(["Sounds good. Cheers, Sam", "Sure. Cheers, Sam"])
     assert sam.signoff == "Cheers, Sam" and not sam.signoff_own_line
+    assert not sam.signoff_name_line
     assert apply_style("Thank you!", sam, sender="Bob <b@x.com>",
                        max_chars=200) == "Thank you! Cheers, Sam"
+
+
+def test_a_valediction_and_name_on_one_line_stay_on_one_line():
+    ana = build_profile(["Sure.\n\nBest, Ana", "Fine by me.\nBest, Ana", "Yes.\n\nBest, Ana"])
+    assert ana.signoff_own_line and not ana.signoff_name_line
+    assert apply_style("Thank you!", ana, sender="Bob <b@x.com>",
+                       max_chars=200) == "Thank you!\nBest, Ana"
+    # a preference signature is used as written, whatever the history's layout
+    signed = build_profile(["Sure.\n\nBest,\nAna"] * 3, signature="Cheers, Ana")
+    assert not signed.signoff_name_line and signed.signoff_block == "Cheers, Ana"

@@ -209,7 +209,8 @@ def test_salutation_names_must_be_grounded():
 
     s = SalutationCheck()
     for bad, who in [("Hi Alex,\n\nFriday works.", "Alex"), ("Friday works.\n\nBest,\nJohn", "John"),
-                     ("Dear Mr. Smith, Friday works.", "Smith"), ("Thanks Dave! Friday is fine.", "Dave")]:
+                     ("Dear Mr. Smith, Friday works.", "Smith"), ("Thanks Dave! Friday is fine.", "Dave"),
+                     ("Friday works.\r\n\r\nBest,\r\nJohn", "John")]:  # as mail arrives: CRLF
         finding = run(s, bad)
         assert not finding.passed and who in finding.reason, bad
     for ok in ["Hi Bob,\n\nFriday works.", "Dear Mr. Carter, Friday works.",

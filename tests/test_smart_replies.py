@@ -197,7 +197,7 @@ def test_n_is_served_from_rules_when_the_message_has_few_canned_replies(client, 
 def test_a_past_reply_is_served_without_its_old_names_or_a_second_sign_off(client, auth, fake):
     """Mail arrives with CRLF and blank lines between sign-off and name; a past reply
     that named its old recipient ("Grisha, ...") or ended with the user's own name is
-    served without them, with the user's sign-off once."""
+    served without them, with the user's sign-off once, laid out as they sign."""
     signed = "Hi Grisha,\r\n\r\n{}\r\n\r\nBest,\r\n\r\nDavid"
     add_replies(client, auth, "dave", [
         ("d1", "Can we move the review to Friday?", signed.format("Friday works for me.")),
@@ -213,6 +213,34 @@ def test_a_past_reply_is_served_without_its_old_names_or_a_second_sign_off(clien
     personal = [c["text"] for c in exp["candidates"]]
     for text in personal:
         assert "Grisha" not in text and "\r" not in text, text
-        assert text.endswith("Best, David") and text.count("David") == 1, text
-    bodies = {t.split("\n")[-2] for t in personal}
+        assert text.endswith("Best,\nDavid") and text.count("David") == 1, text
+    bodies = {t.split("\n")[-3] for t in personal}
     assert {"Monday at 3pm works.", "Yes, Tuesday is fine."} <= bodies, personal
+
+
+@pytest.mark.parametrize("example_tokens, in_prompt", [(0, False), (200, True)])
+def test_an_in_process_model_gets_the_users_exchanges_within_a_token_budget(
+        settings, example_tokens, in_prompt):
+    """The embedded model pays for every prompt token in prefill time, so ``local/*``
+    prompts carry the user's past exchanges only within ``smart_reply_local_example_tokens``
+    (0: none). The style applies either way."""
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+    from gateway.auth import create_key
+    from tests.conftest import wait_ready
+    from tests.fakes import FakeLLM, fake_installed
+
+    update = {"models": ["local/tiny"], "smart_reply_local_example_tokens": example_tokens}
+    with TestClient(create_app(settings.model_copy(update=update))) as c:
+        wait_ready(c)
+        h = {"Authorization": f"Bearer {create_key(c.app.state.services.db, tenant='t')}"}
+        add_replies(c, h, "sam", SAM)
+        fake = FakeLLM()
+        with fake_installed(fake, provider="local"):
+            fake.enqueue("Sure, Friday works.", "Sorry, I can't.", "Could we do Monday?")
+            data = post(c, h, body(user_id="sam")).json()
+        assert data["personalized"] is True and data["fallback_reason"] is None, data
+        assert all(s["text"].endswith("Cheers, Sam") for s in data["suggestions"]), data
+        prompt = " ".join(m["content"] for m in fake.calls[0]["messages"])
+        assert ("to Wednesday at 2pm" in prompt) is in_prompt, prompt

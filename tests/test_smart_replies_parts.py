@@ -112,7 +112,8 @@ def test_apply_style_dresses_and_fits():
     assert apply_style(text, casual, sender="bob@x.com", max_chars=200) == \
         "sure, I'll be there. Cheers, Sam"
     f = apply_style(text, formal, sender="Bob Smith <bob@x.com>", max_chars=200)
-    assert f == "Dear Bob,\nSure, I will be there. I cannot stay long though.\nBest regards, Jane Doe"
+    assert f == ("Dear Bob,\nSure, I will be there. I cannot stay long though.\n"
+                 "Best regards,\nJane Doe")  # her name under the valediction, as she signs
     short = apply_style(text, formal, sender="bob@x.com", max_chars=60)
     assert len(short) <= 60 and short.endswith("Jane Doe")
 
@@ -180,3 +181,20 @@ def test_split_turns_builds_a_chat_transcript():
                                  {"role": "user", "content": "q1"},
                                  {"role": "assistant", "content": "a1"},
                                  {"role": "user", "content": "q2"}]
+
+
+def test_a_token_budget_for_exchanges_skips_a_long_one_and_keeps_the_short_ones():
+    from gateway.usecases.replies.prompt import build_prompt
+    from gateway.usecases.replies.rules import Pair
+
+    def words(text: str) -> int:  # a stand-in tokenizer
+        return len(text.split())
+
+    long_reply = "Thanks for the note, " + "and here is a long paragraph of news " * 6
+    pairs = [Pair("long", "How was the trip?", long_reply, 0.9),
+             Pair("short", "Lunch at noon?", "yep, works.", 0.8)]
+    kw = {"subject": "Lunch", "body": "Lunch tomorrow?", "pairs": pairs,
+          "budget_tokens": 10**6, "count_tokens": words}
+    assert build_prompt(**kw).example_ids == ["long", "short"]  # no budget: both
+    assert build_prompt(**kw, example_tokens=20).example_ids == ["short"]
+    assert build_prompt(**kw, example_tokens=0).example_ids == []

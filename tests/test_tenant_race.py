@@ -37,3 +37,42 @@ def test_a_tenant_made_by_another_process_meanwhile_is_taken_not_an_error(settin
         assert s.query(Tenant).filter_by(name="default").count() == 1
         assert s.query(ApiKey).filter_by(prefix=key[:10]).one().tenant_id == raced[0]
     db.close()
+
+
+def test_replicas_starting_together_make_one_first_admin_key(postgres):
+    """Each replica's start asks for the first admin key; both pass the "no key yet"
+    check before either inserts. One key is made and printed, the other replica gets
+    None (it prints nothing)."""
+    import threading
+
+    from gateway.auth import create_first_admin_key
+
+    with postgres.database() as url:
+        db = Database(url)
+        db.create_all()
+        both_checked = threading.Barrier(2)
+
+        def hold_the_insert(session, flush_context, instances):
+            if any(isinstance(o, ApiKey) for o in session.new):
+                try:  # without the row lock both replicas get here before either commits
+                    both_checked.wait(timeout=1.5)
+                except threading.BrokenBarrierError:
+                    pass
+
+        event.listen(Session, "before_flush", hold_the_insert)
+        got: list[str | None] = []
+        try:
+            replicas = [threading.Thread(target=lambda: got.append(create_first_admin_key(db)))
+                        for _ in range(2)]
+            for t in replicas:
+                t.start()
+            for t in replicas:
+                t.join(timeout=30)
+        finally:
+            event.remove(Session, "before_flush", hold_the_insert)
+        assert len(got) == 2 and sum(k is not None for k in got) == 1, got
+        key = next(k for k in got if k)
+        with db.session() as s:
+            assert [k.prefix for k in s.query(ApiKey).all()] == [key[:10]]
+        assert create_first_admin_key(db) is None  # and a later start makes none
+        db.close()

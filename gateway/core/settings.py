@@ -136,6 +136,14 @@ class Settings(BaseSettings):
     smart_reply_margin_ms: int = Field(default=300, ge=0, le=10_000,
                                        description="Time kept after the model for guardrails "
                                                    "and selection.")
+    smart_reply_examples: int = Field(default=3, ge=0, le=8, description=(
+        "The user's past exchanges (most similar first) in the model's prompt."))
+    smart_reply_local_example_tokens: int = Field(default=32, ge=0, le=8000, description=(
+        "For an in-process `local/*` model: at most this many tokens of those exchanges "
+        "(one that does not fit is skipped). The embedded model prefills ~250 tokens/s "
+        "on 2 cores, and a prompt without exchanges leaves ~130 ms of its 800 ms budget: "
+        "short replies fit, an email-length one (~125 tokens) would cost it its answer "
+        "(docs/smart-replies.md)."))
     smart_reply_prompt_tokens: int = Field(default=450, ge=128, le=8000,
                                            description="Prompt budget; past exchanges are "
                                                        "dropped to fit.")

@@ -175,12 +175,16 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
                                           min_users=s.smart_reply_shared_min_users),
                      prefs=prefs)
     if policy.use_model:
+        primary = policy.models[0] if policy.models else services.llm.primary
         examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
                     for p in user.pairs if p.similarity >= 0.3]
+        local = primary.startswith("local/")
         with trace.stage("prompt"):
-            plan.prompt = build_prompt(subject=subject, body=body, pairs=examples,
-                                       budget_tokens=s.smart_reply_prompt_tokens,
-                                       count_tokens=token_counter(services))
+            plan.prompt = build_prompt(
+                subject=subject, body=body, pairs=examples,
+                budget_tokens=s.smart_reply_prompt_tokens, count_tokens=token_counter(services),
+                max_examples=s.smart_reply_examples,
+                example_tokens=s.smart_reply_local_example_tokens if local else None)
     return plan
 
 

@@ -172,7 +172,7 @@ def apply_style(text: str, style: StyleProfile, *, sender: str, max_chars: int) 
 
     def dress(b: str) -> str:
         if greeting or style.signoff_own_line:  # a letter-shaped reply: one part per line
-            return "\n".join(x for x in (greeting, b, style.signoff) if x)
+            return "\n".join(x for x in (greeting, b, style.signoff_block) if x)
         return f"{b} {style.signoff}" if style.signoff else b
 
     full = dress(body)

@@ -44,13 +44,18 @@ def message_text(subject: str, body: str, *, max_chars: int = 600) -> str:
 def build_prompt(
     *, subject: str, body: str, pairs: Sequence[Pair], budget_tokens: int,
     count_tokens: Callable[[str], int], library: PromptLibrary | None = None,
-    max_examples: int = 3, max_body_chars: int = 600,
+    max_examples: int = 3, max_body_chars: int = 600, example_tokens: int | None = None,
 ) -> ReplyPrompt:
+    """``example_tokens``: at most this many tokens of the user's exchanges on top of the
+    prompt without them (an in-process model pays for every token in prefill time); an
+    exchange that does not fit is skipped, the shorter ones after it still go in."""
     lib = library or default_library()
     version = lib.latest(TASK)
     examples = [Example(p.id, one_line(p.context, 300), one_line(p.reply, 200))
                 for p in pairs[:max_examples] if p.context and p.reply]
     message = message_text(subject, body, max_chars=max_body_chars)
+    if example_tokens is not None and examples:
+        examples = _fitting(lib, version, examples, message, count_tokens, example_tokens)
     rendered = lib.render_chat(version, examples=examples, budget_tokens=budget_tokens,
                                count_tokens=count_tokens, message=message)
     kept = examples[: rendered.examples_used]
@@ -63,6 +68,21 @@ def build_prompt(
                                    count_tokens=count_tokens, message=message)
     return ReplyPrompt(messages=split_turns(rendered.messages), version=version,
                        tokens=rendered.tokens, example_ids=[e.id for e in stable])
+
+
+def _fitting(lib: PromptLibrary, version: str, examples: list[Example], message: str,
+             count_tokens: Callable[[str], int], extra: int) -> list[Example]:
+    """The ``examples``, in order, that fit in ``extra`` tokens beyond the prompt without
+    any."""
+    def size(kept: list[Example]) -> int:
+        return count_tokens(lib.render(version, examples=kept, message=message))
+
+    limit = size([]) + extra
+    kept: list[Example] = []
+    for ex in examples:
+        if size([*kept, ex]) <= limit:
+            kept.append(ex)
+    return kept
 
 
 def warm_up_messages(count_tokens: Callable[[str], int]) -> list[dict]:

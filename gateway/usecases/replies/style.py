@@ -45,6 +45,10 @@ class StyleProfile:
     # the last sentence ("...see you there! Best, Isabel"); a reply with a greeting is
     # laid out one part per line anyway.
     signoff_own_line: bool = False
+    # Puts the name on a line under the valediction ("Best,\nIsabel"), as most people
+    # who sign on a line of their own do; only for a learned sign-off (a preference
+    # signature is used as written).
+    signoff_name_line: bool = False
 
     @property
     def signoff_names(self) -> list[str]:
@@ -55,6 +59,14 @@ class StyleProfile:
         if not comma or not name[:1].isupper():
             return []
         return list(dict.fromkeys([name, name.split()[0]]))
+
+    @property
+    def signoff_block(self) -> str | None:
+        """The sign-off laid out the way the user writes it on a line of its own."""
+        head, comma, name = (self.signoff or "").rpartition(", ")
+        if self.signoff_name_line and comma and self.signoff_names:
+            return f"{head},\n{name}"
+        return self.signoff
 
     @property
     def terse(self) -> bool:
@@ -86,6 +98,22 @@ def _formality(texts: Sequence[str]) -> float:
     return formal / (formal + informal)
 
 
+def _habit(counts: Counter[str], n: int, min_share: float, *, at_least: int = 1) -> str | None:
+    """The user's usual wording of a greeting or sign-off, or None if it is no habit.
+
+    A user who greets or signs off most of the time, in words that vary ("Best, David",
+    "Best regards, David", "Cheers, David"; "Hi", "Dear", "Hey"), gets their most
+    frequent wording: the habit is greeting or signing off, even when no single wording
+    reaches the share.
+    """
+    if not counts:
+        return None
+    text, count = counts.most_common(1)[0]
+    total = sum(counts.values())
+    usual = count / n >= min_share or (total / n >= min_share and count / total >= 0.25)
+    return text if usual and count >= at_least else None
+
+
 def build_profile(replies: Sequence[str], *, signature: str | None = None,
                   min_share: float = 0.4) -> StyleProfile:
     """Measure habits over the user's past replies (most recent first)."""
@@ -96,38 +124,31 @@ def build_profile(replies: Sequence[str], *, signature: str | None = None,
     greetings: Counter[str] = Counter()
     signoffs: Counter[str] = Counter()
     words: list[int] = []
-    emoji = lower = own_line = 0
+    emoji = lower = own_line = name_line = 0
     bodies = []
     for r in replies:
-        g, rest = split_greeting(r)
+        g, rest = split_greeting(r)  # ``rest`` has LF line ends
         body, s = split_signoff(rest)
         if g:
             greetings[g] += 1
         if s:
             signoffs[s] += 1
-            own_line += "\n" in rest[len(body):len(body) + 4]  # (CRLF read as LF)
+            tail = rest.rstrip()[len(body):]  # "\n\nBest,\n\nIsabel"
+            own_line += "\n" in tail[: len(tail) - len(tail.lstrip())]
+            name_line += "\n" in tail.strip()
         bodies.append(body)
         words.append(len(body.split()))
         emoji += has_emoji(r)
         lower += body[:1].islower()
     n = len(replies)
-    greeting = None
-    if greetings:
-        word, count = greetings.most_common(1)[0]
-        greeting = word if count / n >= min_share else None
-    signoff = sig
-    if signoff is None and signoffs:
-        # A user who signs off most of the time, with words that vary ("Best, David",
-        # "Best regards, David", "Cheers, David"), gets their most frequent one: the habit
-        # is signing off, even when no single wording reaches the share.
-        text, count = signoffs.most_common(1)[0]
-        signs = sum(signoffs.values())
-        usual = count / n >= min_share or (signs / n >= min_share and count / signs >= 0.25)
-        signoff = text if usual and count >= 2 else None
+    greeting = _habit(greetings, n, min_share)
+    signoff = sig if sig is not None else _habit(signoffs, n, min_share, at_least=2)
+    signs = sum(signoffs.values())
     return StyleProfile(
         samples=n, greeting=greeting, signoff=signoff,
         median_words=int(statistics.median(words)) if words else 12,
         formality=round(_formality(bodies), 2),
         emoji=emoji / n >= 0.3, lowercase=lower / n >= 0.5,
-        signoff_own_line=bool(signoffs) and own_line / sum(signoffs.values()) >= 0.5,
+        signoff_own_line=bool(signs) and own_line / signs >= 0.5,
+        signoff_name_line=sig is None and bool(signs) and name_line / signs >= 0.5,
     )
