@@ -7,7 +7,8 @@ Two runs, same requests (a small set of ordinary emails, a user with a few past 
 
 Run: .venv/bin/python benchmarks/bench_smart_replies.py [--requests 40] [--only fake]
 Writes benchmarks/results/smart-replies.json. Through Starlette's TestClient (the full
-ASGI app: middleware, auth, validation, lifespan), no network hop.
+ASGI app: middleware, auth, validation, lifespan), no network hop. The reply cache is
+off: the eight emails come round again, and a cached answer is not what this measures.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ HISTORY = [*fx.HISTORY[:4],
 
 
 def run(kind: str, requests: int, deadline_ms: int | None) -> dict:
-    with bench_client(kind) as (client, auth, settings):
+    with bench_client(kind, reply_cache_ttl_s=0) as (client, auth, settings):
         items = [{"id": i, "kind": "sent_reply", "text": t, "context": c}
                  for i, c, t in HISTORY]
         client.post("/v1/users/sam/history", json={"items": items}, headers=auth)

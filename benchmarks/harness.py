@@ -14,9 +14,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def bench_client(kind: str) -> Iterator[tuple[object, dict, object]]:
+def bench_client(kind: str, **overrides) -> Iterator[tuple[object, dict, object]]:
     """(TestClient, auth headers, settings) for ``kind`` "fake" (instant scripted model,
-    hashing embedder: the gateway's own cost) or "embedded" (MiniLM + SmolLM2)."""
+    hashing embedder: the gateway's own cost) or "embedded" (MiniLM + SmolLM2);
+    ``overrides``: other settings."""
     from fastapi.testclient import TestClient
 
     from gateway.app import create_app
@@ -32,7 +33,7 @@ def bench_client(kind: str) -> Iterator[tuple[object, dict, object]]:
             opts.update(models=["fake/bench"], embedding_model="hash", load_models=False)
         else:
             opts.update(models=[LOCAL_MODEL])
-        settings = Settings(**opts)
+        settings = Settings(**{**opts, **overrides})
         with TestClient(create_app(settings)) as client:
             wait_ready(client, timeout_s=600)
             key = create_key(client.app.state.services.db, tenant="bench", scope="admin")
