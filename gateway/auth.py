@@ -79,10 +79,19 @@ def create_key(db: Database, *, tenant: str, scope: str = "client") -> str:
     if scope not in SCOPES:
         raise BadInput(f"scope must be one of {', '.join(SCOPES)}", field="scope")
     tenant_id = get_or_create_tenant(db, tenant)
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
     with db.session() as s:
-        s.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], scope=scope))
+        return _add_key(s, tenant_id, scope)
+
+
+def _add_key(s, tenant_id: int, scope: str) -> str:
+    """A new key of ``scope`` for the tenant, added to session ``s``; only its hash is kept."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    s.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], scope=scope))
     return key
+
+
+def _any_key(s) -> bool:
+    return s.scalar(select(ApiKey.id).limit(1)) is not None
 
 
 def create_first_admin_key(db: Database, *, tenant: str = "default") -> str | None:
@@ -95,13 +104,9 @@ def create_first_admin_key(db: Database, *, tenant: str = "default") -> str | No
     if has_any_key(db):  # every start but the first: no tenant is made
         return None
     tenant_id = get_or_create_tenant(db, tenant)
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
     with db.session() as s:
         s.scalar(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
-        if s.scalar(select(ApiKey.id).limit(1)) is not None:
-            return None
-        s.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], scope="admin"))
-    return key
+        return None if _any_key(s) else _add_key(s, tenant_id, "admin")
 
 
 def list_keys(db: Database) -> list[KeyInfo]:
@@ -126,7 +131,7 @@ def revoke_key(db: Database, key_id: int) -> None:
 
 def has_any_key(db: Database) -> bool:
     with db.session() as s:
-        return s.scalar(select(ApiKey.id).limit(1)) is not None
+        return _any_key(s)
 
 
 def authenticate(db: Database, authorization: str | None) -> Principal:

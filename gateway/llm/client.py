@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.core.errors import LLMError, LLMOverloaded, LLMTimeout
@@ -105,6 +106,11 @@ class LLMClient:
     @property
     def primary(self) -> str:
         return self.models[0]
+
+    def first(self, models: Sequence[str] | None = None) -> str:
+        """The model a call goes to first: ``models``' first (an experiment variant's
+        chain) or the client's primary."""
+        return models[0] if models else self.primary
 
     def _routed(self, model: str) -> bool:
         return self.router is not None and self.router.serves(model)

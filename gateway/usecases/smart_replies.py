@@ -175,7 +175,7 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
                                           min_users=s.smart_reply_shared_min_users),
                      prefs=prefs)
     if policy.use_model:
-        primary = policy.models[0] if policy.models else services.llm.primary
+        primary = services.llm.first(policy.models)
         examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
                     for p in user.pairs if p.similarity >= 0.3]
         local = primary.startswith("local/")
@@ -433,7 +433,7 @@ async def _suggest(*, services: Services, tenant_id: int, request: SmartReplyReq
             except BaseException:  # cancelled (the client went away): no orphaned job
                 pre.cancel()
                 raise
-            primary = policy.models[0] if policy.models else services.llm.primary
+            primary = services.llm.first(policy.models)
             model, error, raw_count = got.model or primary, got.error, len(got.texts)
             llm = _llm_candidates(got.texts, incoming=plan.incoming, style=plan.user.profile,
                                   sender=msg.from_, max_chars=request.max_chars,

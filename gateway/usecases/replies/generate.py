@@ -44,7 +44,7 @@ async def sample(llm: LLMClient, messages: list[dict], *, samples: int, deadline
     one request with ``n`` for a hosted model that supports it, parallel requests for
     another hosted model, one sample after another for the in-process model.
     ``models``: the chain to call instead of the client's (an experiment variant's)."""
-    primary = models[0] if models else llm.primary
+    primary = llm.first(models)
     if samples > 1 and llm.supports_n(primary):
         return await _in_one_call(llm, messages, samples=samples, deadline=deadline,
                                   max_tokens=max_tokens, models=models)
