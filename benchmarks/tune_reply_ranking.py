@@ -183,6 +183,11 @@ def simulate(args) -> None:
 
     base, d2, _ = run(heuristic(), rules_only=True)
     print(f"{len(recs)} rows; rules MRS {statistics.mean(base.values()):.4f} distinct-2 {d2:.3f}")
+    # The diversity there is to pick from: every model line, all of them served.
+    model_lines = [[c["text"] for c in r["cands"] if c["source"] == "llm"] for r in recs]
+    print(f"every model line that passed, all together: corpus distinct-2 "
+          f"{corpus_distinct(model_lines, 2):.3f} "
+          f"({statistics.mean(map(len, model_lines)):.2f} lines a row)")
 
     def show(name, got):
         res, d2, share = got

@@ -212,6 +212,7 @@ TRAILER = re.compile(
 # Talking about itself as an AI: never the user's words, never repairable.
 SELF_REFERENCE = re.compile(
     r"\bas\s+an?\s+(?:ai|artificial intelligence|language model|llm|assistant|chatbot)\b"
+    r"|\bas\s+an?\s+(?:[\w-]+\s+){1,3}(?:ai|language model|chatbot)(?=\s*[,;.]|\s+i\b)"
     r"|\bI(?:'m| am)\s+(?:just\s+)?an?\s+(?:ai|language model|llm|virtual assistant|chatbot)\b"
     r"|\bI\s+(?:cannot|can't|am unable to)\s+(?:browse|access)\s+(?:the\s+)?(?:internet|emails?)\b"
     r"|\bmy\s+(?:training|knowledge)\s+(?:data|cutoff)\b", re.IGNORECASE)
@@ -221,6 +222,12 @@ ASSISTANT_TALK = re.compile(
     + r"|\ban\s+ai\s+(?:language\s+)?model\b|\blanguage\s+model\b"
     r"|\bi'm\s+(?:just\s+)?an?\s+(?:ai|assistant)\b"
     r"|\bi\s+(?:can't|cannot|can\s+not)\s+(?:help|assist)\s+with\s+(?:that|this)\b"
+    r"|\bi\s+(?:can't|cannot|can\s+not|am\s+unable\s+to)\s+(?:help|assist)\s+you"
+    r"(?:\s+with\s+(?:that|this|it))?(?=\s*[.!,;]|\s*$)"
+    r"|\bi\s+(?:can't|cannot|can\s+not)\s+answer\s+(?:that|this|your\s+question|for\s+you)\b"
+    r"|\bi\s+(?:don't|do\s+not)\s+have\s+(?:an?|any|the|that)\s+(?:answer|response)\b"
+    r"|\bi\s+(?:don't|do\s+not)\s+have\s+(?:an?|any)\s+e-?mail(?:\s+address)?\b"
+    r"|\bi\s+(?:don't|do\s+not)\s+have\s+(?:any\s+)?information\s+(?:about|on|regarding)\b"
     r"|\bhow\s+can\s+i\s+(?:help|assist)\s+you\b"
     r"|\bi\s+(?:do\s+not|don't)\s+have\s+the\s+(?:ability|capability)\b",
     re.IGNORECASE)

@@ -78,6 +78,26 @@ def test_empty_or_junk_model_output_is_not_served(client, auth, fake):
     assert [s["source"] for s in data["suggestions"]] == ["rules"] * 3
 
 
+def test_an_apology_for_nothing_is_not_served(client, auth, fake):
+    # what the embedded model writes to any email, and once to one that gives it cause
+    fake.enqueue("I'm sorry for the confusion.", "I'm sorry for your loss.",
+                 "I apologize for the inconvenience.")
+    data = post(client, auth, body()).json()
+    assert data["fallback_reason"] == "guardrail"
+    assert [s["source"] for s in data["suggestions"]] == ["rules"] * 3
+    assert not any("sorry for" in s["text"].lower() or "apologize" in s["text"].lower()
+                   for s in data["suggestions"])
+
+
+def test_an_apology_the_email_gives_cause_for_is_kept(services, tenant_id, fake):
+    fake.enqueue(*["I'm so sorry for the confusion about the room."] * 3)
+    confused = {**MEETING, "body": "I'm confused, which room is the meeting in on Thursday?"}
+    res = _run(services, tenant_id, MODEL_ONLY, message=confused)
+    assert [s.text for s in res.suggestions] == ["I'm so sorry for the confusion about the room."]
+    fake.enqueue(*["I'm so sorry for the confusion about the room."] * 3)
+    assert _run(services, tenant_id, MODEL_ONLY).suggestions == []  # MEETING: no confusion
+
+
 def test_rules_fallback_is_personalized(client, auth, fake):
     add_replies(client, auth, "sam", SAM)
     fake.error = RuntimeError("down")

@@ -18,6 +18,7 @@ from gateway.usecases.replies.rules import (
 from gateway.usecases.replies.select import Candidate, pick_distinct
 from gateway.usecases.replies.style import build_profile, split_signoff
 from gateway.usecases.replies.trigger import decide
+from guardrails.emailtext import ASSISTANT_TALK
 from prompts.render import split_turns
 
 INCOMING = "Can we move our Thursday meeting to Friday at 3pm?"
@@ -70,9 +71,45 @@ def test_clean_keeps_the_reply_itself(raw, want):
 @pytest.mark.parametrize("raw", [
     "", "   ", "<<<UNTRUSTED>>> hi", "I'm sorry, I can't help with that.",
     "As an AI language model, I cannot attend meetings.", INCOMING, "[Your Name]",
+    # the embedded model's assistant talk, as it writes it
+    "I'm sorry, I can't help you with that.", "I am sorry, I cannot help you.",
+    "I’m sorry, I can’t help you with that.", "I'm sorry, I can't answer your question.",
+    "I'm sorry, I don't have an email address.", "I'm sorry, I don't have an answer for you.",
+    "I'm sorry, but I don't have any information about the Dash app.",
+    "I'm sorry for any misunderstanding, but as a text-based AI, I don't have the details.",
 ])
 def test_clean_rejects_what_is_not_a_reply(raw):
     assert clean(raw, incoming=INCOMING) is None
+
+
+@pytest.mark.parametrize("raw", [
+    "I'm sorry for the confusion.", "I apologize for the inconvenience.",
+    "I'm sorry for your loss.", "I’m sorry.", "Sorry about that, I'll fix it.",
+    "I'm sorry for the delay, Friday works.",
+])
+def test_clean_drops_an_apology_the_email_gives_no_cause_for(raw):
+    assert clean(raw, incoming="Are we still on for lunch on Friday?") is None
+
+
+@pytest.mark.parametrize("raw, incoming", [
+    ("I'm sorry for the confusion.", "I'm confused: which room is the meeting in?"),
+    ("I apologize for the inconvenience.", "The invoice you sent has an error in it."),
+    ("I'm sorry for your loss.", "My grandmother passed away last night."),
+    ("I'm sorry for the delay.", "Still waiting on the report, any update?"),
+    ("Sorry, I can't make it.", "Can you join us for lunch on Friday?"),
+    ("I'm so sorry to hear that.", "Unfortunately the launch was cancelled."),
+])
+def test_clean_keeps_an_apology_the_email_gives_cause_for(raw, incoming):
+    assert clean(raw, incoming=incoming) == raw
+
+
+@pytest.mark.parametrize("text", [
+    "As a teaching assistant, I can cover the Friday lab.",
+    "I can't help you move on Saturday, sorry.",
+    "I don't have the slides yet, will send them tonight.",
+])
+def test_people_talking_like_people_is_not_assistant_talk(text):
+    assert not ASSISTANT_TALK.search(text)
 
 
 def test_cut_to_never_splits_a_word():

@@ -4,14 +4,16 @@ SmolLM2-135M rambles: it announces ("Sure, here's a reply:"), quotes, writes a
 subject line, greets, signs with "[Your Name]", and goes on for paragraphs.
 Cleaning keeps the first one or two sentences of the actual reply, without
 greeting or sign-off (``apply_style`` adds the user's own where they use them),
-and rejects outputs that are empty, echo the incoming message, or leak prompt
-scaffolding.
+and rejects outputs that are empty, echo the incoming message, leak prompt
+scaffolding, talk like an assistant ("I'm sorry, I can't help you with that.") or
+apologize for something the email never mentions (``replies/apology.py``).
 """
 
 from __future__ import annotations
 
 import re
 
+from gateway.usecases.replies.apology import ungrounded_apology
 from gateway.usecases.replies.style import StyleProfile
 from guardrails.emailtext import (
     ASSISTANT_TALK,
@@ -107,7 +109,8 @@ def clean(raw: str, *, incoming: str, max_sentences: int = 2, max_chars: int = 2
     lines = [ln for ln in lines if not SIGNOFF_LINE.match(ln)]
     text = re.split(r"\s+(?:\d[.)]|[-*•])\s+", " ".join(lines))[0]  # inline "1. a 2. b" lists
     text = _strip_quotes(MODEL_PREAMBLE.sub("", text, count=1))
-    if _SCAFFOLD.search(text) or ASSISTANT_TALK.search(text):
+    probe = text.replace("’", "'")
+    if _SCAFFOLD.search(probe) or ASSISTANT_TALK.search(probe):
         return None
     text = TEMPLATE_SLOT.sub("", text)
     text = re.sub(r"\s+", " ", text).strip(" -–—:")
@@ -118,6 +121,8 @@ def clean(raw: str, *, incoming: str, max_sentences: int = 2, max_chars: int = 2
         return None
     if any(overlap(p, incoming) > 0.7 and len(p.split()) > 4 for p in split_sentences(text)):
         return None  # the model parroted the email back
+    if ungrounded_apology(text.replace("’", "'"), incoming):
+        return None  # "I'm sorry for the confusion." to an email that mentions none
     return text[:1].upper() + text[1:]
 
 
