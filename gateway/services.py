@@ -17,7 +17,7 @@ from embeddings.vector_cache import VectorCache
 from gateway.core.crypto import MasterKeys
 from gateway.core.db import Database
 from gateway.core.keyring import Keyring
-from gateway.core.settings import Settings
+from gateway.core.settings import Settings, is_local_model
 from gateway.llm import LLMClient, LocalLlama, ProviderRegistry
 from gateway.llm.router import build_router
 from gateway.load import Admission, WorkPool
@@ -169,7 +169,7 @@ def _providers(settings: Settings) -> tuple[ProviderRegistry, LocalLlama | None]
     embedded model when a ``local/*`` model is in the chain; hosted models need none."""
     providers = ProviderRegistry()
     local = None
-    if any(m.startswith("local/") for m in settings.models):
+    if any(map(is_local_model, settings.models)):
         local = LocalLlama(settings.local_model_path, n_ctx=settings.local_n_ctx,
                            n_threads=settings.local_n_threads)
         providers.add("local", local.generate, local.agenerate, local.ascore)
@@ -200,7 +200,7 @@ def start_services(services: Services, *, warm_up_prompt: WarmUpPrompt | None = 
         # set-up): the local model when it is in the chain; else litellm's built-in mock
         # answer for the first model, so start-up never spends tokens on (or waits for)
         # a hosted model.
-        warm_model = next((m for m in s.models if m.startswith("local/")), None)
+        warm_model = next(filter(is_local_model, s.models), None)
         if warm_model is not None:
             warm_prompt = [{"role": "user", "content": "Hi"}]
             if services.local_llm is not None and warm_up_prompt is not None:

@@ -42,6 +42,14 @@ def default_gguf_path() -> str:
     return str(found[0]) if found else ""
 
 
+LOCAL_MODEL_PREFIX = "local/"
+
+
+def is_local_model(model: str) -> bool:
+    """A ``local/*`` model: the embedded GGUF model, run in this process."""
+    return model.startswith(LOCAL_MODEL_PREFIX)
+
+
 class Settings(BaseSettings):
     """Gateway configuration. Env prefix ``PERSONA_``; e.g. ``PERSONA_PORT=9000``."""
 
@@ -351,7 +359,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _local_model_present(self) -> Settings:
-        wants_local = self.load_models and any(m.startswith("local/") for m in self.models)
+        wants_local = self.load_models and any(map(is_local_model, self.models))
         if wants_local and not (self.local_model_path and Path(self.local_model_path).is_file()):
             raise ValueError(
                 "local model file not found (local_model_path="

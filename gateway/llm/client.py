@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.core.errors import LLMError, LLMOverloaded, LLMTimeout
+from gateway.core.settings import LOCAL_MODEL_PREFIX
 from gateway.llm.deadline import current_deadline, llm_timer, reset_deadline, set_deadline
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Completion:
 
 # Models run inside this process (the embedded GGUF model, the scripted fake): one
 # generation at a time, no ``n``.
-IN_PROCESS = ("local/", "fake/")
+IN_PROCESS = (LOCAL_MODEL_PREFIX, "fake/")
 
 
 class _Slots:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from gateway.core.settings import is_local_model
 from gateway.services import Services
 from gateway.tables import Generation, UserPreferences
 
@@ -98,7 +99,7 @@ def record_generation(
 
 def token_counter(services: Services):
     """Count tokens as the primary model will: its own tokenizer for the local model."""
-    if services.local_llm is not None and services.llm.primary.startswith("local/"):
+    if services.local_llm is not None and is_local_model(services.llm.primary):
         return services.local_llm.count_tokens
     from prompts.render import count_tokens_tiktoken
 

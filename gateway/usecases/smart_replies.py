@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.core.errors import BadInput
+from gateway.core.settings import is_local_model
 from gateway.load import Late
 from gateway.schemas.common import Suggestion
 from gateway.schemas.smart_replies import SmartReplyRequest, SmartReplyResponse
@@ -178,7 +179,7 @@ def _prepare(services: Services, tenant_id: int, request: SmartReplyRequest,
         primary = services.llm.first(policy.models)
         examples = [Pair(p.id, p.context, bare_reply(p.reply), p.similarity)
                     for p in user.pairs if p.similarity >= 0.3]
-        local = primary.startswith("local/")
+        local = is_local_model(primary)
         with trace.stage("prompt"):
             plan.prompt = build_prompt(
                 subject=subject, body=body, pairs=examples,
