@@ -112,6 +112,22 @@ def test_people_talking_like_people_is_not_assistant_talk(text):
     assert not ASSISTANT_TALK.search(text)
 
 
+@pytest.mark.parametrize("sender, greeting", [
+    ("Bob Smith <bob@example.com>", "Dear Bob,"), ("ana.lopez@example.com", "Dear Ana,"),
+    ("raj2@example.com", "Dear Raj,"), ("colleague@example.com", None),
+    ("info@shop.example", None), ("Support Team <support@shop.example>", None),
+    ("The Acme Team <team@acme.example>", None),
+])
+def test_the_greeting_names_a_person_never_a_mailbox(sender, greeting):
+    style = build_profile([f"Dear Tom,\nThank you, that works. {i}\nBest,\nJane"
+                           for i in range(3)])
+    out = apply_style("That works.", style, sender=sender, max_chars=200)
+    assert out.splitlines()[0] == (greeting or "That works.")
+    hi = build_profile([f"Hi Tom,\nsure, works. {i}\nBest,\nJane" for i in range(3)])
+    assert apply_style("That works.", hi, sender="info@shop.example",
+                       max_chars=200).startswith("Hi,\n")
+
+
 def test_cut_to_never_splits_a_word():
     out = cut_to("Friday works for me, and I will bring the slides and the notes.", 30)
     assert len(out) <= 30 and out.endswith((".", "…"))
