@@ -98,9 +98,18 @@ def test_clean_drops_an_apology_the_email_gives_no_cause_for(raw):
     ("I'm sorry for the delay.", "Still waiting on the report, any update?"),
     ("Sorry, I can't make it.", "Can you join us for lunch on Friday?"),
     ("I'm so sorry to hear that.", "Unfortunately the launch was cancelled."),
+    ("Sorry, I missed it.", "That talk yesterday was really good."),
+    ("Sorry I'm late, on my way.", "Where are you? We started."),
 ])
 def test_clean_keeps_an_apology_the_email_gives_cause_for(raw, incoming):
     assert clean(raw, incoming=incoming) == raw
+
+
+def test_the_response_set_is_sorry_only_when_there_is_cause():
+    sad = [r.text for r in canned_candidates("My dog died last night, it hurts.")]
+    glad = [r.text for r in canned_candidates("I bet you taste yummy!")]
+    assert "I'm so sorry." in sad and "I'm so sorry." not in glad
+    assert "I think it is." in glad
 
 
 @pytest.mark.parametrize("text", [
