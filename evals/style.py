@@ -7,8 +7,9 @@ joined into one text, are then classified: ``attributed`` is 1 when the classifi
 the request's own writer. Personalization helps when ``full`` is attributed more often
 than ``plain`` (same requests, paired), for each writer.
 
-The writers' first names (the file stems) are masked (``NAME``) in everything the
-classifier reads, so signing a suggestion with the name alone does not count as style;
+The writers' first names (the file stems) and the requests' sender's names are masked
+(``NAME``) in everything the classifier reads, so signing a suggestion with the name, or
+greeting the sender, does not count as style;
 ``attributed_unmasked`` is the same check without the mask.
 """
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from evals.compare import paired_bootstrap, wilson
 from evals.loaders import Example
 from evals.scoring import Evaluator, served_texts
-from evals.style_data import StyleSplit
+from evals.style_data import SENDER_NAMES, StyleSplit
 from gateway.core.errors import ConfigError
 
 MASK = "NAME"
@@ -89,7 +90,7 @@ class StyleModels:
     def train(cls, data: StyleSplit) -> StyleModels:
         names = sorted({w for w, _ in data.train})
         texts, labels = [t for _, t in data.train], [w for w, _ in data.train]
-        masked = StyleClassifier(mask=names).fit(texts, labels)
+        masked = StyleClassifier(mask=[*names, *SENDER_NAMES]).fit(texts, labels)
         unmasked = StyleClassifier().fit(texts, labels)
         return cls(masked=masked, unmasked=unmasked,
                    accuracy={"masked": accuracy(masked, data.test),

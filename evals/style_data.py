@@ -23,7 +23,12 @@ from pathlib import Path
 
 from evals.loaders import DataError, Dataset, Example, _file_info, _json_object, _lines
 
-SENDER = "colleague@example.com"
+# A person, as personal mail comes from (a role mailbox such as colleague@ gets no name
+# in the greeting). The name is in none of the PanzaMail emails.
+SENDER = "Jordan Quinn <jordan.quinn@example.com>"
+# Masked like the writers' names: the same sender greets every writer in every variant,
+# so its letters are no writer's style (with "Colleague" unmasked, they moved attribution).
+SENDER_NAMES = ("Jordan", "Quinn")
 DEFAULT_FOLDS = 5
 # The users of a style run are one person per writer, k times over (one user per fold,
 # each holding the writer's other emails). The tenant response set counts them as k

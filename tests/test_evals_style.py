@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from evals.cli import eval_app
 from evals.loaders import DataError
 from evals.style import StyleClassifier, StyleEvaluator, StyleModels, mask_names
-from evals.style_data import load_panza, split
+from evals.style_data import SENDER_NAMES, load_panza, split
 
 PANZA = Path(__file__).parent / "fixtures" / "panza"
 ENV = {"PERSONA_MODELS": '["fake/test"]', "PERSONA_EMBEDDING_MODEL": "hash",
@@ -76,6 +76,10 @@ def test_classifier_tells_synthetic_writers_apart_without_their_names():
                                  "hey can u ping me lol thx"])
     assert got == ["bruno", "carla"]
     assert mask_names("Cheers,\nAnna (anna@x)", ["anna"]) == "Cheers,\nNAME (NAME@x)"
+    # the sender every request comes from is masked too: greeting it is no one's style
+    assert models.masked.mask == ["anna", "bruno", "carla", *SENDER_NAMES]
+    assert models.masked.probability(["Dear Jordan Quinn, sure."], "anna") == \
+        models.masked.probability(["Dear NAME NAME, sure."], "anna")
 
 
 def test_style_evaluator_attributes_served_suggestions_to_the_request_writer():

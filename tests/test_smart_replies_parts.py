@@ -98,9 +98,18 @@ def test_clean_drops_an_apology_the_email_gives_no_cause_for(raw):
     ("I'm sorry for the delay.", "Still waiting on the report, any update?"),
     ("Sorry, I can't make it.", "Can you join us for lunch on Friday?"),
     ("I'm so sorry to hear that.", "Unfortunately the launch was cancelled."),
+    ("Sorry, I missed it.", "That talk yesterday was really good."),
+    ("Sorry I'm late, on my way.", "Where are you? We started."),
 ])
 def test_clean_keeps_an_apology_the_email_gives_cause_for(raw, incoming):
     assert clean(raw, incoming=incoming) == raw
+
+
+def test_the_response_set_is_sorry_only_when_there_is_cause():
+    sad = [r.text for r in canned_candidates("My dog died last night, it hurts.")]
+    glad = [r.text for r in canned_candidates("I bet you taste yummy!")]
+    assert "I'm so sorry." in sad and "I'm so sorry." not in glad
+    assert "I think it is." in glad
 
 
 @pytest.mark.parametrize("text", [
@@ -110,6 +119,22 @@ def test_clean_keeps_an_apology_the_email_gives_cause_for(raw, incoming):
 ])
 def test_people_talking_like_people_is_not_assistant_talk(text):
     assert not ASSISTANT_TALK.search(text)
+
+
+@pytest.mark.parametrize("sender, greeting", [
+    ("Bob Smith <bob@example.com>", "Dear Bob,"), ("ana.lopez@example.com", "Dear Ana,"),
+    ("raj2@example.com", "Dear Raj,"), ("colleague@example.com", None),
+    ("info@shop.example", None), ("Support Team <support@shop.example>", None),
+    ("The Acme Team <team@acme.example>", None),
+])
+def test_the_greeting_names_a_person_never_a_mailbox(sender, greeting):
+    style = build_profile([f"Dear Tom,\nThank you, that works. {i}\nBest,\nJane"
+                           for i in range(3)])
+    out = apply_style("That works.", style, sender=sender, max_chars=200)
+    assert out.splitlines()[0] == (greeting or "That works.")
+    hi = build_profile([f"Hi Tom,\nsure, works. {i}\nBest,\nJane" for i in range(3)])
+    assert apply_style("That works.", hi, sender="info@shop.example",
+                       max_chars=200).startswith("Hi,\n")
 
 
 def test_cut_to_never_splits_a_word():

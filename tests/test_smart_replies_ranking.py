@@ -40,7 +40,8 @@ def _bare(text: str) -> str:
 
 def test_a_remark_gets_the_general_response_set_and_a_scheduling_mail_does_not():
     remark = {c.text for c in canned_candidates(REMARK["body"])}
-    assert {text for _, text, _ in GENERAL} <= remark
+    # all of it but the apology, which a good talk gives no cause for
+    assert {text for _, text, _ in GENERAL} - remark == {"I'm so sorry."}
     meeting = {c.text for c in canned_candidates("Can we move our meeting to Friday at 3pm?")}
     assert not meeting & {text for _, text, _ in GENERAL}
 

@@ -6,8 +6,9 @@ answers "Are we still on for lunch?" that way sounds broken, and a condolence no
 asked for is worse than no suggestion. So a model reply that apologizes is kept only
 when the incoming email (subject and body) gives the apology a cause: a problem, a
 delay, a confusion, bad news, or a request the reply turns down ("Sorry, I can't make
-it."). The user's own past replies and the canned replies are not judged by this: the
-first are the user's words, the second are chosen by the email's intent.
+it."); or when the reply itself says what the writer is sorry for ("Sorry, I missed it."). The general response set's "I'm so sorry." is held to the same rule. The user's
+own past replies and the canned replies are not: the first are the user's words, the
+second are chosen by the email's intent.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ _CAUSES: tuple[tuple[re.Pattern, re.Pattern], ...] = tuple(
 _ANY_CAUSE = re.compile(rf"\b(?:{_BAD_NEWS}|{_DELAY}|{_CONFUSION}|{_PROBLEM}"
                         r"|sorry|apolog\w*|unfortunately|bad\s+news|not\s+good|terrible|awful)",
                         re.IGNORECASE)
+# "Sorry, I missed it.", "Sorry I'm late": the reply says what the writer is sorry for,
+# about themselves; that needs no cause in the email.
+_OWN_ACCOUNT = re.compile(
+    r"\bsorry\W+(?:but\s+)?(?:i|we)\s+(?:\w+ed|forgot|missed|was|were|had|didn't|did\s+not"
+    r"|couldn't|could\s+not|wasn't|lost|got|took|left|ran|fell|overslept|mixed|just)\b"
+    r"|\bsorry\W+(?:i'm|i\s+am|we're|we\s+are)\s+(?:late|running\s+late|behind)\b",
+    re.IGNORECASE)
 # "Sorry, I can't make it": the apology is for the reply's own "no" to what was asked.
 _DECLINE = re.compile(r"\b(?:can't|cannot|can\s+not|won't|couldn't|unable|not\s+able|"
                       r"not\s+sure|don't\s+know|do\s+not\s+know|have\s+to\s+pass|no\b)",
@@ -59,6 +67,6 @@ def ungrounded_apology(reply: str, incoming: str) -> bool:
     for what, cause in _CAUSES:
         if what.search(reply):
             return not cause.search(incoming)
-    if _DECLINE.search(reply) and _ASKED.search(incoming):
+    if _OWN_ACCOUNT.search(reply) or (_DECLINE.search(reply) and _ASKED.search(incoming)):
         return False
     return not _ANY_CAUSE.search(incoming)

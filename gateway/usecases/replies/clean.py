@@ -126,13 +126,34 @@ def clean(raw: str, *, incoming: str, max_sentences: int = 2, max_chars: int = 2
     return text[:1].upper() + text[1:]
 
 
+# Mailboxes of a role, not a person: "Hi Info," / "Dear Colleague," / "Hi Support," are
+# worse than a greeting without a name.
+_ROLE_WORDS = frozenset("""
+info contact contacts hello hi hey support help helpdesk service services customer
+customers team teams admin administrator office sales billing accounts accounting
+finance payroll hr jobs careers recruiting recruitment marketing press media news
+newsletter notifications alerts webmaster postmaster hostmaster root mail email
+enquiries enquiry inquiries inquiry orders order shop store booking bookings
+reservations events feedback legal privacy security abuse it dev devops ops
+engineering research lab group staff members board secretary reception frontdesk
+colleague colleagues everyone all user users partners community mailbox inbox
+department dept desk management manager director the dear our your my
+""".split())  # noqa: SIM905 (a word list reads best as words)
+
+
 def _first_name(sender: str) -> str | None:
+    """The sender's first name, from the display name or the address's first part
+    (``ana.lopez@`` -> Ana); None for a role mailbox (``info@``, "Support Team")."""
     m = re.match(r'^\s*"?([A-Za-z][\w\'-]+)', sender)
     if "<" in sender and m:
-        return m.group(1).capitalize()
-    local = re.sub(r"<|>", "", sender).split("@", 1)[0]
-    token = re.split(r"[._+\-0-9]", local)[0]
-    return token.capitalize() if token.isalpha() and 2 <= len(token) <= 20 else None
+        token = m.group(1)
+    else:
+        local = re.sub(r"<|>", "", sender).split("@", 1)[0]
+        parts = [p for p in re.split(r"[._+\-]", local) if p]
+        token = re.sub(r"\d+$", "", parts[0]) if parts else ""
+    if not (token.isalpha() and 2 <= len(token) <= 20) or token.lower() in _ROLE_WORDS:
+        return None
+    return token.capitalize()
 
 
 _CONTRACTIONS = {
@@ -173,7 +194,10 @@ def apply_style(text: str, style: StyleProfile, *, sender: str, max_chars: int) 
     greeting = None
     if style.greeting:
         name = _first_name(sender)
-        greeting = f"{style.greeting} {name}," if name else f"{style.greeting},"
+        if name:
+            greeting = f"{style.greeting} {name},"
+        elif style.greeting.lower() != "dear":  # "Hi," stands alone; "Dear," does not
+            greeting = f"{style.greeting},"
 
     def dress(b: str) -> str:
         if greeting or style.signoff_own_line:  # a letter-shaped reply: one part per line

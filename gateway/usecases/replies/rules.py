@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.usecases.replies.apology import ungrounded_apology
 from gateway.usecases.replies.responses import GENERAL, GENERAL_FOR, QUESTION_DISCOUNT
 from guardrails.emailtext import bare_reply, split_sentences
 from guardrails.propernames import candidate_names
@@ -242,7 +243,8 @@ def canned_candidates(message_text: str) -> list[RuleReply]:
     if intent in GENERAL_FOR:
         discount = 0.0 if intent == "opinion" else QUESTION_DISCOUNT
         out += [RuleReply(text=text, intent=ri, prior=round(prior - discount, 3),
-                          origin="general") for ri, text, prior in GENERAL]
+                          origin="general") for ri, text, prior in GENERAL
+                if not ungrounded_apology(text, message_text)]  # "I'm so sorry." needs cause
     return out
 
 
