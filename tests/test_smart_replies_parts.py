@@ -86,6 +86,8 @@ def test_clean_rejects_what_is_not_a_reply(raw):
     "I'm sorry for the confusion.", "I apologize for the inconvenience.",
     "I'm sorry for your loss.", "I’m sorry.", "Sorry about that, I'll fix it.",
     "I'm sorry for the delay, Friday works.",
+    # accounts the model makes up
+    "I'm sorry, I was just going to the bathroom.", "I'm sorry, I didn't remember your name.",
 ])
 def test_clean_drops_an_apology_the_email_gives_no_cause_for(raw):
     assert clean(raw, incoming="Are we still on for lunch on Friday?") is None

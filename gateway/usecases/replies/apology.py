@@ -45,11 +45,12 @@ _CAUSES: tuple[tuple[re.Pattern, re.Pattern], ...] = tuple(
 _ANY_CAUSE = re.compile(rf"\b(?:{_BAD_NEWS}|{_DELAY}|{_CONFUSION}|{_PROBLEM}"
                         r"|sorry|apolog\w*|unfortunately|bad\s+news|not\s+good|terrible|awful)",
                         re.IGNORECASE)
-# "Sorry, I missed it.", "Sorry I'm late": the reply says what the writer is sorry for,
-# about themselves; that needs no cause in the email.
+# "Sorry, I missed it.", "Sorry I'm late": the reply says the writer missed, forgot or is
+# late; that needs no cause in the email. Only these few accounts: the model makes up
+# others ("I'm sorry, I was just going to the bathroom.", "... I didn't remember your name.").
 _OWN_ACCOUNT = re.compile(
-    r"\bsorry\W+(?:but\s+)?(?:i|we)\s+(?:\w+ed|forgot|missed|was|were|had|didn't|did\s+not"
-    r"|couldn't|could\s+not|wasn't|lost|got|took|left|ran|fell|overslept|mixed|just)\b"
+    r"\bsorry\W+(?:but\s+)?(?:i|we)\s+(?:(?:completely|totally)\s+)?(?:forgot|missed"
+    r"|overslept|lost\s+track)\b"
     r"|\bsorry\W+(?:i'm|i\s+am|we're|we\s+are)\s+(?:late|running\s+late|behind)\b",
     re.IGNORECASE)
 # "Sorry, I can't make it": the apology is for the reply's own "no" to what was asked.
