@@ -89,6 +89,14 @@ def test_an_apology_for_nothing_is_not_served(client, auth, fake):
                    for s in data["suggestions"])
 
 
+def test_a_name_the_model_made_up_is_not_served(services, tenant_id, fake):
+    fake.enqueue(*["The company has a new name, KetoKo."] * 3)
+    assert _run(services, tenant_id, MODEL_ONLY).suggestions == []
+    fake.enqueue(*["Friday works, Bob."] * 3)  # the sender, in the sources
+    assert [s.text for s in _run(services, tenant_id, MODEL_ONLY).suggestions] == [
+        "Friday works, Bob."]
+
+
 def test_an_apology_the_email_gives_cause_for_is_kept(services, tenant_id, fake):
     fake.enqueue(*["I'm so sorry for the confusion about the room."] * 3)
     confused = {**MEETING, "body": "I'm confused, which room is the meeting in on Thursday?"}

@@ -3,6 +3,10 @@
 One ``CheckContext`` per request (sources: the incoming message, thread, the
 user's retrieved history and signature; untrusted: the incoming email and
 thread), so the guardrails' per-context memo is built once for all candidates.
+
+A proper name the sources lack only flags a rule candidate (people's own replies name
+people the message never mentioned) but drops a model candidate: the embedded model
+invents them ("The company has a new name, KetoKo.").
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ def run_checks(cands: Sequence[Candidate], ctx, *, metrics, tenant: str,
         c.flags = sum(1 for v in result.verdicts if not v.passed and v.action == "flag")
         if result.blocked or not (result.text or "").strip():
             continue
+        if c.source == "llm" and any(v.name == "name_grounding" and not v.passed
+                                     for v in result.verdicts):
+            continue  # the model invented a name; in the user's own replies it is a flag
         if result.text != c.text:
             c.text = result.text
         c.passed = True
