@@ -102,6 +102,10 @@ def test_sign_offs_after_crlf_blank_lines_and_emoticons(text, body, signoff):
     ("Honestly, no idea.", "Honestly, no idea."),  # a sentence adverb, not a recipient
     ("Yes, Tuesday is fine. David.", "Yes, Tuesday is fine."),  # the user's own name
     ("Thanks, David.", "Thanks, David."),  # no sentence before it: left alone
+    ("Thanks Archie! With some delay, I have submitted it.",
+     "Thanks! With some delay, I have submitted it."),  # PanzaMail: thanks to the old recipient
+    ("Thank you so much, Maria. It works.", "Thank you so much. It works."),
+    ("Thanks Monday works.", "Thanks Monday works."),  # no mark after the word: not addressed
 ])
 def test_a_past_reply_is_made_reusable_for_another_recipient(text, expected):
     from gateway.usecases.replies.rules import reusable

@@ -195,13 +195,21 @@ class RuleReply:
 
 # "Grisha, another reminder": a past reply that opens by addressing its old recipient.
 _VOCATIVE = re.compile(r"^([A-Z][a-z'’-]+), (?=\S)")
+# "Thanks Archie!", "Thank you so much, Maria." at the start: thanks said to a person.
+_THANKED = re.compile(r"^((?:many\s+)?thanks(?:\s+(?:a\s+lot|so\s+much))?"
+                      r"|thank\s+you(?:\s+(?:so|very)\s+much)?)(?:,)?\s+([A-Z][a-z'’-]+)(?=[!.,])",
+                      re.IGNORECASE)
 
 
 def reusable(text: str, *, own_names: Sequence[str] = ()) -> str:
     """A past reply as it can be served to someone else: without the name of whoever it
     answered then ("Grisha, another reminder." -> "Another reminder."; a leading
-    "Name, " whose word is a name) and without the user's own name left at its end
-    ("... the position. David." -> "... the position."; the sign-off is redone)."""
+    "Name, " whose word is a name; "Thanks Archie! ..." -> "Thanks! ...") and without the
+    user's own name left at its end ("... the position. David." -> "... the position.";
+    the sign-off is redone)."""
+    m = _THANKED.match(text)
+    if m and m.group(2) not in own_names and candidate_names(f"and {m.group(2)}"):
+        text = m.group(1) + text[m.end():]
     m = _VOCATIVE.match(text)
     # A name by the guardrails' own judge (not a common word, weekday, month, acronym),
     # asked mid-sentence, where a capital means something.
