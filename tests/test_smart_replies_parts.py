@@ -102,6 +102,7 @@ def test_clean_drops_an_apology_the_email_gives_no_cause_for(raw):
     ("I'm so sorry to hear that.", "Unfortunately the launch was cancelled."),
     ("Sorry, I missed it.", "That talk yesterday was really good."),
     ("Sorry I'm late, on my way.", "Where are you? We started."),
+    ("I'm sorry about that.", "The export still doesn’t work for me."),  # a curly ’
 ])
 def test_clean_keeps_an_apology_the_email_gives_cause_for(raw, incoming):
     assert clean(raw, incoming=incoming) == raw

@@ -63,6 +63,7 @@ _ASKED = re.compile(r"\?|\b(?:can|could|would|will)\s+you\b|\bplease\b|\blet\s+m
 
 def ungrounded_apology(reply: str, incoming: str) -> bool:
     """True when ``reply`` apologizes and nothing in ``incoming`` gives it cause."""
+    reply, incoming = reply.replace("’", "'"), incoming.replace("’", "'")
     if not _APOLOGY.search(reply):
         return False
     for what, cause in _CAUSES:

@@ -5,8 +5,9 @@ user's retrieved history and signature; untrusted: the incoming email and
 thread), so the guardrails' per-context memo is built once for all candidates.
 
 A proper name the sources lack only flags a rule candidate (people's own replies name
-people the message never mentioned) but drops a model candidate: the embedded model
-invents them ("The company has a new name, KetoKo.").
+people the message never mentioned) but blocks a model candidate: the embedded model
+invents them ("The company has a new name, KetoKo."). Both policies are built once per
+call, not once per candidate.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from collections.abc import Sequence
 
 from gateway.schemas.common import CheckResult
 from gateway.usecases.replies.select import Candidate
+
+# The model's candidates: a name no source has is an invention, not the user's habit.
+MODEL_OVERRIDES = {"name_grounding": "block"}
 
 
 def make_context(*, sources: Sequence[str], untrusted: Sequence[str], max_chars: int,
@@ -32,21 +36,22 @@ def run_checks(cands: Sequence[Candidate], ctx, *, metrics, tenant: str,
     """The candidates that pass (possibly repaired), with their check results. At
     ``stop_at`` (monotonic) checking stops: the candidates not checked yet are dropped,
     never served unchecked."""
-    from guardrails import check, check_reports, metrics_hook
+    from guardrails import Pipeline, check_reports, metrics_hook
 
+    if not cands:
+        return []
     hook = metrics_hook(metrics, tenant)
+    rules_policy = Pipeline.default(ctx.task, on_verdict=hook)
+    model_policy = Pipeline.default(ctx.task, overrides=MODEL_OVERRIDES, on_verdict=hook)
     kept = []
     for c in cands:
         if stop_at is not None and time.monotonic() >= stop_at:
             break
-        result = check(c.text, context=ctx, on_verdict=hook)
+        result = (model_policy if c.source == "llm" else rules_policy).run(c.text, ctx)
         c.checks = [CheckResult.from_report(r) for r in check_reports(result)]
         c.flags = sum(1 for v in result.verdicts if not v.passed and v.action == "flag")
         if result.blocked or not (result.text or "").strip():
             continue
-        if c.source == "llm" and any(v.name == "name_grounding" and not v.passed
-                                     for v in result.verdicts):
-            continue  # the model invented a name; in the user's own replies it is a flag
         if result.text != c.text:
             c.text = result.text
         c.passed = True

@@ -121,7 +121,7 @@ def clean(raw: str, *, incoming: str, max_sentences: int = 2, max_chars: int = 2
         return None
     if any(overlap(p, incoming) > 0.7 and len(p.split()) > 4 for p in split_sentences(text)):
         return None  # the model parroted the email back
-    if ungrounded_apology(text.replace("’", "'"), incoming):
+    if ungrounded_apology(text, incoming):
         return None  # "I'm sorry for the confusion." to an email that mentions none
     return text[:1].upper() + text[1:]
 
